@@ -1,0 +1,12 @@
+import './methods.js';
+
+export { isGradEnabled, noGrad, type BackwardOptions } from './engine.js';
+export { assertGradcheck, formatGradcheckReport, gradcheck } from './gradcheck.js';
+export type { GradcheckMismatch, GradcheckOptions, GradcheckReport } from './gradcheck.js';
+export * from './ops/elementwise.js';
+export * from './ops/reduce.js';
+export * from './ops/matmul.js';
+export * from './ops/softmax.js';
+export * from './ops/shape.js';
+export * from './ops/conv.js';
+export type { TensorLike } from './ops/util.js';

@@ -1,0 +1,137 @@
+import type { DType, TypedArray } from '../tensor/dtype.js';
+import type { Shape } from '../tensor/shape.js';
+import type { Storage } from '../tensor/storage.js';
+
+/**
+ * The kernel contract every backend implements. Ops (src/autograd/ops) call these and never branch
+ * on which backend is active. Inputs are storages plus shapes; the result's dtype is the inputs'.
+ * Storages of another backend are first brought here with `adopt`.
+ */
+export type UnaryOp =
+  | 'neg'
+  | 'exp'
+  | 'log'
+  | 'sqrt'
+  | 'abs'
+  | 'tanh'
+  | 'sigmoid'
+  | 'relu'
+  | 'softplus'
+  | 'sign'
+  | 'step' // 1 where x > 0, else 0 (ReLU's derivative)
+  | 'square'
+  | 'reciprocal';
+
+export type BinaryOp =
+  | 'add'
+  | 'sub'
+  | 'mul'
+  | 'div'
+  | 'pow'
+  | 'maximum'
+  | 'minimum'
+  | 'eq'
+  | 'ne'
+  | 'lt'
+  | 'le'
+  | 'gt'
+  | 'ge';
+
+export type ReduceOp = 'sum' | 'max' | 'min';
+
+export type BackendName = 'cpu' | 'gpu';
+
+export interface BackendInfo {
+  name: BackendName;
+  /** What really ran: 'cpu' for the typed-array kernels; for gpu the GPU.js mode (headlessgl, webgpu, webasm, cpu). */
+  mode: string;
+  /** Kernels this backend does not implement itself and runs on the cpu kernels instead. */
+  fallbacks: readonly string[];
+}
+
+export interface MatmulArgs {
+  /** Shapes as stored (rank ≥ 2); with `transA` the last two dims of a are read as transposed. */
+  aShape: Shape;
+  bShape: Shape;
+  transA: boolean;
+  transB: boolean;
+  /** Broadcast batch dims followed by [m, n]. */
+  outShape: Shape;
+}
+
+export interface Conv2dGeometry {
+  /** Input [N, C, H, W]. */
+  inputShape: Shape;
+  kernelH: number;
+  kernelW: number;
+  stride: number;
+  padding: number;
+  outH: number;
+  outW: number;
+}
+
+export interface PoolGeometry {
+  inputShape: Shape; // [N, C, H, W]
+  kernel: number;
+  stride: number;
+  outH: number;
+  outW: number;
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  info(): BackendInfo;
+
+  /** Returns `s` if this backend can use it as is, otherwise a copy owned by this backend. */
+  adopt(s: Storage): Storage;
+  fromHost(data: TypedArray): Storage;
+  fill(size: number, value: number, dtype: DType): Storage;
+  cast(x: Storage, dtype: DType): Storage;
+
+  unary(op: UnaryOp, x: Storage): Storage;
+  clamp(x: Storage, low: number, high: number): Storage;
+  binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage;
+  where(cond: Storage, condShape: Shape, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage;
+
+  /** Reduces the (sorted) `axes` of `x`; the result holds the kept dims in order. */
+  reduce(op: ReduceOp, x: Storage, shape: Shape, axes: readonly number[]): Storage;
+  /** Index of the max along `axis` (as float values), shape with `axis` removed. */
+  argmax(x: Storage, shape: Shape, axis: number): Storage;
+
+  matmul(a: Storage, b: Storage, args: MatmulArgs): Storage;
+  /** Numerically stable (log-)softmax along `axis`. */
+  softmax(x: Storage, shape: Shape, axis: number, log: boolean): Storage;
+
+  /** Contiguous copy with dims reordered: out dim i = in dim perm[i]. */
+  permute(x: Storage, shape: Shape, perm: readonly number[]): Storage;
+  /** Broadcasts `x` of `shape` to `outShape` (materialised). */
+  broadcastTo(x: Storage, shape: Shape, outShape: Shape): Storage;
+  /** The box [begin, begin + size) of `x`. */
+  slice(x: Storage, shape: Shape, begin: readonly number[], size: readonly number[]): Storage;
+  /** Zeros of `outShape` with `x` written at `begin` (slice's backward). */
+  pad(x: Storage, shape: Shape, begin: readonly number[], outShape: Shape): Storage;
+  concat(xs: readonly Storage[], shapes: readonly Shape[], axis: number): Storage;
+  /** Selects `indices` along `axis`. */
+  gather(x: Storage, shape: Shape, indices: Int32Array, axis: number): Storage;
+  /** Zeros of `outShape` with the slices of `g` added at `indices` along `axis` (gather's backward). */
+  scatterAdd(g: Storage, gShape: Shape, indices: Int32Array, axis: number, outShape: Shape): Storage;
+  oneHot(indices: Int32Array, depth: number, dtype: DType): Storage;
+
+  /** [N, C, H, W] → columns [N, C·kH·kW, outH·outW]. */
+  im2col(x: Storage, geo: Conv2dGeometry): Storage;
+  /** Adds columns back into an image of geo.inputShape (im2col's adjoint). */
+  col2im(cols: Storage, geo: Conv2dGeometry): Storage;
+  /** Max pooling; `argmax` holds the flat input index each output came from (as float values). */
+  maxPool2d(x: Storage, geo: PoolGeometry): { values: Storage; argmax: Storage };
+  maxPool2dBackward(g: Storage, argmax: Storage, geo: PoolGeometry): Storage;
+
+  /** DSelect-k smooth-step S(x) or, with `derivative`, S'(x) (0 outside (−γ/2, γ/2)). */
+  smoothStep(x: Storage, gamma: number, derivative: boolean): Storage;
+  /**
+   * Selector products: s holds S(z) as [rows, m]; out [rows, numExperts] with
+   * out[r, e] = Π_j (bit_j(e) ? s[r, j] : 1 − s[r, j]), bits MSB first.
+   */
+  selectorForward(s: Storage, rows: number, m: number, numExperts: number): Storage;
+  /** Gradient w.r.t. s of Σ_e g[r, e]·out[r, e], by leave-one-out prefix/suffix products. */
+  selectorBackward(s: Storage, g: Storage, rows: number, m: number, numExperts: number): Storage;
+}

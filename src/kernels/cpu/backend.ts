@@ -1,0 +1,185 @@
+import type { Backend, BackendInfo, BinaryOp, Conv2dGeometry, MatmulArgs, PoolGeometry, ReduceOp, UnaryOp } from '../backend.js';
+import type { DType, TypedArray } from '../../tensor/dtype.js';
+import { sizeOf, type Shape } from '../../tensor/shape.js';
+import { HostStorage, type Storage } from '../../tensor/storage.js';
+import { col2imInto, im2colInto, maxPool2dBackwardInto, maxPool2dInto } from './conv.js';
+import { selectorBackwardInto, selectorForwardInto, smoothStepInto } from './dselect.js';
+import { binaryKernel, clampInto, planBroadcast, unaryKernel, whereInto } from './elementwise.js';
+import { alloc, dataOf, wrap } from './host.js';
+import { broadcastToInto, concatInto, gatherInto, oneHotInto, padInto, permuteInto, scatterAddInto, sliceInto } from './layout.js';
+import { matmulInto } from './matmul.js';
+import { argmaxInto, reduceInto, softmaxInto } from './reduce.js';
+
+/** The typed-array backend: every kernel by hand, float32 and float64. */
+export class CpuBackend implements Backend {
+  readonly name = 'cpu' as const;
+
+  info(): BackendInfo {
+    return { name: 'cpu', mode: 'cpu', fallbacks: [] };
+  }
+
+  adopt(s: Storage): Storage {
+    if (s instanceof HostStorage) return s;
+    return wrap(s.readSync().slice());
+  }
+
+  fromHost(data: TypedArray): Storage {
+    return wrap(data);
+  }
+
+  fill(size: number, value: number, dtype: DType): Storage {
+    const out = alloc(dtype, size);
+    out.fill(value);
+    return wrap(out);
+  }
+
+  cast(x: Storage, dtype: DType): Storage {
+    const out = alloc(dtype, x.size);
+    out.set(dataOf(x));
+    return wrap(out);
+  }
+
+  unary(op: UnaryOp, x: Storage): Storage {
+    const out = alloc(x.dtype, x.size);
+    unaryKernel(op)(dataOf(x), out);
+    return wrap(out);
+  }
+
+  clamp(x: Storage, low: number, high: number): Storage {
+    const out = alloc(x.dtype, x.size);
+    clampInto(dataOf(x), out, low, high);
+    return wrap(out);
+  }
+
+  binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
+    const out = alloc(a.dtype, sizeOf(outShape));
+    binaryKernel(op)(dataOf(a), dataOf(b), out, planBroadcast([aShape, bShape], outShape));
+    return wrap(out);
+  }
+
+  where(cond: Storage, condShape: Shape, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
+    const out = alloc(a.dtype, sizeOf(outShape));
+    whereInto(dataOf(cond), dataOf(a), dataOf(b), out, planBroadcast([condShape, aShape, bShape], outShape));
+    return wrap(out);
+  }
+
+  reduce(op: ReduceOp, x: Storage, shape: Shape, axes: readonly number[]): Storage {
+    const outSize = shape.reduce((p, d, i) => (axes.includes(i) ? p : p * d), 1);
+    const out = alloc(x.dtype, outSize);
+    reduceInto(op, dataOf(x), shape, axes, out);
+    return wrap(out);
+  }
+
+  argmax(x: Storage, shape: Shape, axis: number): Storage {
+    const out = alloc(x.dtype, x.size / Math.max(1, shape[axis]!));
+    argmaxInto(dataOf(x), shape, axis, out);
+    return wrap(out);
+  }
+
+  matmul(a: Storage, b: Storage, args: MatmulArgs): Storage {
+    const out = alloc(a.dtype, sizeOf(args.outShape));
+    matmulInto(dataOf(a), dataOf(b), args, out);
+    return wrap(out);
+  }
+
+  softmax(x: Storage, shape: Shape, axis: number, log: boolean): Storage {
+    const out = alloc(x.dtype, x.size);
+    softmaxInto(dataOf(x), shape, axis, log, out);
+    return wrap(out);
+  }
+
+  permute(x: Storage, shape: Shape, perm: readonly number[]): Storage {
+    const out = alloc(x.dtype, x.size);
+    permuteInto(dataOf(x), shape, perm, out);
+    return wrap(out);
+  }
+
+  broadcastTo(x: Storage, shape: Shape, outShape: Shape): Storage {
+    const out = alloc(x.dtype, sizeOf(outShape));
+    broadcastToInto(dataOf(x), shape, outShape, out);
+    return wrap(out);
+  }
+
+  slice(x: Storage, shape: Shape, begin: readonly number[], size: readonly number[]): Storage {
+    const out = alloc(x.dtype, sizeOf(size));
+    sliceInto(dataOf(x), shape, begin, size, out);
+    return wrap(out);
+  }
+
+  pad(x: Storage, shape: Shape, begin: readonly number[], outShape: Shape): Storage {
+    const out = alloc(x.dtype, sizeOf(outShape));
+    padInto(dataOf(x), shape, begin, outShape, out);
+    return wrap(out);
+  }
+
+  concat(xs: readonly Storage[], shapes: readonly Shape[], axis: number): Storage {
+    const total = xs.reduce((p, s) => p + s.size, 0);
+    const out = alloc(xs[0]!.dtype, total);
+    concatInto(xs.map(dataOf), shapes, axis, out);
+    return wrap(out);
+  }
+
+  gather(x: Storage, shape: Shape, indices: Int32Array, axis: number): Storage {
+    const out = alloc(x.dtype, (x.size / Math.max(1, shape[axis]!)) * indices.length);
+    gatherInto(dataOf(x), shape, indices, axis, out);
+    return wrap(out);
+  }
+
+  scatterAdd(g: Storage, gShape: Shape, indices: Int32Array, axis: number, outShape: Shape): Storage {
+    const out = alloc(g.dtype, sizeOf(outShape));
+    scatterAddInto(dataOf(g), gShape, indices, axis, outShape, out);
+    return wrap(out);
+  }
+
+  oneHot(indices: Int32Array, depth: number, dtype: DType): Storage {
+    const out = alloc(dtype, indices.length * depth);
+    oneHotInto(indices, depth, out);
+    return wrap(out);
+  }
+
+  im2col(x: Storage, geo: Conv2dGeometry): Storage {
+    const [n, c] = geo.inputShape as [number, number];
+    const out = alloc(x.dtype, n * c * geo.kernelH * geo.kernelW * geo.outH * geo.outW);
+    im2colInto(dataOf(x), geo, out);
+    return wrap(out);
+  }
+
+  col2im(cols: Storage, geo: Conv2dGeometry): Storage {
+    const out = alloc(cols.dtype, sizeOf(geo.inputShape));
+    col2imInto(dataOf(cols), geo, out);
+    return wrap(out);
+  }
+
+  maxPool2d(x: Storage, geo: PoolGeometry): { values: Storage; argmax: Storage } {
+    const [n, c] = geo.inputShape as [number, number];
+    const size = n * c * geo.outH * geo.outW;
+    const values = alloc(x.dtype, size);
+    const argmax = alloc(x.dtype === 'float64' ? 'float64' : 'float32', size);
+    maxPool2dInto(dataOf(x), geo, values, argmax);
+    return { values: wrap(values), argmax: wrap(argmax) };
+  }
+
+  maxPool2dBackward(g: Storage, argmax: Storage, geo: PoolGeometry): Storage {
+    const out = alloc(g.dtype, sizeOf(geo.inputShape));
+    maxPool2dBackwardInto(dataOf(g), dataOf(argmax), geo, out);
+    return wrap(out);
+  }
+
+  smoothStep(x: Storage, gamma: number, derivative: boolean): Storage {
+    const out = alloc(x.dtype, x.size);
+    smoothStepInto(dataOf(x), gamma, derivative, out);
+    return wrap(out);
+  }
+
+  selectorForward(s: Storage, rows: number, m: number, numExperts: number): Storage {
+    const out = alloc(s.dtype, rows * numExperts);
+    selectorForwardInto(dataOf(s), rows, m, numExperts, out);
+    return wrap(out);
+  }
+
+  selectorBackward(s: Storage, g: Storage, rows: number, m: number, numExperts: number): Storage {
+    const out = alloc(s.dtype, rows * m);
+    selectorBackwardInto(dataOf(s), dataOf(g), rows, m, numExperts, out);
+    return wrap(out);
+  }
+}
