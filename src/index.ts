@@ -2,3 +2,7 @@
 export * from './tensor/index.js';
 export * from './kernels/index.js';
 export * from './autograd/index.js';
+export * from './nn/index.js';
+export * from './optim/index.js';
+export * from './moe/index.js';
+export * from './data/index.js';

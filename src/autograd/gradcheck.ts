@@ -166,3 +166,14 @@ function arraysIdentical(a: Float64Array, b: Float64Array): boolean {
   for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
   return true;
 }
+
+/**
+ * One named gradient check, defined once in src and run both by the test suite and by the
+ * `dselect-k gradcheck` command. `inputs` builds fresh float64 tensors each call.
+ */
+export interface GradcheckCase {
+  name: string;
+  fn: Fn;
+  inputs: () => Tensor[];
+  opts?: GradcheckOptions;
+}

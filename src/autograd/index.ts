@@ -2,7 +2,7 @@ import './methods.js';
 
 export { isGradEnabled, noGrad, type BackwardOptions } from './engine.js';
 export { assertGradcheck, formatGradcheckReport, gradcheck } from './gradcheck.js';
-export type { GradcheckMismatch, GradcheckOptions, GradcheckReport } from './gradcheck.js';
+export type { GradcheckCase, GradcheckMismatch, GradcheckOptions, GradcheckReport } from './gradcheck.js';
 export * from './ops/elementwise.js';
 export * from './ops/reduce.js';
 export * from './ops/matmul.js';
