@@ -10,3 +10,4 @@ export * from './ops/softmax.js';
 export * from './ops/shape.js';
 export * from './ops/conv.js';
 export type { TensorLike } from './ops/util.js';
+export { engineGradcheckCases } from './checks/index.js';

@@ -1,0 +1,3 @@
+import type { GradcheckCase } from '../gradcheck.js';
+
+export const reduceGradcheckCases: readonly GradcheckCase[] = [];
