@@ -57,6 +57,12 @@ export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOpti
     }
   }
   const base = inputs.map((t) => t.toArray() as Float64Array);
+  for (const [i, b] of base.entries()) {
+    const bad = b.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new Error(`gradcheck: input ${i} ${formatShape(inputs[i]!.shape)} has the non-finite value ${b[bad]} at element ${bad}; central differences need finite inputs`);
+    }
+  }
   const leaves = (values: readonly Float64Array[], grad: boolean): Tensor[] =>
     values.map((v, i) => new Tensor(new HostStorage(v), inputs[i]!.shape, grad && wrt.includes(i)));
 

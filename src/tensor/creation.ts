@@ -65,7 +65,8 @@ function flattenNested(data: NestedArray): { values: number[]; shape: number[] }
   const values: number[] = [];
   const walk = (node: NestedArray, depth: number, path: string): void => {
     if (depth === shape.length) {
-      if (typeof node !== 'number') throw new Error(`tensor: ragged nested array at ${path || 'root'} (expected a number)`);
+      if (Array.isArray(node)) throw new Error(`tensor: ragged nested array at ${path || 'root'} (expected a number)`);
+      if (typeof node !== 'number') throw new Error(`tensor: expected a number at ${path || 'root'}, got ${node === null ? 'null' : typeof node}`);
       values.push(node);
       return;
     }
@@ -122,6 +123,9 @@ export function arange(start: number, stop?: number, step = 1, opts: TensorOptio
     start = 0;
   }
   if (step === 0 || !Number.isFinite(step)) throw new Error(`arange: step must be finite and non-zero, got ${step}`);
+  if (!Number.isFinite(start) || !Number.isFinite(stop)) {
+    throw new Error(`arange: start and stop must be finite, got start=${start}, stop=${stop}`);
+  }
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const data = allocArray(assertDType('arange', opts.dtype ?? DEFAULT_DTYPE), n);
   for (let i = 0; i < n; i++) data[i] = start + i * step;

@@ -3,7 +3,7 @@ import { backend } from '../../kernels/registry.js';
 import { broadcastManyShapes, broadcastShapes } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { recordOp } from '../engine.js';
-import { assertSameDType, assertTensor, operands, storageOf, type TensorLike } from './util.js';
+import { asTensor, assertSameDType, assertTensor, operands, storageOf, type TensorLike } from './util.js';
 
 /** Applies a unary kernel; `grad` gives the input gradient from (upstream, input, output). */
 function unaryOp(op: UnaryOp, x: Tensor, grad: ((g: Tensor, x: Tensor, y: Tensor) => Tensor) | null): Tensor {
@@ -21,35 +21,46 @@ function binaryOp(op: BinaryOp, a: TensorLike, b: TensorLike, grad: ((g: Tensor,
   const [ta, tb] = operands(op, a, b);
   const shape = broadcastShapes(op, ta.shape, tb.shape);
   const storage = backend().binary(op, storageOf(ta), ta.shape, storageOf(tb), tb.shape, shape);
-  const out = recordOp(op, storage, shape, [ta, tb], (g) => (grad ? grad(g, ta, tb, out) : [null, null]));
+  // Ops without a gradient (comparisons) record nothing: their output is a constant.
+  if (!grad) return new Tensor(storage, shape);
+  const out = recordOp(op, storage, shape, [ta, tb], (g) => grad(g, ta, tb, out));
   return out;
 }
 
 export const add = (a: TensorLike, b: TensorLike): Tensor => binaryOp('add', a, b, (g) => [g, g]);
 export const sub = (a: TensorLike, b: TensorLike): Tensor => binaryOp('sub', a, b, (g) => [g, neg(g)]);
-export const mul = (a: TensorLike, b: TensorLike): Tensor => binaryOp('mul', a, b, (g, x, y) => [mul(g, y), mul(g, x)]);
+export const mul = (a: TensorLike, b: TensorLike): Tensor =>
+  binaryOp('mul', a, b, (g, x, y) => [x.requiresGrad ? mul(g, y) : null, y.requiresGrad ? mul(g, x) : null]);
 export const div = (a: TensorLike, b: TensorLike): Tensor =>
-  binaryOp('div', a, b, (g, _x, y, out) => [div(g, y), y.requiresGrad ? neg(div(mul(g, out), y)) : null]);
+  binaryOp('div', a, b, (g, x, y, out) => [x.requiresGrad ? div(g, y) : null, y.requiresGrad ? neg(div(mul(g, out), y)) : null]);
 
-/** a^b; the gradient w.r.t. b needs a > 0 where it is used. */
+/**
+ * a^b. As in PyTorch, ∂/∂a is taken as 0 where b = 0 and ∂/∂b as 0 where a = 0 and b ≥ 0 (the
+ * limits, instead of 0·∞); ∂/∂b is NaN for a < 0, where a^b is not differentiable in b.
+ */
 export const pow = (a: TensorLike, b: TensorLike): Tensor =>
   binaryOp('pow', a, b, (g, x, y, out) => [
-    x.requiresGrad ? mul(g, mul(y, pow(x, sub(y, 1)))) : null,
-    y.requiresGrad ? mul(g, mul(out, log(x))) : null,
+    x.requiresGrad ? mul(g, where(eq(y, 0), 0, mul(y, pow(x, sub(y, 1))))) : null,
+    y.requiresGrad ? mul(g, where(mul(eq(x, 0), ge(y, 0)), 0, mul(out, log(x)))) : null,
   ]);
 
-/** Elementwise max; ties send the gradient to `a`. */
+/** The share of a tie-aware max's gradient that goes to x: 1 where x > y, ½ where x = y, 0 below. */
+function winnerShare(x: Tensor, y: Tensor): Tensor {
+  return mul(add(sign(sub(x, y)), 1), 0.5);
+}
+
+/** Elementwise max; at ties each operand gets half the gradient. NaN propagates. */
 export const maximum = (a: TensorLike, b: TensorLike): Tensor =>
   binaryOp('maximum', a, b, (g, x, y) => {
-    const takeA = ge(x, y);
-    return [mul(g, takeA), mul(g, sub(1, takeA))];
+    const toA = winnerShare(x, y);
+    return [x.requiresGrad ? mul(g, toA) : null, y.requiresGrad ? mul(g, sub(1, toA)) : null];
   });
 
-/** Elementwise min; ties send the gradient to `a`. */
+/** Elementwise min; at ties each operand gets half the gradient. NaN propagates. */
 export const minimum = (a: TensorLike, b: TensorLike): Tensor =>
   binaryOp('minimum', a, b, (g, x, y) => {
-    const takeA = le(x, y);
-    return [mul(g, takeA), mul(g, sub(1, takeA))];
+    const toA = winnerShare(y, x);
+    return [x.requiresGrad ? mul(g, toA) : null, y.requiresGrad ? mul(g, sub(1, toA)) : null];
   });
 
 // Comparisons return 0/1 masks of the inputs' dtype and carry no gradient.
@@ -84,10 +95,10 @@ export function clamp(x: Tensor, low = -Infinity, high = Infinity): Tensor {
   return out;
 }
 
-/** cond ? a : b elementwise with broadcasting; `cond` is a mask (non-zero = true). */
+/** cond ? a : b elementwise with broadcasting; `cond` is a mask (non-zero = true) of the same dtype. */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   assertTensor('where', cond, 'condition');
-  const [ta, tb] = operands('where', a, b);
+  const [ta, tb] = a instanceof Tensor || b instanceof Tensor ? operands('where', a, b) : [asTensor('where', a, cond), asTensor('where', b, cond)];
   assertSameDType('where', cond, ta);
   const shape = broadcastManyShapes('where', [cond.shape, ta.shape, tb.shape]);
   const storage = backend().where(storageOf(cond), cond.shape, storageOf(ta), ta.shape, storageOf(tb), tb.shape, shape);

@@ -26,6 +26,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const transB = opts.transB ?? false;
   const a2 = a.ndim === 1 ? reshape(a, transA ? [a.size, 1] : [1, a.size]) : a;
   const b2 = b.ndim === 1 ? reshape(b, transB ? [1, b.size] : [b.size, 1]) : b;
+  checkOperands(a, b, a2, b2, transA, transB);
   const out = matmul2d(a2, b2, transA, transB);
   if (a.ndim === 1 && b.ndim === 1) return reshape(out, []);
   if (a.ndim === 1) return reshape(out, [...out.shape.slice(0, -2), out.shape[out.ndim - 1]!]);
@@ -33,18 +34,30 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   return out;
 }
 
+/** Validates inner and batch dims, naming the shapes exactly as the caller passed them. */
+function checkOperands(a: Tensor, b: Tensor, a2: Tensor, b2: Tensor, transA: boolean, transB: boolean): void {
+  const t = (flag: boolean): string => (flag ? 'ᵀ' : '');
+  const shapes = `${formatShape(a.shape)}${t(transA)} @ ${formatShape(b.shape)}${t(transB)}`;
+  const ka = transA ? a2.shape[a2.ndim - 2]! : a2.shape[a2.ndim - 1]!;
+  const kb = transB ? b2.shape[b2.ndim - 1]! : b2.shape[b2.ndim - 2]!;
+  if (ka !== kb) throw new Error(`matmul: inner dims differ: ${shapes} (${ka} vs ${kb})`);
+  const batchA = a2.shape.slice(0, -2);
+  const batchB = b2.shape.slice(0, -2);
+  for (let i = 1; i <= Math.min(batchA.length, batchB.length); i++) {
+    const da = batchA[batchA.length - i]!;
+    const db = batchB[batchB.length - i]!;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new Error(`matmul: batch dims ${formatShape(batchA)} and ${formatShape(batchB)} cannot be broadcast together: ${shapes}`);
+    }
+  }
+}
+
 function matmul2d(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
   const ra = a.ndim;
   const rb = b.ndim;
   const m = transA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
-  const ka = transA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
-  const kb = transB ? b.shape[rb - 1]! : b.shape[rb - 2]!;
   const n = transB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
-  if (ka !== kb) {
-    const t = (flag: boolean): string => (flag ? 'ᵀ' : '');
-    throw new Error(`matmul: inner dims differ: ${formatShape(a.shape)}${t(transA)} @ ${formatShape(b.shape)}${t(transB)} (${ka} vs ${kb})`);
-  }
-  const batch = broadcastShapes('matmul (batch dims)', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
   const outShape = [...batch, m, n];
   const storage = backend().matmul(storageOf(a), storageOf(b), { aShape: a.shape, bShape: b.shape, transA, transB, outShape });
   return recordOp('matmul', storage, outShape, [a, b], (g) => [

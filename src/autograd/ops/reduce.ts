@@ -1,8 +1,9 @@
 import { backend } from '../../kernels/registry.js';
-import { normalizeAxes, reducedShape } from '../../tensor/shape.js';
-import type { Tensor } from '../../tensor/tensor.js';
+import { formatShape, normalizeAxes, normalizeAxis, reducedShape } from '../../tensor/shape.js';
+import type { Storage } from '../../tensor/storage.js';
+import { Tensor } from '../../tensor/tensor.js';
 import { recordOp } from '../engine.js';
-import { div, mul } from './elementwise.js';
+import { div, eq, exp, mul, sub } from './elementwise.js';
 import { expand, reshape } from './shape.js';
 import { assertTensor, storageOf } from './util.js';
 
@@ -30,24 +31,69 @@ export function sumSquares(x: Tensor): Tensor {
   return sum(mul(x, x));
 }
 
-// TODO(engine-ops helper A): max/min (gradient split evenly among ties) and a stable logsumexp.
-/** Max over `axis` (all by default). */
+/** Max over `axis` (all by default); tied maxima share the gradient evenly. */
 export function max(x: Tensor, axis?: Axis, keepDims = false): Tensor {
-  void x, axis, keepDims;
-  throw new Error('max: not implemented yet');
+  return extremum('max', x, axis, keepDims);
 }
-/** Min over `axis` (all by default). */
+
+/** Min over `axis` (all by default); tied minima share the gradient evenly. */
 export function min(x: Tensor, axis?: Axis, keepDims = false): Tensor {
-  void x, axis, keepDims;
-  throw new Error('min: not implemented yet');
+  return extremum('min', x, axis, keepDims);
 }
-/** log Σ exp(x) over `axis`, stable for large inputs. */
+
+function extremum(op: 'max' | 'min', x: Tensor, axis: Axis | undefined, keepDims: boolean): Tensor {
+  assertTensor(op, x);
+  const axes = normalizeAxes(op, axis, x.ndim);
+  const empty = axes.filter((a) => x.shape[a] === 0);
+  if (empty.length > 0) {
+    throw new Error(`${op}: cannot reduce ${formatShape(x.shape)} over empty axis ${empty.join(',')} (no identity for ${op})`);
+  }
+  const kept = reducedShape(x.shape, axes, true);
+  const storage = backend().reduce(op, storageOf(x), x.shape, axes);
+  const out = recordOp(op, storage, reducedShape(x.shape, axes, keepDims), [x], (g) => {
+    const winners = eq(x, reshape(out, kept));
+    const share = div(reshape(g, kept), sum(winners, axes, true));
+    return [mul(winners, share)];
+  });
+  return out;
+}
+
+/**
+ * log Σ exp(x) over `axis` (all by default), computed as m + log Σ exp(x − m) with m the max, so
+ * inputs of ±1000 stay finite. A non-finite m (a lane of −∞, or a +∞ entry) is replaced by 0, which
+ * gives −∞ and +∞ respectively. The gradient is softmax(x)·g.
+ */
 export function logsumexp(x: Tensor, axis?: Axis, keepDims = false): Tensor {
-  void x, axis, keepDims;
-  throw new Error('logsumexp: not implemented yet');
+  assertTensor('logsumexp', x);
+  const axes = normalizeAxes('logsumexp', axis, x.ndim);
+  const kept = reducedShape(x.shape, axes, true);
+  const b = backend();
+  const xs = storageOf(x);
+  const dtype = x.dtype;
+  const temps: Storage[] = [];
+  const tmp = (s: Storage): Storage => {
+    temps.push(s);
+    return s;
+  };
+  const rawMax = tmp(b.reduce('max', xs, x.shape, axes));
+  const isFinite = tmp(b.binary('lt', tmp(b.unary('abs', rawMax)), kept, tmp(b.fill(1, Infinity, dtype)), [], kept));
+  const shift = tmp(b.where(isFinite, kept, rawMax, kept, tmp(b.fill(1, 0, dtype)), [], kept));
+  const exps = tmp(b.unary('exp', tmp(b.binary('sub', xs, x.shape, shift, kept, x.shape))));
+  const logSum = tmp(b.unary('log', tmp(b.reduce('sum', exps, x.shape, axes))));
+  const storage = b.binary('add', logSum, kept, shift, kept, kept);
+  for (const t of temps) t.dispose();
+  const out = recordOp('logsumexp', storage, reducedShape(x.shape, axes, keepDims), [x], (g) => [
+    mul(reshape(g, kept), exp(sub(x, reshape(out, kept)))),
+  ]);
+  return out;
 }
-/** Index of the max along `axis` (no gradient), as a tensor of the input's dtype. */
+
+/** Index of the first max along `axis` (no gradient), as a tensor of the input's dtype. */
 export function argmax(x: Tensor, axis = -1): Tensor {
-  void x, axis;
-  throw new Error('argmax: not implemented yet');
+  assertTensor('argmax', x);
+  const ax = normalizeAxis('argmax', axis, x.ndim);
+  if (x.ndim === 0 || x.shape[ax] === 0) {
+    throw new Error(`argmax: axis ${axis} of ${formatShape(x.shape)} has no elements to choose from`);
+  }
+  return new Tensor(backend().argmax(storageOf(x), x.shape, ax), reducedShape(x.shape, [ax], false));
 }

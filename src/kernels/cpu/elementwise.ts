@@ -5,6 +5,8 @@ import { stridesOf, type Shape } from '../../tensor/shape.js';
 /**
  * Elementwise kernels are generated once per op from an expression template, so the hot loop is a
  * plain monomorphic loop with the expression inlined: no per-element closure call or allocation.
+ * Unary expressions read `x` and may use the scratch number `t`; binary ones read `x` and `y`.
+ * Arithmetic runs in JS doubles and is rounded once when stored into a float32 output.
  */
 const UNARY_EXPR: Record<UnaryOp, string> = {
   neg: '-x',
@@ -13,7 +15,8 @@ const UNARY_EXPR: Record<UnaryOp, string> = {
   sqrt: 'Math.sqrt(x)',
   abs: 'Math.abs(x)',
   tanh: 'Math.tanh(x)',
-  sigmoid: '(x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)))',
+  // Both branches only ever exponentiate a non-positive number, so neither overflows.
+  sigmoid: '(x >= 0 ? 1 / (1 + Math.exp(-x)) : ((t = Math.exp(x)), t / (1 + t)))',
   relu: '(x > 0 ? x : 0)',
   softplus: '(x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)))',
   sign: 'Math.sign(x)',
@@ -28,8 +31,9 @@ const BINARY_EXPR: Record<BinaryOp, string> = {
   mul: 'x * y',
   div: 'x / y',
   pow: 'Math.pow(x, y)',
-  maximum: '(x >= y ? x : y)',
-  minimum: '(x <= y ? x : y)',
+  // NaN in either operand propagates (as in NumPy), whichever side it is on.
+  maximum: '(x > y || x !== x ? x : y)',
+  minimum: '(x < y || x !== x ? x : y)',
   eq: '(x === y ? 1 : 0)',
   ne: '(x !== y ? 1 : 0)',
   lt: '(x < y ? 1 : 0)',
@@ -47,7 +51,11 @@ const binaryCache = new Map<BinaryOp, BinaryKernel>();
 export function unaryKernel(op: UnaryOp): UnaryKernel {
   let k = unaryCache.get(op);
   if (!k) {
-    k = new Function('src', 'out', `const n = out.length; for (let i = 0; i < n; i++) { const x = src[i]; out[i] = ${UNARY_EXPR[op]}; }`) as UnaryKernel;
+    k = new Function(
+      'src',
+      'out',
+      `const n = out.length; let t = 0; for (let i = 0; i < n; i++) { const x = src[i]; out[i] = ${UNARY_EXPR[op]}; }`,
+    ) as UnaryKernel;
     unaryCache.set(op, k);
   }
   return k;
@@ -145,7 +153,7 @@ export function binaryKernel(op: BinaryOp): BinaryKernel {
   return k;
 }
 
-/** Ternary select with broadcasting: out = cond != 0 ? a : b. */
+/** Ternary select with broadcasting: out = cond != 0 ? a : b (NaN in cond counts as true). */
 export function whereInto(cond: TypedArray, a: TypedArray, b: TypedArray, out: TypedArray, plan: BroadcastPlan): void {
   const n = out.length;
   if (plan.kind === 'same') {
@@ -155,13 +163,19 @@ export function whereInto(cond: TypedArray, a: TypedArray, b: TypedArray, out: T
   const { dims, strides } = plan;
   const [sc, sa, sb] = strides as [number[], number[], number[]];
   const rank = dims.length;
+  const inner = dims[rank - 1]!;
+  const ic = sc[rank - 1]!;
+  const ia = sa[rank - 1]!;
+  const ib = sb[rank - 1]!;
   const idx = new Array<number>(rank).fill(0);
   let pc = 0;
   let pa = 0;
   let pb = 0;
-  for (let o = 0; o < n; o++) {
-    out[o] = cond[pc] !== 0 ? a[pa]! : b[pb]!;
-    for (let d = rank - 1; d >= 0; d--) {
+  for (let o = 0; o < n; o += inner) {
+    for (let j = 0, jc = pc, ja = pa, jb = pb; j < inner; j++, jc += ic, ja += ia, jb += ib) {
+      out[o + j] = cond[jc] !== 0 ? a[ja]! : b[jb]!;
+    }
+    for (let d = rank - 2; d >= 0; d--) {
       idx[d]!++;
       pc += sc[d]!;
       pa += sa[d]!;
