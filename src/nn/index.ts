@@ -1,1 +1,25 @@
-export {};
+export { Module, withParameters, type Layer, type LoadStateDictOptions, type StateDict } from './module.js';
+export { ModuleList } from './module-list.js';
+export {
+  constantInit,
+  glorotUniform,
+  heUniform,
+  initContext,
+  uniformInit,
+  zerosInit,
+  type InitContext,
+  type Initializer,
+} from './init.js';
+export { Linear, type LinearOptions } from './linear.js';
+export { MLP, type MLPOptions } from './mlp.js';
+export { activation, activationNames, type ActivationName } from './activation.js';
+export { bceWithLogitsLoss, mseLoss, softmaxCrossEntropy, type Reduction } from './losses.js';
+export {
+  decodeTensors,
+  encodeTensors,
+  WEIGHTS_FORMAT,
+  WEIGHTS_FORMAT_VERSION,
+  type WeightsManifest,
+  type WeightsManifestEntry,
+} from './weights-format.js';
+export { loadWeights, readWeights, saveWeights, weightsPaths, type WeightsPaths } from './weights-file.js';

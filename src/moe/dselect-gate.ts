@@ -1,0 +1,161 @@
+import { noGrad } from '../autograd/engine.js';
+import { add, mul } from '../autograd/ops/elementwise.js';
+import { expand, reshape } from '../autograd/ops/shape.js';
+import { initContext, uniformInit } from '../nn/init.js';
+import { Linear } from '../nn/linear.js';
+import type { DType } from '../tensor/dtype.js';
+import type { Rng } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { dselectKWeightsWithSelectors, reachabilityPenalty, selectorBitCount, selectorEntropy, selectorOutputs, type RegularizerReduction } from './core.js';
+import { constantSchedule, type EntropySchedule } from './entropy-schedule.js';
+import { checkExpertCount, checkInputDim, checkK, Gate, type GateOutput } from './gate.js';
+
+export interface DSelectKGateOptions {
+  numExperts: number;
+  /** Number of single-expert selectors: an upper bound on the experts with non-zero weight. */
+  k: number;
+  /** Smooth-step width γ (default 1). */
+  gamma?: number;
+  /** Weights computed from each example (z = Wx + b, α = Ax + c) instead of one trainable (z, α) (default false). */
+  perExample?: boolean;
+  /** Required for per-example gates; optional (checked if given) for static ones. */
+  inputDim?: number;
+  /** λ of the entropy regulariser that pushes selectors to one-hot (default 1e-2; 0 disables it). */
+  entropyWeight?: number;
+  /** λ per epoch (applied by `fit` through `onEpochStart`); default constant. */
+  entropySchedule?: EntropySchedule;
+  /**
+   * How the per-example regularisers combine over the batch: 'mean' (default) keeps λ independent of the
+   * batch size, matching the mean task losses; 'sum' is what the official implementation does.
+   * Static gates have no batch dimension, so both are the same there.
+   */
+  regularizerReduction?: RegularizerReduction;
+  /** Weight of the reachability penalty used when numExperts is not a power of 2 (default 1). */
+  reachabilityWeight?: number;
+  rng?: Rng;
+  dtype?: DType;
+}
+
+/**
+ * The DSelect-k gate (Hazimeh et al., 2021): q = Σ_i softmax(α)_i · r(z⁽ⁱ⁾) with binary-encoded
+ * single-expert selectors r built from smooth-steps. Static: trainable z [k, m] ~ U(−γ/100, γ/100) and
+ * α [k] ~ U(−0.05, 0.05). Per example: z = W x + b and α = A x + c with the same initial ranges.
+ * In training it adds λ·entropy(r) and, when numExperts is not a power of 2, the reachability penalty.
+ */
+export class DSelectKGate extends Gate {
+  readonly kind = 'dselect-k';
+  readonly numExperts: number;
+  readonly k: number;
+  readonly gamma: number;
+  readonly perExample: boolean;
+  readonly inputDim: number | null;
+  /** Bits per selector, m = ceil(log2 numExperts). */
+  readonly bits: number;
+  /** λ as configured; `entropyWeight` is the value in force this epoch. */
+  readonly baseEntropyWeight: number;
+  entropyWeight: number;
+  readonly entropySchedule: EntropySchedule;
+  readonly regularizerReduction: RegularizerReduction;
+  readonly reachabilityWeight: number;
+  private readonly zMap: Linear | null;
+  private readonly alphaMap: Linear | null;
+
+  constructor(opts: DSelectKGateOptions) {
+    super();
+    const name = 'DSelectKGate';
+    checkExpertCount(name, opts.numExperts);
+    checkK(name, opts.k, opts.numExperts);
+    const gamma = opts.gamma ?? 1;
+    if (typeof gamma !== 'number' || !Number.isFinite(gamma) || gamma <= 0) throw new Error(`${name}: gamma must be a finite number > 0, got ${String(gamma)}`);
+    const entropyWeight = opts.entropyWeight ?? 1e-2;
+    if (typeof entropyWeight !== 'number' || !Number.isFinite(entropyWeight) || entropyWeight < 0) {
+      throw new Error(`${name}: entropyWeight must be a finite number ≥ 0, got ${String(entropyWeight)}`);
+    }
+    const reachabilityWeight = opts.reachabilityWeight ?? 1;
+    if (!Number.isFinite(reachabilityWeight) || reachabilityWeight < 0) {
+      throw new Error(`${name}: reachabilityWeight must be a finite number ≥ 0, got ${String(reachabilityWeight)}`);
+    }
+    const reduction = opts.regularizerReduction ?? 'mean';
+    if (reduction !== 'mean' && reduction !== 'sum') throw new Error(`${name}: regularizerReduction must be 'mean' or 'sum', got ${String(reduction)}`);
+    this.perExample = opts.perExample ?? false;
+    this.inputDim = checkInputDim(name, opts.inputDim, this.perExample);
+    this.numExperts = opts.numExperts;
+    this.k = opts.k;
+    this.gamma = gamma;
+    this.bits = selectorBitCount(opts.numExperts);
+    this.baseEntropyWeight = entropyWeight;
+    this.entropyWeight = entropyWeight;
+    this.entropySchedule = opts.entropySchedule ?? constantSchedule();
+    this.regularizerReduction = reduction;
+    this.reachabilityWeight = reachabilityWeight;
+
+    const zInit = uniformInit(-gamma / 100, gamma / 100);
+    const alphaInit = uniformInit(-0.05, 0.05);
+    if (this.perExample) {
+      const d = this.inputDim!;
+      const common = { rng: opts.rng, dtype: opts.dtype };
+      this.zMap = this.addModule('zMap', new Linear(d, this.k * this.bits, { ...common, weightInit: zInit, biasInit: zInit }));
+      this.alphaMap = this.addModule('alphaMap', new Linear(d, this.k, { ...common, weightInit: alphaInit, biasInit: alphaInit }));
+    } else {
+      const ctx = initContext(this.bits, this.k, opts);
+      this.addParameter('z', zInit([this.k, this.bits], ctx));
+      this.addParameter('alpha', alphaInit([this.k], ctx));
+      this.zMap = null;
+      this.alphaMap = null;
+    }
+  }
+
+  /** z [k, m] and α [k] (static) or z [B, k, m] and α [B, k] (per example). */
+  private selectorParameters(x: Tensor, batch: number): { z: Tensor; alpha: Tensor } {
+    if (this.zMap && this.alphaMap) {
+      return { z: reshape(this.zMap.forward(x), [batch, this.k, this.bits]), alpha: this.alphaMap.forward(x) };
+    }
+    return { z: this.param('z'), alpha: this.param('alpha') };
+  }
+
+  forward(x: Tensor): GateOutput {
+    const batch = this.checkInput(x);
+    const { z, alpha } = this.selectorParameters(x, batch);
+    const { weights, selectors } = dselectKWeightsWithSelectors(z, alpha, this.numExperts, this.gamma);
+    const rowWeights = this.perExample ? weights : expand(reshape(weights, [1, this.numExperts]), [batch, this.numExperts]);
+    return { weights: rowWeights, regularization: this.training ? this.regularization(selectors) : null };
+  }
+
+  private regularization(r: Tensor): Tensor | null {
+    let total: Tensor | null = null;
+    if (this.entropyWeight > 0) total = mul(selectorEntropy(r, this.regularizerReduction), this.entropyWeight);
+    const powerOfTwo = (this.numExperts & (this.numExperts - 1)) === 0;
+    if (!powerOfTwo && this.reachabilityWeight > 0) {
+      const penalty = mul(reachabilityPenalty(r, this.regularizerReduction), this.reachabilityWeight);
+      total = total ? add(total, penalty) : penalty;
+    }
+    return total;
+  }
+
+  override onEpochStart(epoch: number): void {
+    const weight = this.entropySchedule(epoch, this.baseEntropyWeight);
+    if (!Number.isFinite(weight) || weight < 0) {
+      throw new Error(`DSelectKGate: the entropy schedule gave λ = ${weight} for epoch ${epoch} (need a finite number ≥ 0)`);
+    }
+    this.entropyWeight = weight;
+  }
+
+  protected override binarySelectorFraction(x: Tensor): number {
+    return noGrad(() => {
+      const { z } = this.selectorParameters(x, x.shape[0]!);
+      const r = selectorOutputs(z, this.numExperts, this.gamma).toArray();
+      const n = this.numExperts;
+      const selectors = r.length / n;
+      let binary = 0;
+      for (let s = 0; s < selectors; s++) {
+        let ok = true;
+        for (let e = 0; e < n && ok; e++) {
+          const v = r[s * n + e]!;
+          ok = v === 0 || v === 1;
+        }
+        if (ok) binary++;
+      }
+      return selectors > 0 ? binary / selectors : 0;
+    });
+  }
+}

@@ -1,0 +1,74 @@
+import { cast } from '../../autograd/ops/elementwise.js';
+import { allocArray, type DType } from '../../tensor/dtype.js';
+import { fromTypedArray } from '../../tensor/creation.js';
+import { keep } from '../../tensor/scope.js';
+import { formatShape } from '../../tensor/shape.js';
+import { Tensor } from '../../tensor/tensor.js';
+
+/**
+ * Training data for a multi-task model: inputs x [N, ...] and targets, either one tensor y [N, T]
+ * (column t = task t's value or class index, the layout of `src/data` splits) or one tensor per task
+ * ([N] or [N, ...]).
+ */
+export interface MultiTaskBatchSource {
+  x: Tensor;
+  y: Tensor | readonly Tensor[];
+}
+
+/** The data split into per-task target tensors, checked against the number of tasks and rows. */
+export interface PreparedData {
+  x: Tensor;
+  targets: Tensor[];
+  size: number;
+}
+
+export function prepareData(owner: string, data: MultiTaskBatchSource, numTasks: number, dtype: DType): PreparedData {
+  if (!data || !(data.x instanceof Tensor)) throw new Error(`${owner}: data.x must be a Tensor of inputs [N, ...]`);
+  const size = data.x.shape[0];
+  if (data.x.ndim < 2 || size === undefined || size === 0) throw new Error(`${owner}: data.x must be [N ≥ 1, features...], got ${formatShape(data.x.shape)}`);
+  let targets: Tensor[];
+  if (data.y instanceof Tensor) {
+    const y = data.y;
+    if (y.ndim !== 2 || y.shape[1] !== numTasks) {
+      throw new Error(`${owner}: data.y ${formatShape(y.shape)} must be [N, ${numTasks}] (one column per task) or an array of ${numTasks} tensors`);
+    }
+    targets = Array.from({ length: numTasks }, (_, t) => columnOf(y, t));
+  } else if (Array.isArray(data.y)) {
+    if (data.y.length !== numTasks) throw new Error(`${owner}: data.y has ${data.y.length} target tensors for a model with ${numTasks} tasks`);
+    targets = data.y.map((t, i) => {
+      if (!(t instanceof Tensor)) throw new Error(`${owner}: data.y[${i}] is not a Tensor`);
+      return t;
+    });
+  } else {
+    throw new Error(`${owner}: data.y must be a Tensor [N, tasks] or an array of per-task tensors`);
+  }
+  targets.forEach((t, i) => {
+    if (t.shape[0] !== size) throw new Error(`${owner}: targets of task ${i} ${formatShape(t.shape)} have ${t.shape[0]} rows but x has ${size}`);
+  });
+  const asDtype = (t: Tensor): Tensor => (t.dtype === dtype ? t : keep(cast(t, dtype)));
+  return { x: asDtype(data.x), targets: targets.map(asDtype), size };
+}
+
+function columnOf(y: Tensor, t: number): Tensor {
+  const [rows, cols] = y.shape as [number, number];
+  const src = y.storage.readSync();
+  const out = allocArray(y.dtype, rows);
+  for (let r = 0; r < rows; r++) out[r] = src[r * cols + t]!;
+  return keep(fromTypedArray(out, [rows]));
+}
+
+/** The rows `indices` of t (a fresh constant tensor; the data never needs gradients). */
+export function takeRows(t: Tensor, indices: Int32Array): Tensor {
+  const rowSize = t.size / t.shape[0]!;
+  const src = t.storage.readSync();
+  const out = allocArray(t.dtype, indices.length * rowSize);
+  for (let i = 0; i < indices.length; i++) out.set(src.subarray(indices[i]! * rowSize, (indices[i]! + 1) * rowSize), i * rowSize);
+  return fromTypedArray(out, [indices.length, ...t.shape.slice(1)]);
+}
+
+/** Row indices of every batch of an epoch (the last batch may be smaller). */
+export function batchIndices(order: Int32Array, batchSize: number): Int32Array[] {
+  const out: Int32Array[] = [];
+  for (let start = 0; start < order.length; start += batchSize) out.push(order.subarray(start, Math.min(order.length, start + batchSize)));
+  return out;
+}

@@ -1,0 +1,12 @@
+/** Argument checks for layer constructors; errors name the layer, the parameter and the value. */
+export function assertPositiveInteger(owner: string, name: string, value: number): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new Error(`${owner}: ${name} must be a positive integer, got ${String(value)}`);
+  }
+}
+
+export function assertNonNegative(owner: string, name: string, value: number): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new Error(`${owner}: ${name} must be a finite number ≥ 0, got ${String(value)}`);
+  }
+}

@@ -1,0 +1,83 @@
+import { add, div, mul, sqrt, sub } from '../autograd/ops/elementwise.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { assertInRange, assertPositive, Optimizer, readNumber, type ParameterSource } from './optimizer.js';
+
+export interface AdamOptions {
+  lr?: number;
+  /** (β1, β2), default (0.9, 0.999). */
+  betas?: readonly [number, number];
+  eps?: number;
+  /** Adam: L2 penalty added to the gradient (default 0). AdamW: decoupled decay p ← p − lr·λ·p (default 1e-2). */
+  weightDecay?: number;
+}
+
+/**
+ * Adam (Kingma & Ba) in PyTorch's formulation: m ← β1m + (1−β1)g, v ← β2v + (1−β2)g²,
+ * p ← p − (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + eps). With `decoupled` (AdamW) the weight decay
+ * shrinks p directly instead of being added to the gradient.
+ */
+export class Adam extends Optimizer {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  private readonly decoupled: boolean;
+
+  constructor(params: ParameterSource, opts: AdamOptions = {}, decoupled = false) {
+    const type = decoupled ? 'AdamW' : 'Adam';
+    super(type, params, opts.lr ?? 1e-3);
+    this.decoupled = decoupled;
+    const betas = opts.betas ?? [0.9, 0.999];
+    if (!Array.isArray(betas) || betas.length !== 2) throw new Error(`${type}: betas must be a pair [β1, β2], got ${String(betas)}`);
+    this.beta1 = betas[0];
+    this.beta2 = betas[1];
+    this.eps = opts.eps ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? (decoupled ? 1e-2 : 0);
+    this.validate();
+  }
+
+  private validate(): void {
+    assertInRange(this.type, 'betas[0]', this.beta1, 0, 1);
+    assertInRange(this.type, 'betas[1]', this.beta2, 0, 1);
+    assertPositive(this.type, 'eps', this.eps);
+    assertInRange(this.type, 'weightDecay', this.weightDecay, 0, Infinity);
+  }
+
+  protected update(index: number, param: Tensor, grad: Tensor, t: number): void {
+    let p = param;
+    let g = grad;
+    if (this.weightDecay > 0) {
+      if (this.decoupled) p = mul(param, 1 - this.lr * this.weightDecay);
+      else g = add(grad, mul(param, this.weightDecay));
+    }
+    const m0 = this.getSlot(index, 'exp_avg');
+    const v0 = this.getSlot(index, 'exp_avg_sq');
+    const gScaled = mul(g, 1 - this.beta1);
+    const g2Scaled = mul(mul(g, g), 1 - this.beta2);
+    const m = this.setSlot(index, 'exp_avg', m0 ? add(mul(m0, this.beta1), gScaled) : gScaled);
+    const v = this.setSlot(index, 'exp_avg_sq', v0 ? add(mul(v0, this.beta2), g2Scaled) : g2Scaled);
+    const bc1 = 1 - this.beta1 ** t;
+    const bc2 = 1 - this.beta2 ** t;
+    const denom = add(div(sqrt(v), Math.sqrt(bc2)), this.eps);
+    this.assign(param, sub(p, mul(div(m, denom), this.lr / bc1)));
+  }
+
+  protected hyperparameters(): Record<string, number | boolean> {
+    return { beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay };
+  }
+
+  protected setHyperparameters(h: Record<string, number | boolean>): void {
+    this.beta1 = readNumber(h, 'beta1', this.beta1);
+    this.beta2 = readNumber(h, 'beta2', this.beta2);
+    this.eps = readNumber(h, 'eps', this.eps);
+    this.weightDecay = readNumber(h, 'weightDecay', this.weightDecay);
+    this.validate();
+  }
+}
+
+/** Adam with decoupled weight decay (Loshchilov & Hutter), default weightDecay 1e-2. */
+export class AdamW extends Adam {
+  constructor(params: ParameterSource, opts: AdamOptions = {}) {
+    super(params, opts, true);
+  }
+}

@@ -1,0 +1,239 @@
+import { describe, expect, it } from 'vitest';
+import {
+  createGate,
+  cvSquared,
+  dselectKWeights,
+  DSelectKGate,
+  linearWarmupSchedule,
+  NoisyTopKGate,
+  normalCdf,
+  parseEntropySchedule,
+  randn,
+  Rng,
+  SoftmaxGate,
+  tensor,
+  TopKGate,
+  zeros,
+  type Gate,
+  type Tensor,
+} from '../src/index.js';
+
+const arr = (t: Tensor): number[] => Array.from(t.toArray());
+const rows = (t: Tensor): number[][] => t.toNested() as number[][];
+const f64 = { dtype: 'float64' } as const;
+
+function setParam(gate: Gate, name: string, values: number[]): void {
+  const p = gate.namedParameters().find(([n]) => n === name)![1];
+  p.setStorage(tensor(values, { dtype: p.dtype, shape: p.shape }).storage);
+}
+
+describe('DSelectKGate', () => {
+  it('rejects bad configurations, naming the parameter and the value', () => {
+    expect(() => new DSelectKGate({ numExperts: 4, k: 5 })).toThrow('DSelectKGate: k = 5 exceeds numExperts = 4');
+    expect(() => new DSelectKGate({ numExperts: 4, k: 0 })).toThrow('DSelectKGate: k must be an integer ≥ 1, got 0');
+    expect(() => new DSelectKGate({ numExperts: 1, k: 1 })).toThrow('DSelectKGate: numExperts must be an integer ≥ 2, got 1');
+    expect(() => new DSelectKGate({ numExperts: 4, k: 2, gamma: 0 })).toThrow('DSelectKGate: gamma must be a finite number > 0, got 0');
+    expect(() => new DSelectKGate({ numExperts: 4, k: 2, gamma: -1 })).toThrow('got -1');
+    expect(() => new DSelectKGate({ numExperts: 4, k: 2, perExample: true })).toThrow('DSelectKGate: inputDim is required for a per-example gate');
+    expect(() => new DSelectKGate({ numExperts: 4, k: 2, entropyWeight: -0.1 })).toThrow('entropyWeight must be a finite number ≥ 0, got -0.1');
+    const gate = new DSelectKGate({ numExperts: 4, k: 2, perExample: true, inputDim: 3 });
+    expect(() => gate.forward(zeros([2, 5]))).toThrow('DSelectKGate: input [2,5] has 5 features but the gate was built with inputDim = 3');
+  });
+
+  it('initialises static z ~ U(−γ/100, γ/100) and α ~ U(−0.05, 0.05), using the configured γ', () => {
+    const gate = new DSelectKGate({ numExperts: 8, k: 3, gamma: 4, rng: new Rng(1) });
+    const [z, alpha] = gate.parameters();
+    expect(z!.shape).toEqual([3, 3]);
+    expect(alpha!.shape).toEqual([3]);
+    expect(Math.max(...arr(z!).map(Math.abs))).toBeLessThanOrEqual(0.04);
+    expect(Math.max(...arr(z!).map(Math.abs))).toBeGreaterThan(0.004);
+    expect(Math.max(...arr(alpha!).map(Math.abs))).toBeLessThanOrEqual(0.05);
+    const perExample = new DSelectKGate({ numExperts: 8, k: 3, gamma: 2, perExample: true, inputDim: 5, rng: new Rng(1) });
+    expect(perExample.namedParameters().map(([n, p]) => [n, p.shape])).toEqual([
+      ['zMap.weight', [9, 5]],
+      ['zMap.bias', [9]],
+      ['alphaMap.weight', [3, 5]],
+      ['alphaMap.bias', [3]],
+    ]);
+    const zw = arr(perExample.parameters()[0]!);
+    expect(Math.max(...zw.map(Math.abs))).toBeLessThanOrEqual(0.02);
+  });
+
+  it('static weights equal dselectKWeights(z, α) on every row; regularisers only in training', () => {
+    const gate = new DSelectKGate({ numExperts: 8, k: 2, entropyWeight: 0.5, rng: new Rng(2), dtype: 'float64' });
+    const x = randn([3, 4], { ...f64, rng: new Rng(3) });
+    const { weights, regularization } = gate.forward(x);
+    const [z, alpha] = gate.parameters();
+    const q = arr(dselectKWeights(z!, alpha!, 8));
+    expect(rows(weights)).toEqual([q, q, q]);
+    expect(q.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    expect(regularization).not.toBeNull();
+    expect(regularization!.item()).toBeGreaterThan(0);
+    gate.eval();
+    expect(gate.forward(x).regularization).toBeNull();
+    // No entropy weight and a power-of-two expert count: nothing to regularise.
+    const plain = new DSelectKGate({ numExperts: 8, k: 2, entropyWeight: 0 });
+    expect(plain.forward(zeros([2, 1])).regularization).toBeNull();
+    // Not a power of two: the reachability penalty is always there in training (k selectors, each ≈ 1 / mass).
+    const odd = new DSelectKGate({ numExperts: 5, k: 2, entropyWeight: 0, dtype: 'float64' });
+    expect(odd.forward(zeros([2, 1], f64)).regularization!.item()).toBeGreaterThan(2);
+  });
+
+  it('once saturated, selects at most k experts with exact zeros and reports it', () => {
+    const gate = new DSelectKGate({ numExperts: 8, k: 2, gamma: 1, dtype: 'float64' });
+    // Selector 0 → code 101 = expert 5; selector 1 → code 010 = expert 2.
+    setParam(gate, 'z', [0.8, -0.6, 0.51, -0.7, 0.9, -3]);
+    setParam(gate, 'alpha', [1, 0]);
+    const { weights } = gate.forward(zeros([2, 3], f64));
+    const e = Math.exp(1);
+    const q = rows(weights)[0]!;
+    expect(q.map((v) => v === 0)).toEqual([true, true, false, true, true, false, true, true]);
+    expect(q[2]).toBeCloseTo(1 / (1 + e), 14);
+    expect(q[5]).toBeCloseTo(e / (1 + e), 14);
+    const d = gate.diagnostics();
+    expect(d.selectedExperts).toEqual([5, 2]);
+    expect(d.binarySelectorFraction).toBe(1);
+    expect(d.activeExperts).toEqual({ mean: 2, max: 2 });
+    expect(d.sumViolations).toBe(0);
+    expect(d.unusedExperts).toEqual([0, 1, 3, 4, 6, 7]);
+    expect(gate.selectedExperts()).toEqual([5, 2]);
+  });
+
+  it('reports mass lost on unreachable codes and non-binary selectors', () => {
+    const gate = new DSelectKGate({ numExperts: 5, k: 2, dtype: 'float64' });
+    // Selector 0 → code 110 = 6 (unreachable with 5 experts); selector 1 between experts 0 and 1.
+    setParam(gate, 'z', [0.9, 0.9, -0.9, -0.9, -0.9, 0.1]);
+    const d = gate.diagnostics();
+    expect(d.sumViolations).toBe(1);
+    expect(d.binarySelectorFraction).toBe(0.5);
+    expect(d.selectedExperts.sort()).toEqual([0, 1]);
+    // In training the reachability penalty diagnoses the dead selector instead of returning Infinity.
+    expect(() => gate.forward(zeros([1, 1], f64))).toThrow(/zero mass/);
+  });
+
+  it('per-example: each row has its own weights; regulariser reduction mean vs sum', () => {
+    const make = (reduction: 'mean' | 'sum') =>
+      new DSelectKGate({ numExperts: 4, k: 2, perExample: true, inputDim: 3, entropyWeight: 1, regularizerReduction: reduction, rng: new Rng(4), dtype: 'float64' });
+    const x = randn([5, 3], { ...f64, rng: new Rng(5), std: 30 });
+    const mean = make('mean').forward(x);
+    const sum = make('sum').forward(x);
+    expect(mean.weights.shape).toEqual([5, 4]);
+    expect(rows(mean.weights)[0]).not.toEqual(rows(mean.weights)[1]);
+    for (const r of rows(mean.weights)) expect(r.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    expect(sum.regularization!.item()).toBeCloseTo(5 * mean.regularization!.item(), 10);
+    expect(() => make('mean').diagnostics()).toThrow('DSelectKGate.diagnostics: a per-example gate needs inputs x [B, 3]');
+    expect(make('mean').diagnostics(x).rows).toBe(5);
+  });
+
+  it('follows an entropy schedule through onEpochStart', () => {
+    const gate = new DSelectKGate({ numExperts: 4, k: 2, entropyWeight: 0.1, entropySchedule: linearWarmupSchedule(4) });
+    gate.onEpochStart(0);
+    expect(gate.entropyWeight).toBeCloseTo(0.025, 12);
+    gate.onEpochStart(9);
+    expect(gate.entropyWeight).toBeCloseTo(0.1, 12);
+    const exp = parseEntropySchedule('exp:2');
+    expect(exp(3, 0.5)).toBe(4);
+    expect(parseEntropySchedule('constant')(7, 0.3)).toBe(0.3);
+    expect(parseEntropySchedule('warmup:2')(0, 1)).toBe(0.5);
+    expect(() => parseEntropySchedule('warmup:0')).toThrow("entropy schedule: cannot parse 'warmup:0'");
+  });
+});
+
+describe('SoftmaxGate', () => {
+  it('per-example softmax(Wx + b) and static softmax(α) broadcast over rows', () => {
+    const gate = new SoftmaxGate({ numExperts: 3, inputDim: 2, dtype: 'float64' });
+    setParam(gate, 'logits.weight', [1, 0, 0, 1, 0, 0]);
+    setParam(gate, 'logits.bias', [0, 0, 0]);
+    const w = rows(gate.forward(tensor([[1, 2]], f64)).weights)[0]!;
+    const z = Math.exp(1) + Math.exp(2) + 1;
+    expect(w[0]).toBeCloseTo(Math.exp(1) / z, 12);
+    expect(w[1]).toBeCloseTo(Math.exp(2) / z, 12);
+    const fixed = new SoftmaxGate({ numExperts: 4, perExample: false });
+    const out = fixed.forward(zeros([3, 7]));
+    expect(out.weights.shape).toEqual([3, 4]);
+    expect(out.regularization).toBeNull();
+    expect(fixed.diagnostics().selectedExperts.length).toBe(4);
+    expect(() => new SoftmaxGate({ numExperts: 4 })).toThrow('SoftmaxGate: inputDim is required for a per-example gate');
+  });
+});
+
+describe('TopKGate', () => {
+  it('keeps the k largest logits by index, including logits equal to 0', () => {
+    const gate = new TopKGate({ numExperts: 4, inputDim: 2, k: 2, dtype: 'float64' });
+    setParam(gate, 'logits.weight', [0, 0, 0, 0, 0, 0, 0, 0]);
+    setParam(gate, 'logits.bias', [0, -1, -2, -3]);
+    const w = rows(gate.forward(zeros([2, 2], f64)).weights);
+    const e = Math.exp(-1);
+    expect(w[0]![0]).toBeCloseTo(1 / (1 + e), 14);
+    expect(w[0]![1]).toBeCloseTo(e / (1 + e), 14);
+    expect(w[0]!.slice(2)).toEqual([0, 0]);
+    expect(() => new TopKGate({ numExperts: 4, inputDim: 2, k: 5 })).toThrow('TopKGate: k = 5 exceeds numExperts = 4');
+  });
+
+  it('gives exactly k non-zero weights per row, at that row’s largest logits', () => {
+    const gate = new TopKGate({ numExperts: 6, inputDim: 4, k: 3, rng: new Rng(6), dtype: 'float64' });
+    const x = randn([10, 4], { ...f64, rng: new Rng(7) });
+    const weights = rows(gate.forward(x).weights);
+    const [W, b] = gate.parameters();
+    const logits = rows(x.matmul(W!, { transB: true }).add(b!));
+    weights.forEach((w, r) => {
+      const chosen = w.map((v, e) => [v, e] as const).filter(([v]) => v !== 0).map(([, e]) => e);
+      const expected = logits[r]!.map((v, e) => [v, e] as const).sort((p, q) => q[0] - p[0]).slice(0, 3).map(([, e]) => e).sort();
+      expect(chosen).toEqual(expected);
+      expect(w.reduce((a, v) => a + v, 0)).toBeCloseTo(1, 12);
+    });
+    expect(gate.diagnostics(x).activeExperts).toEqual({ mean: 3, max: 3 });
+  });
+});
+
+describe('NoisyTopKGate', () => {
+  it('is the clean top-k in eval mode and noisy with a load-balancing loss in training', () => {
+    const gate = new NoisyTopKGate({ numExperts: 6, inputDim: 4, k: 2, rng: new Rng(8), dtype: 'float64' });
+    const x = randn([16, 4], { ...f64, rng: new Rng(9) });
+    gate.eval();
+    const clean = gate.forward(x);
+    expect(clean.regularization).toBeNull();
+    expect(rows(gate.forward(x).weights)).toEqual(rows(clean.weights));
+    gate.train();
+    const noisy = gate.forward(x);
+    expect(rows(noisy.weights)).not.toEqual(rows(clean.weights));
+    for (const r of rows(noisy.weights)) expect(r.filter((v) => v !== 0).length).toBe(2);
+    expect(noisy.regularization!.item()).toBeGreaterThan(0);
+  });
+
+  it('reseeds its noise per epoch so runs repeat; k = numExperts needs no load term', () => {
+    const gate = new NoisyTopKGate({ numExperts: 4, inputDim: 3, k: 2, noiseSeed: 123, dtype: 'float64' });
+    const x = randn([5, 3], { ...f64, rng: new Rng(1) });
+    gate.onEpochStart(3);
+    const a = rows(gate.forward(x).weights);
+    gate.onEpochStart(3);
+    expect(rows(gate.forward(x).weights)).toEqual(a);
+    gate.onEpochStart(4);
+    expect(rows(gate.forward(x).weights)).not.toEqual(a);
+    const all = new NoisyTopKGate({ numExperts: 3, inputDim: 3, k: 3, dtype: 'float64' });
+    expect(Number.isFinite(all.forward(x).regularization!.item())).toBe(true);
+    expect(() => new NoisyTopKGate({ numExperts: 3, inputDim: 3, k: 1, balanceWeight: -1 })).toThrow('balanceWeight must be a finite number ≥ 0, got -1');
+  });
+
+  it('cvSquared and Φ match reference values', () => {
+    expect(cvSquared(tensor([1, 2, 3], f64)).item()).toBeCloseTo(2 / 3 / (4 + 1e-10), 15);
+    expect(cvSquared(tensor([0, 0], f64)).item()).toBe(0);
+    const phi = arr(normalCdf(tensor([-10, -3, 0, 1, 5], f64)));
+    expect(phi[0]! / 7.619853024160527e-24).toBeCloseTo(1, 10);
+    expect(phi[1]).toBeCloseTo(0.0013498980316301035, 15);
+    expect(phi[2]).toBe(0.5);
+    expect(phi[3]).toBeCloseTo(0.8413447460685429, 15);
+    expect(phi[4]).toBeCloseTo(0.9999997133484281, 15);
+  });
+});
+
+describe('createGate', () => {
+  it('builds each kind from a spec and rejects unknown kinds', () => {
+    const ctx = { numExperts: 4, inputDim: 3 };
+    expect(createGate({ type: 'dselect-k', k: 2, perExample: true }, ctx)).toBeInstanceOf(DSelectKGate);
+    expect(createGate({ type: 'softmax' }, ctx)).toBeInstanceOf(SoftmaxGate);
+    expect(createGate({ type: 'top-k', k: 1 }, ctx)).toBeInstanceOf(TopKGate);
+    expect(createGate({ type: 'noisy-top-k', k: 1 }, ctx).kind).toBe('noisy-top-k');
+    expect(() => createGate({ type: 'expert-choice' } as never, ctx)).toThrow('createGate: unknown gate type "expert-choice"');
+  });
+});
