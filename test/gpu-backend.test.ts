@@ -1,0 +1,235 @@
+import { createRequire } from 'node:module';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  backend,
+  conv2d,
+  getBackend,
+  GpuBackend,
+  GpuStorage,
+  matmul,
+  randn,
+  Rng,
+  setBackend,
+  setBackendNotices,
+  tensor,
+  tidy,
+  type GpuBackendInfo,
+  type GpuModeRequest,
+  type Tensor,
+} from '../src/index.js';
+import { headlessGlAvailable } from './gpu-helpers.js';
+
+/**
+ * The gpu backend's contract: lazy loading, honest mode reporting, clear errors, residency (no
+ * readback between kernels), textures released on dispose, and visible fallbacks.
+ */
+const nodeRequire = createRequire(import.meta.url);
+const gpuJsLoaded = (): boolean => Object.keys(nodeRequire.cache).some((k) => /[\\/]node_modules[\\/]gpu\.js[\\/]/.test(k));
+
+afterEach(() => {
+  setBackendNotices(false);
+});
+afterAll(() => {
+  setBackend('cpu');
+});
+
+describe('loading and mode reporting', () => {
+  it('importing the package does not load GPU.js; setBackend("gpu") does', () => {
+    // This must be the first test of the file: nothing before it has asked for the gpu backend.
+    expect(gpuJsLoaded()).toBe(false);
+    setBackendNotices(false);
+    const info = setBackend('gpu') as GpuBackendInfo;
+    expect(gpuJsLoaded()).toBe(true);
+    console.log(`[gpu-backend] auto mode ran '${info.mode}' on ${info.device}`);
+  });
+
+  it('reports the mode GPU.js really ran, and the device behind it', () => {
+    const info = setBackend('gpu') as GpuBackendInfo;
+    expect(getBackend()).toEqual(info);
+    expect(info.name).toBe('gpu');
+    expect(info.requestedMode).toBe(process.env.DSELECT_K_GPU_MODE || 'auto');
+    if (!process.env.DSELECT_K_GPU_MODE) {
+      // GPU.js's own order in Node: headless-gl when it can create a context, else WebAssembly.
+      expect(info.mode).toBe(headlessGlAvailable() ? 'headlessgl' : 'webasm');
+    }
+    const expected = process.env.DSELECT_K_EXPECT_GPU_MODE;
+    if (expected) {
+      // Set by .ci/run under xvfb-run: headless-gl must really have run (it fails if `gl` did not build).
+      expect(info.mode, `expected GPU.js mode '${expected}' (is the native gl package built? is DISPLAY set?)`).toBe(expected);
+    }
+    expect(['headlessgl', 'webasm', 'cpu']).toContain(info.mode);
+    if (info.mode === 'headlessgl') expect(info.device).toMatch(/driver|rasteriser/);
+    else expect(info.device).toMatch(/host CPU \(no GPU\)/);
+  });
+
+  it('honours an explicit mode and reports it', () => {
+    for (const mode of ['cpu', 'webasm'] as const) {
+      const info = setBackend('gpu', { gpuMode: mode });
+      expect(info.mode).toBe(mode);
+      const x = tensor([
+        [1, 2],
+        [3, 4],
+      ]);
+      expect(Array.from(matmul(x, x).toArray())).toEqual([7, 10, 15, 22]);
+      expect(getBackend().mode).toBe(mode);
+    }
+  });
+
+  it('headlessgl runs where it can, and is a clear error where it cannot', () => {
+    if (headlessGlAvailable()) {
+      expect(setBackend('gpu', { gpuMode: 'headlessgl' }).mode).toBe('headlessgl');
+      console.log('[gpu-backend] headlessgl available here: exercised');
+    } else {
+      setBackend('cpu');
+      expect(() => setBackend('gpu', { gpuMode: 'headlessgl' })).toThrow(/headlessgl.*xvfb-run/s);
+      expect(getBackend().name).toBe('cpu'); // a failed switch leaves the active backend alone
+      console.log('[gpu-backend] headlessgl NOT available here (no X display or gl not built): checked the error instead');
+    }
+  });
+
+  it('rejects webgpu (asynchronous) and unknown modes with clear errors', () => {
+    setBackend('cpu');
+    expect(() => setBackend('gpu', { gpuMode: 'webgpu' })).toThrow(/webgpu.*asynchronous/);
+    expect(() => setBackend('gpu', { gpuMode: 'cuda' as GpuModeRequest })).toThrow(/unknown GPU\.js mode 'cuda'/);
+    expect(getBackend().name).toBe('cpu');
+  });
+});
+
+describe('honesty when GPU.js substitutes an implementation', () => {
+  it('a kernel GPU.js ran in another mode is reported in mode, degraded and a notice', () => {
+    setBackend('gpu', { gpuMode: 'webasm' });
+    const gpu = backend() as GpuBackend;
+    // Stand-in for GPU.js degrading a kernel (it does so e.g. for arguments a mode cannot take):
+    // the next kernel compiled comes from a GPU.js instance in its plain-JS cpu mode.
+    const jsGpu = new gpu.device.lib.GPU({ mode: 'cpu' });
+    const create = vi.spyOn(gpu.device.gpu, 'createKernel').mockImplementation((src, settings) => jsGpu.createKernel(src, settings));
+    setBackendNotices(true);
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const y = tensor([1, -2, 3, -4, 5, -6, 7]).abs();
+    create.mockRestore();
+    expect(Array.from(y.toArray())).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    const info = getBackend() as GpuBackendInfo;
+    expect(info.mode).toBe('webasm+cpu');
+    expect(info.degraded.some((d) => d.mode === 'cpu' && d.kernel.startsWith('unary:abs'))).toBe(true);
+    expect(warn.mock.calls.some(([m]) => /ran gpu kernel 'unary:abs.*in mode 'cpu', not 'webasm'/.test(String(m)))).toBe(true);
+    warn.mockRestore();
+  });
+
+  it('tensors beyond float32-exact indexing are a clear error, not wrong indices', () => {
+    setBackend('gpu');
+    const gpu = backend() as GpuBackend;
+    expect(() => gpu.unary('neg', gpu.fill(2 ** 24 + 1, 1, 'float32'))).toThrow(/exceeds the 16777216 \(2\^24\)/);
+  });
+});
+
+describe('data stays on the device', () => {
+  it('a chain of kernels reads nothing back until the values are asked for, then once', () => {
+    setBackend('gpu');
+    const gpu = backend() as GpuBackend;
+    const read = vi.spyOn(gpu.device, 'read');
+    const rng = new Rng(3);
+    const a = randn([16, 8], { rng });
+    const w = randn([8, 4], { rng });
+    const out = tidy(() => matmul(a, w).relu().add(1).mul(a.sum(1, true).sigmoid()).softmax(1).log().neg().sum(0));
+    expect(out.storage).toBeInstanceOf(GpuStorage);
+    expect(read).toHaveBeenCalledTimes(0);
+    const first = out.toArray();
+    const reads = read.mock.calls.length;
+    // GL modes read the texture back once; webasm/cpu keep results in host memory already.
+    expect(reads).toBe((out.storage as GpuStorage).onTexture ? 1 : 0);
+    expect(Array.from(out.toArray())).toEqual(Array.from(first));
+    expect(read.mock.calls.length).toBe(reads); // cached until disposed
+    read.mockRestore();
+    out.dispose();
+  });
+
+  it('tensors move between the cpu and gpu backends when used', () => {
+    setBackend('cpu');
+    const x = tensor([1, 2, 3]);
+    setBackend('gpu');
+    const y = x.mul(2);
+    expect(x.storage).toBeInstanceOf(GpuStorage); // adopted on first use
+    setBackend('cpu');
+    const z = y.add(1);
+    expect(z.storage).not.toBeInstanceOf(GpuStorage);
+    expect(Array.from(z.toArray())).toEqual([3, 5, 7]);
+  });
+
+  it('dispose releases storages and textures; tidy leaves no device memory behind', () => {
+    setBackend('gpu');
+    const gpu = backend() as GpuBackend;
+    const x = randn([32, 32], { rng: new Rng(1) });
+    const step = (): void =>
+      tidy(() => {
+        const h = matmul(x, x).tanh();
+        return void h.sum().mul(2);
+      });
+    step(); // compiles the kernels (each keeps one texture of its own)
+    const before = gpu.info().stats;
+    step();
+    const after = gpu.info().stats;
+    expect(after.liveStorages).toBe(before.liveStorages);
+    expect(after.liveTextures).toBe(before.liveTextures);
+    expect(after.kernels).toBe(before.kernels);
+    if (after.glTextures !== null) expect(after.glTextures).toBe(before.glTextures);
+    const y = x.exp();
+    expect(gpu.info().stats.liveStorages).toBe(before.liveStorages + 1);
+    y.dispose();
+    expect(gpu.info().stats.liveStorages).toBe(before.liveStorages);
+    expect(() => y.toArray()).toThrow(/after dispose/);
+  });
+});
+
+describe('explicit fallbacks', () => {
+  it('float64 runs on the cpu kernels, exactly, announced once and listed', () => {
+    setBackendNotices(true);
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    setBackend('gpu');
+    const x = tensor([0.1, 0.2, 0.3], { dtype: 'float64' });
+    const y = x.mul(x).add(x).exp().sum();
+    expect(y.dtype).toBe('float64');
+    expect(y.storage).not.toBeInstanceOf(GpuStorage);
+    const expected = [0.1, 0.2, 0.3].reduce((s, v) => s + Math.exp(v * v + v), 0);
+    expect(y.item()).toBe(expected); // float64 arithmetic, not a float32 round trip
+    x.mul(3).dispose();
+    const notices = warn.mock.calls.filter(([m]) => String(m).includes('float64'));
+    expect(notices.length).toBe(1); // once, however many float64 kernels ran
+    const info = getBackend() as GpuBackendInfo;
+    expect(info.fallbacks).toContain('float64 (every kernel)');
+    expect(info.fallbacksUsed).toContain('float64');
+    // A float32 cast of a float64 tensor goes to the device.
+    expect(x.cast('float32').storage).toBeInstanceOf(GpuStorage);
+    warn.mockRestore();
+  });
+
+  it('a kernel without a GPU.js version warns once, is listed, and still gives the cpu result', () => {
+    setBackendNotices(true);
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const rng = new Rng(9);
+    const input = randn([1, 2, 5, 5], { rng });
+    const kernel = randn([3, 2, 3, 3], { rng });
+    setBackend('cpu');
+    const expected = conv2d(input, kernel, null, { padding: 1 }).toArray();
+    setBackend('gpu');
+    const got = conv2d(input, kernel, null, { padding: 1 });
+    conv2d(input, kernel, null, { padding: 1 });
+    expect(got.storage).toBeInstanceOf(GpuStorage);
+    const g = got.toArray();
+    for (let i = 0; i < expected.length; i++) expect(g[i]).toBeCloseTo(expected[i]!, 5);
+    const im2colNotices = warn.mock.calls.filter(([m]) => String(m).includes("'im2col'"));
+    expect(im2colNotices.length).toBe(1);
+    expect((getBackend() as GpuBackendInfo).fallbacksUsed).toContain('im2col');
+    warn.mockRestore();
+  });
+
+  it('notices can be silenced; the fallbacks stay queryable', () => {
+    setBackendNotices(false);
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    setBackend('gpu', { gpuMode: 'cpu' });
+    const t: Tensor = conv2d(randn([1, 1, 4, 4]), randn([1, 1, 3, 3]));
+    expect(t.shape).toEqual([1, 1, 2, 2]);
+    expect(warn).not.toHaveBeenCalled();
+    expect((getBackend() as GpuBackendInfo).fallbacksUsed).toContain('im2col');
+    warn.mockRestore();
+  });
+});
