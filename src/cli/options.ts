@@ -1,0 +1,65 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+
+/** Argument parsers that reject bad values with a one-line reason (commander prints it with the flag). */
+
+export function integerArg(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^[+-]?\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`expected an integer, got '${value}'.`);
+    if (n < min || n > max) {
+      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `must be an integer ≥ ${min}.` : `must be an integer in [${min}, ${max}].`);
+    }
+    return n;
+  };
+}
+
+export function numberArg(opts: { min?: number; max?: number; exclusiveMin?: boolean } = {}): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got '${value}'.`);
+    if (opts.min !== undefined && (opts.exclusiveMin ? n <= opts.min : n < opts.min)) {
+      throw new InvalidArgumentError(`must be ${opts.exclusiveMin ? '>' : '≥'} ${opts.min}.`);
+    }
+    if (opts.max !== undefined && n > opts.max) throw new InvalidArgumentError(`must be ≤ ${opts.max}.`);
+    return n;
+  };
+}
+
+/** Comma-separated positive integers, or 'none' for an empty list (e.g. no hidden layer). */
+export function widthsArg(value: string): number[] {
+  if (value.trim() === 'none' || value.trim() === '') return [];
+  const parts = value.split(',').map((s) => s.trim());
+  return parts.map((p) => {
+    const n = Number(p);
+    if (!/^\d+$/.test(p) || n < 1) throw new InvalidArgumentError(`expected comma-separated positive integers (or 'none'), got '${value}'.`);
+    return n;
+  });
+}
+
+export function listArg(allowed: readonly string[]): (value: string) => string[] {
+  return (value) => {
+    const items = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    if (items.length === 0) throw new InvalidArgumentError(`expected a comma-separated list of ${allowed.join(', ')}.`);
+    for (const item of items) {
+      if (!allowed.includes(item)) throw new InvalidArgumentError(`unknown value '${item}' (allowed: ${allowed.join(', ')}).`);
+    }
+    if (new Set(items).size !== items.length) throw new InvalidArgumentError(`lists a value twice: '${value}'.`);
+    return items;
+  };
+}
+
+export function choiceOption(flags: string, description: string, choices: readonly string[], defaultValue?: string): Option {
+  const o = new Option(flags, description).choices(choices);
+  return defaultValue === undefined ? o : o.default(defaultValue);
+}
+
+/** Which options the user typed (as opposed to defaults), by attribute name. */
+export function explicitOptions(cmd: Command): Set<string> {
+  const out = new Set<string>();
+  for (const o of cmd.options) {
+    const key = o.attributeName();
+    const source = cmd.getOptionValueSource(key);
+    if (source === 'cli' || source === 'env') out.add(key);
+  }
+  return out;
+}

@@ -1,0 +1,140 @@
+import { createRequire } from 'node:module';
+import { Command, CommanderError, Option } from 'commander';
+import { datasetNames } from '../data/registry.js';
+import { runCompareCommand, VARIANT_IDS } from './compare.js';
+import { DEFAULTS, GATE_KINDS } from './config.js';
+import { runGradcheckCommand } from './gradcheck.js';
+import { choiceOption, explicitOptions, integerArg, listArg, numberArg, widthsArg } from './options.js';
+import { runTrainCommand } from './train.js';
+import { UserError } from './user-error.js';
+import '../kernels/index.js';
+import '../autograd/index.js';
+import '../data/index.js';
+
+const print = (line: string): void => {
+  process.stdout.write(line + '\n');
+};
+
+function addDataOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--dataset <name>', `dataset (${datasetNames().join(', ')})`).default(DEFAULTS.dataset))
+    .option('--tasks <n>', "number of tasks (synthetic: default 8; fixed by other datasets)", integerArg(1, 4096))
+    .option('--groups <n>', 'synthetic: number of task groups (default 2)', integerArg(1, 4096))
+    .option('--correlation <rho>', 'synthetic: cosine ρ between task weight vectors of one group (default 0.9)', numberArg({ min: 0, max: 1 }))
+    .option('--input-dim <d>', 'synthetic: input dimension (default 16)', integerArg(2, 1_000_000))
+    .option('--train-size <n>', 'training examples (dataset default)', integerArg(2))
+    .option('--val-size <n>', 'validation examples (dataset default)', integerArg(1))
+    .option('--test-size <n>', 'test examples (dataset default)', integerArg(1))
+    .option('--data-seed <n>', 'seed of the data (kept apart from the model seed)', integerArg(0), DEFAULTS.dataSeed);
+}
+
+function addModelOptions(cmd: Command, withGate: boolean): Command {
+  if (withGate) {
+    cmd.addOption(choiceOption('--gate <kind>', 'gate of every task', GATE_KINDS, 'dselect-k'));
+    cmd.option('--per-example', 'per-example gate (weights depend on the input)');
+    cmd.option('--static', 'static gate: one weight vector per task (default for dselect-k)');
+  }
+  return cmd
+    .option('--experts <n>', 'number of shared experts', integerArg(2, 4096), DEFAULTS.experts)
+    .option('--k <n>', 'experts selected per task (dselect-k, topk, noisy-topk)', integerArg(1, 4096), DEFAULTS.k)
+    .option('--gamma <g>', 'smooth-step width γ of DSelect-k', numberArg({ min: 0, exclusiveMin: true }), DEFAULTS.gamma)
+    .option('--entropy-weight <w>', 'weight λ of the DSelect-k entropy regulariser', numberArg({ min: 0 }), DEFAULTS.entropyWeight)
+    .option('--entropy-schedule <s>', "λ schedule: 'constant', 'warmup:E' (ramp up over E epochs) or 'exp:F' (λ·F^epoch)", DEFAULTS.entropySchedule)
+    .option('--balance-weight <w>', 'load-balancing loss weight of noisy-topk', numberArg({ min: 0 }), DEFAULTS.balanceWeight)
+    .addOption(new Option('--expert-hidden <widths>', "hidden layer widths of each expert MLP (comma-separated, or 'none')").argParser(widthsArg).default([...DEFAULTS.expertHidden], DEFAULTS.expertHidden.join(',')))
+    .option('--expert-output <n>', 'output width of each expert', integerArg(1, 1_000_000), DEFAULTS.expertOutput)
+    .addOption(new Option('--tower-hidden <widths>', "hidden layer widths of each task tower (or 'none')").argParser(widthsArg).default([...DEFAULTS.towerHidden], DEFAULTS.towerHidden.join(',') || 'none'));
+}
+
+function addTrainingOptions(cmd: Command): Command {
+  return cmd
+    .option('--epochs <n>', 'training epochs (with --resume: the total to reach)', integerArg(1, 1_000_000), DEFAULTS.epochs)
+    .option('--batch-size <n>', 'examples per batch', integerArg(1, 1_000_000), DEFAULTS.batchSize)
+    .option('--lr <rate>', 'Adam learning rate', numberArg({ min: 0, exclusiveMin: true }), DEFAULTS.lr)
+    .addOption(choiceOption('--backend <name>', 'compute backend', ['cpu', 'gpu'], 'cpu'))
+    .option('-q, --quiet', 'no progress bar');
+}
+
+export function buildProgram(): Command {
+  const program = new Command('dselect-k')
+    .description('Mixture-of-Experts with the DSelect-k gate: train, compare gates, verify gradients.')
+    .version(packageVersion(), '-V, --version')
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      // one line, e.g. "dselect-k: error: unknown option '--epoch' (Did you mean --epochs?)"
+      outputError: (str, write) => write(`dselect-k: ${str.trim().split('\n').join(' ')}\n`),
+    })
+    .exitOverride();
+
+  const train = program
+    .command('train')
+    .description('train one multi-task MoE model, print per-task test metrics and save a checkpoint');
+  addDataOptions(train);
+  addModelOptions(train, true);
+  addTrainingOptions(train);
+  train
+    .option('--seed <n>', 'seed of initialisation, shuffling and gate noise', integerArg(0), DEFAULTS.seed)
+    .option('--out <dir>', 'directory for checkpoint.dsk and metrics.json', 'runs/train')
+    .option('--resume <dir>', 'continue the run saved in DIR exactly (written back to DIR unless --out is given)')
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
+      process.exitCode = await runTrainCommand(opts, explicitOptions(cmd), print);
+    });
+
+  const compare = program
+    .command('compare')
+    .description('train every gate on the same data over several seeds and write a report (tables, significance, SVG plots)');
+  addDataOptions(compare);
+  addModelOptions(compare, false);
+  addTrainingOptions(compare);
+  compare
+    .addOption(new Option('--gates <list>', 'comma-separated gate variants to compare').argParser(listArg(VARIANT_IDS)).default([...VARIANT_IDS], VARIANT_IDS.join(',')))
+    .option('--seeds <n>', 'seeds per gate (0, 1, …, n−1)', integerArg(1, 1000), 3)
+    .option('--out <dir>', 'report folder', 'reports/compare')
+    .action(async (opts: Record<string, unknown>) => {
+      process.exitCode = await runCompareCommand(opts, print);
+    });
+
+  program
+    .command('gradcheck')
+    .description('run the float64 finite-difference gradient checks of every op, gate and model; exit 1 on any failure')
+    .option('--filter <text>', 'only cases whose suite or name contains TEXT')
+    .option('--list', 'list the cases without running them')
+    .option('-q, --quiet', 'no progress bar')
+    .action((opts: { filter?: string; list?: boolean; quiet?: boolean }) => {
+      process.exitCode = runGradcheckCommand({ filter: opts.filter, list: opts.list === true, quiet: opts.quiet === true }, print);
+    });
+
+  return program;
+}
+
+function packageVersion(): string {
+  try {
+    // src/cli and dist/cli both sit two levels below the package root
+    const pkg = createRequire(import.meta.url)('../../package.json') as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** One line on stderr, no stack trace, for anything the user can fix; set DSELECT_K_DEBUG=1 for traces. */
+export function reportError(e: unknown): number {
+  if (e instanceof CommanderError) {
+    // commander has printed its message (or the help/version text) already
+    return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`dselect-k: error: ${message.split('\n').map((s) => s.trim()).filter(Boolean).join('; ')}\n`);
+  if (process.env['DSELECT_K_DEBUG'] && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+  return e instanceof UserError ? 2 : 1;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    return reportError(e);
+  }
+}

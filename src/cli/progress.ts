@@ -1,0 +1,53 @@
+import cliProgress from 'cli-progress';
+
+/** A progress bar with ETA and live loss, or nothing at all when quiet or not on a terminal. */
+export interface Progress {
+  start(total: number, label: string): void;
+  update(value: number, payload: { label?: string; loss?: number; epoch?: string }): void;
+  stop(): void;
+}
+
+export function progressEnabled(quiet: boolean): boolean {
+  return !quiet && process.stdout.isTTY === true && process.stderr.isTTY === true;
+}
+
+export function createProgress(enabled: boolean): Progress {
+  if (!enabled) return { start() {}, update() {}, stop() {} };
+  const bar = new cliProgress.SingleBar(
+    {
+      format: '{label} |{bar}| {percentage}% | epoch {epoch} | loss {loss} | ETA {eta_formatted}',
+      stream: process.stderr,
+      hideCursor: true,
+      clearOnComplete: true,
+      etaBuffer: 200,
+      fps: 5,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let running = false;
+  // Ctrl-C while the bar runs: put the cursor back before exiting.
+  const onInterrupt = (): void => {
+    bar.stop();
+    process.exit(130);
+  };
+  return {
+    start(total, label) {
+      bar.start(total, 0, { label, loss: '-', epoch: '-' });
+      running = true;
+      process.once('SIGINT', onInterrupt);
+    },
+    update(value, payload) {
+      if (!running) return;
+      const p: Record<string, string> = {};
+      if (payload.label !== undefined) p['label'] = payload.label;
+      if (payload.epoch !== undefined) p['epoch'] = payload.epoch;
+      if (payload.loss !== undefined) p['loss'] = Number.isFinite(payload.loss) ? payload.loss.toFixed(4) : String(payload.loss);
+      bar.update(value, p);
+    },
+    stop() {
+      if (running) bar.stop();
+      running = false;
+      process.removeListener('SIGINT', onInterrupt);
+    },
+  };
+}

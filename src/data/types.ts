@@ -1,0 +1,37 @@
+import type { Tensor } from '../tensor/tensor.js';
+
+/** What every multi-task dataset looks like to the models and the command line. */
+export type InputSpec =
+  | { kind: 'vector'; shape: readonly [number] }
+  | { kind: 'image'; shape: readonly [channels: number, height: number, width: number] };
+
+export type TaskSpec =
+  | { name: string; kind: 'regression' }
+  | { name: string; kind: 'classification'; numClasses: number };
+
+export interface MultiTaskSplit {
+  size: number;
+  /** Inputs [size, ...input.shape]. */
+  x: Tensor;
+  /** Targets [size, numTasks]: values for regression tasks, class indices (stored as floats) for classification. */
+  y: Tensor;
+}
+
+/** Per-task affine map applied to regression targets: stored = (raw − mean) / std. */
+export interface TargetScaling {
+  mean: number;
+  std: number;
+}
+
+export interface MultiTaskData {
+  name: string;
+  description: string;
+  input: InputSpec;
+  tasks: readonly TaskSpec[];
+  train: MultiTaskSplit;
+  val: MultiTaskSplit;
+  test: MultiTaskSplit;
+  /** Ground-truth task → group map, when the dataset has one (scores expert selection). */
+  taskGroups?: Int32Array;
+  targetScaling?: readonly TargetScaling[];
+}

@@ -1,0 +1,131 @@
+import type { CompareResults, VariantSummary } from './results.js';
+import { formatMeanStd, formatPValue, formatTable, markdownTable } from './table.js';
+
+/** The comparison as tables: one summary row per gate, one per-task row per task. */
+
+const SUMMARY_HEADERS = (r: CompareResults): string[] => [
+  'gate',
+  r.overallMetric,
+  'selection quality',
+  'active experts',
+  'train s',
+  `p vs ${labelOf(r, r.baseline)}`,
+];
+
+function labelOf(r: CompareResults, id: string): string {
+  return r.variants.find((v) => v.id === id)?.label ?? id;
+}
+
+function summaryRows(r: CompareResults): string[][] {
+  return r.variants.map((v) => [
+    v.label,
+    formatMeanStd(v.overall.mean, v.overall.std, 4),
+    v.selection.n > 0 ? formatMeanStd(v.selection.mean, v.selection.std, 3) : 'n/a',
+    v.activeExperts.mean.toFixed(2),
+    v.trainSeconds.mean.toFixed(1),
+    v.versusBaseline ? formatPValue(v.versusBaseline.overall?.p) : '(baseline)',
+  ]);
+}
+
+function perTaskHeaders(r: CompareResults): string[] {
+  const hasGroups = r.dataset.tasks.some((t) => t.group !== null);
+  return ['task', ...(hasGroups ? ['group'] : []), 'metric', ...r.variants.map((v) => v.label)];
+}
+
+function perTaskRows(r: CompareResults, withP: boolean): string[][] {
+  const hasGroups = r.dataset.tasks.some((t) => t.group !== null);
+  return r.dataset.tasks.map((task, t) => [
+    task.name,
+    ...(hasGroups ? [task.group === null ? '' : String(task.group)] : []),
+    task.metric,
+    ...r.variants.map((v: VariantSummary) => {
+      const cell = formatMeanStd(v.perTask[t]!.mean, v.perTask[t]!.std, 4);
+      const p = v.versusBaseline?.perTask[t]?.p;
+      return withP && v.versusBaseline ? `${cell} (p ${formatPValue(p)})` : cell;
+    }),
+  ]);
+}
+
+/** Terminal output; with many tasks only the first `maxTaskRows` per-task rows are printed. */
+export function renderText(r: CompareResults, maxTaskRows = 16): string {
+  const seeds = Math.max(...r.variants.map((v) => v.runs.length));
+  const lines = [
+    `${r.dataset.description}; ${seeds} seed(s) per gate; mean ± std over seeds`,
+    '',
+    formatTable(SUMMARY_HEADERS(r), summaryRows(r)),
+    '',
+    `p: two-sided Welch's t-test of the per-seed ${r.overallMetric} against ${labelOf(r, r.baseline)}.`,
+    '',
+    `Per-task ${r.dataset.tasks[0]?.metric ?? 'metric'} (test set):`,
+    formatTable(perTaskHeaders(r), perTaskRows(r, false).slice(0, maxTaskRows)),
+  ];
+  if (r.dataset.tasks.length > maxTaskRows) lines.push(`… ${r.dataset.tasks.length - maxTaskRows} more tasks in report.md`);
+  return lines.join('\n');
+}
+
+export interface ReportFigures {
+  lossCurves: string;
+  heatmaps: { variant: string; file: string }[];
+}
+
+export function renderMarkdown(r: CompareResults, figures: ReportFigures): string {
+  const seeds = Math.max(...r.variants.map((v) => v.runs.length));
+  const baseline = labelOf(r, r.baseline);
+  const settings = Object.entries(r.settings).map(([k, v]) => `\`${k}\` = ${JSON.stringify(v)}`).join(', ');
+  const out: string[] = [
+    '# DSelect-k comparison report',
+    '',
+    `Generated ${r.createdAt} by \`${r.command}\`.`,
+    '',
+    `**Data**: ${r.dataset.description} — ${r.dataset.sizes.train} training, ${r.dataset.sizes.val} validation and ${r.dataset.sizes.test} test examples.`,
+    '',
+    `**Settings**: ${settings}.`,
+    '',
+    `Every gate is trained on the same data with ${seeds} seed(s); cells are mean ± sample std over seeds.`,
+    '',
+    '## Summary',
+    '',
+    markdownTable(SUMMARY_HEADERS(r), summaryRows(r)),
+    '',
+    `- **${r.overallMetric}**: the test metric averaged over tasks (${r.lowerIsBetter ? 'lower' : 'higher'} is better).`,
+    '- **selection quality**: mean overlap of the expert-weight profiles of two tasks of the same ground-truth group minus that of two tasks of different groups, ∈ [−1, 1] (1: each group has its own experts, shared by all its tasks; 0: selection ignores the groups). A profile is the task\'s gate weights normalised to sum 1 (per-example gates: averaged over the test set); overlap is Σ_e min(p_a,e, p_b,e).',
+    '- **active experts**: experts with a non-zero weight, per task (per example for per-example gates), averaged over tasks and test examples.',
+    '- **train s**: wall-clock training time per run.',
+    `- **p**: two-sided Welch's t-test (unequal variances) of the per-seed ${r.overallMetric} of each gate against ${baseline}.`,
+    '',
+    '## Significance against ' + baseline,
+    '',
+    `Mean difference = gate − ${baseline} in ${r.overallMetric} (${r.lowerIsBetter ? 'negative' : 'positive'}: better than ${baseline}); Welch's t with Welch–Satterthwaite degrees of freedom, two-sided p from Student's t distribution.`,
+    '',
+    markdownTable(
+      ['gate', 'mean difference', 't', 'df', 'p'],
+      r.variants
+        .filter((v) => v.versusBaseline)
+        .map((v) => {
+          const w = v.versusBaseline!.overall;
+          return w
+            ? [v.label, w.meanDifference.toFixed(5), w.t.toFixed(3), w.df.toFixed(2), formatPValue(w.p)]
+            : [v.label, 'n/a', 'n/a', 'n/a', 'n/a (needs ≥ 2 seeds and non-zero variance)'];
+        }),
+    ),
+    '',
+    '## Loss curves',
+    '',
+    `![loss curves](${figures.lossCurves})`,
+    '',
+    'Solid: validation loss, dashed: training loss (task losses only, without the gate regularisers, averaged over the epoch\'s batches); both are means over tasks. Band: ± one std over seeds.',
+    '',
+    '## Expert weights per task',
+    '',
+    'Rows are tasks (with their ground-truth group), columns experts; the colour is the gate weight (per-example gates: averaged over the test set). One model per gate (the first seed): expert identities are arbitrary, so weights are not averaged across seeds.',
+    '',
+    ...figures.heatmaps.flatMap((h) => [`### ${h.variant}`, '', `![${h.variant}](${h.file})`, '']),
+    '## Per-task results',
+    '',
+    markdownTable(perTaskHeaders(r), perTaskRows(r, true)),
+    '',
+    `Raw numbers for every run (per-task metrics, loss history, gate weights) are in \`results.json\`.`,
+    '',
+  ];
+  return out.join('\n');
+}

@@ -1,0 +1,50 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { heatmapSpec, lossCurveSpec, renderSvg, type LossPoint } from './plots.js';
+import { renderMarkdown, type ReportFigures } from './render.js';
+import type { CompareResults } from './results.js';
+import { summarise } from './stats.js';
+
+/** Mean ± std over seeds of the per-epoch losses of every variant. */
+export function lossPoints(r: CompareResults): LossPoint[] {
+  const points: LossPoint[] = [];
+  for (const v of r.variants) {
+    const epochs = Math.min(...v.runs.map((run) => run.history.length));
+    for (let e = 0; e < epochs; e++) {
+      const at = v.runs.map((run) => run.history[e]!);
+      const train = summarise(at.map((h) => h.trainLoss));
+      const val = summarise(at.map((h) => h.valLoss));
+      points.push({ variant: v.label, epoch: at[0]!.epoch, split: 'train', mean: train.mean, std: train.std });
+      points.push({ variant: v.label, epoch: at[0]!.epoch, split: 'validation', mean: val.mean, std: val.std });
+    }
+  }
+  return points;
+}
+
+export function slug(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+}
+
+/** Writes results.json, report.md and the SVG figures into `dir`; returns the files written. */
+export async function writeReport(dir: string, r: CompareResults): Promise<string[]> {
+  mkdirSync(dir, { recursive: true });
+  const written: string[] = [];
+  const put = (name: string, text: string): void => {
+    writeFileSync(join(dir, name), text);
+    written.push(join(dir, name));
+  };
+  put('results.json', JSON.stringify(r, null, 2) + '\n');
+  const figures: ReportFigures = { lossCurves: 'loss-curves.svg', heatmaps: [] };
+  put(figures.lossCurves, await renderSvg(lossCurveSpec(lossPoints(r), `Loss per epoch — ${r.dataset.name}`)));
+  const groups = r.dataset.tasks.some((t) => t.group !== null) ? r.dataset.tasks.map((t) => t.group ?? -1) : undefined;
+  for (const v of r.variants) {
+    const run = v.runs[0];
+    if (!run) continue;
+    const file = `heatmap-${slug(v.id)}.svg`;
+    const title = `Expert weights per task — ${v.label} (seed ${run.seed})`;
+    put(file, await renderSvg(heatmapSpec({ title, weights: run.gateWeights, ...(groups ? { groups } : {}) })));
+    figures.heatmaps.push({ variant: v.label, file });
+  }
+  put('report.md', renderMarkdown(r, figures));
+  return written;
+}

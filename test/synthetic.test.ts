@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { generateSynthetic, loadDataset, syntheticResponse } from '../src/data/index.js';
+
+function column(data: Float32Array | Float64Array, rows: number, cols: number, c: number): number[] {
+  return Array.from({ length: rows }, (_, r) => data[r * cols + c]!);
+}
+
+describe('synthetic multi-task generator', () => {
+  it('builds unit-norm task vectors with cosine ρ inside groups and 0 across groups', () => {
+    const data = generateSynthetic({ numTasks: 6, numGroups: 2, inputDim: 16, correlation: 0.7, numTrain: 50, numVal: 10, numTest: 10, seed: 3 });
+    const d = 16;
+    const w = (t: number): number[] => Array.from(data.taskWeights.subarray(t * d, (t + 1) * d));
+    const dot = (a: number[], b: number[]): number => a.reduce((s, v, i) => s + v * b[i]!, 0);
+    for (let a = 0; a < 6; a++) {
+      expect(dot(w(a), w(a))).toBeCloseTo(1, 12);
+      for (let b = a + 1; b < 6; b++) {
+        const expected = data.taskGroups![a] === data.taskGroups![b] ? 0.7 : 0;
+        expect(dot(w(a), w(b))).toBeCloseTo(expected, 12);
+      }
+    }
+    expect(Array.from(data.taskGroups!)).toEqual([0, 0, 0, 1, 1, 1]);
+    expect(data.cosines.withinGroupMean).toBeCloseTo(0.7, 12);
+    expect(data.cosines.acrossGroupMaxAbs).toBeLessThan(1e-12);
+  });
+
+  it('follows y = wᵀx + Σ sin(i·wᵀx + (i−1)²) + small noise, standardised per task on the training split', () => {
+    const data = generateSynthetic({ numTasks: 3, numGroups: 1, inputDim: 8, numTrain: 400, numVal: 20, numTest: 30, seed: 1, dtype: 'float64' });
+    const { train } = data;
+    expect(train.x.shape).toEqual([400, 8]);
+    expect(train.y.shape).toEqual([400, 3]);
+    expect(data.val.y.shape).toEqual([20, 3]);
+    expect(data.test.x.shape).toEqual([30, 8]);
+    const x = train.x.toArray();
+    const y = train.y.toArray();
+    for (let t = 0; t < 3; t++) {
+      const ys = column(y, 400, 3, t);
+      const mean = ys.reduce((a, b) => a + b, 0) / ys.length;
+      const std = Math.sqrt(ys.reduce((a, v) => a + (v - mean) ** 2, 0) / (ys.length - 1));
+      expect(mean).toBeCloseTo(0, 10);
+      expect(std).toBeCloseTo(1, 10);
+      const { mean: m, std: s } = data.targetScaling![t]!;
+      for (let r = 0; r < 400; r++) {
+        let proj = 0;
+        for (let j = 0; j < 8; j++) proj += data.taskWeights[t * 8 + j]! * x[r * 8 + j]!;
+        const raw = y[r * 3 + t]! * s + m;
+        // the residual is the N(0, 0.01²) noise: never beyond 6σ
+        expect(Math.abs(raw - syntheticResponse(proj))).toBeLessThan(0.06);
+      }
+    }
+    expect(syntheticResponse(0)).toBeCloseTo([...Array(10).keys()].reduce((a, i) => a + Math.sin(i * i), 0), 12);
+  });
+
+  it('reproduces bit for bit from a seed and changes with it', () => {
+    const a = generateSynthetic({ seed: 5, numTrain: 30, numVal: 5, numTest: 5 });
+    const b = generateSynthetic({ seed: 5, numTrain: 30, numVal: 5, numTest: 5 });
+    const c = generateSynthetic({ seed: 6, numTrain: 30, numVal: 5, numTest: 5 });
+    expect(Array.from(a.train.y.toArray())).toEqual(Array.from(b.train.y.toArray()));
+    expect(Array.from(a.test.x.toArray())).toEqual(Array.from(b.test.x.toArray()));
+    expect(Array.from(a.train.y.toArray())).not.toEqual(Array.from(c.train.y.toArray()));
+  });
+
+  it('scales to 128 tasks, with approximate orthogonality when inputDim < groups + tasks', () => {
+    const data = generateSynthetic({ numTasks: 128, numGroups: 8, inputDim: 64, correlation: 0.8, numTrain: 20, numVal: 4, numTest: 4 });
+    expect(data.train.y.shape).toEqual([20, 128]);
+    expect(new Set(data.taskGroups).size).toBe(8);
+    expect(data.taskGroups!.filter((g) => g === 3).length).toBe(16);
+    expect(data.cosines.withinGroupMean).toBeGreaterThan(0.75);
+    expect(data.cosines.withinGroupMean).toBeLessThan(0.85);
+    expect(data.cosines.acrossGroupMaxAbs).toBeLessThan(0.5);
+  });
+
+  it('rejects bad settings naming the parameter and value', () => {
+    expect(() => generateSynthetic({ correlation: 1.5 })).toThrow(/correlation must be in \[0, 1\], got 1.5/);
+    expect(() => generateSynthetic({ numTasks: 2, numGroups: 3 })).toThrow(/numGroups \(3\) exceeds numTasks \(2\)/);
+    expect(() => generateSynthetic({ numTasks: 0 })).toThrow(/numTasks must be an integer ≥ 1, got 0/);
+  });
+
+  it('is reachable through the dataset registry, which refuses unknown names and settings', async () => {
+    const data = await loadDataset('synthetic', { seed: 0, numTasks: 4, numTrain: 10, numVal: 5, numTest: 5 });
+    expect(data.tasks.length).toBe(4);
+    expect(data.input).toEqual({ kind: 'vector', shape: [16] });
+    await expect(loadDataset('nope', { seed: 0 })).rejects.toThrow(/unknown dataset 'nope' \(available: synthetic/);
+    await expect(loadDataset('synthetic', { seed: 0, extra: { bogus: 1 } })).rejects.toThrow(/unknown setting 'bogus'/);
+  });
+});
