@@ -1,0 +1,49 @@
+import { wasmGemmAvailable } from './gemm-wasm.js';
+
+/**
+ * Which matmul kernel the cpu backend runs, and on how many threads.
+ * - kernel 'auto' (default): WebAssembly SIMD when the engine has it, else the plain-JS kernel;
+ *   'wasm' insists on SIMD (an error where there is none); 'js' forces the plain-JS kernel.
+ * - threads (default 1): products of ≥ 2^19 multiply-adds are split across this many threads
+ *   (worker_threads on a shared WebAssembly memory; SIMD kernel only). Workers start on first use.
+ */
+export type MatmulKernelChoice = 'auto' | 'wasm' | 'js';
+
+export interface MatmulSettings {
+  kernel: MatmulKernelChoice;
+  threads: number;
+}
+
+export interface MatmulInfo extends MatmulSettings {
+  /** The kernel that runs for products big enough to be packed: 'wasm-simd' or 'js'. */
+  running: 'wasm-simd' | 'js';
+}
+
+const settings: MatmulSettings = { kernel: 'auto', threads: 1 };
+
+export function configureMatmul(opts: Partial<MatmulSettings>): MatmulInfo {
+  const { kernel, threads } = opts;
+  if (kernel !== undefined) {
+    if (kernel !== 'auto' && kernel !== 'wasm' && kernel !== 'js') {
+      throw new Error(`configureMatmul: unknown kernel ${JSON.stringify(kernel)} (expected 'auto', 'wasm' or 'js')`);
+    }
+    if (kernel === 'wasm' && !wasmGemmAvailable()) {
+      throw new Error(`configureMatmul: kernel 'wasm' needs WebAssembly SIMD, which this JS engine does not provide`);
+    }
+    settings.kernel = kernel;
+  }
+  if (threads !== undefined) {
+    if (!Number.isInteger(threads) || threads < 1) throw new Error(`configureMatmul: threads must be an integer ≥ 1, got ${threads}`);
+    settings.threads = threads;
+  }
+  return matmulInfo();
+}
+
+export function matmulSettings(): Readonly<MatmulSettings> {
+  return settings;
+}
+
+export function matmulInfo(): MatmulInfo {
+  const running = settings.kernel !== 'js' && wasmGemmAvailable() ? 'wasm-simd' : 'js';
+  return { ...settings, running };
+}
