@@ -47,6 +47,8 @@ export interface BackendInfo {
   mode: string;
   /** Kernels this backend does not implement itself and runs on the cpu kernels instead. */
   fallbacks: readonly string[];
+  /** Which implementation the hot kernels use, e.g. `matmul: wasm-simd, 1 thread`. */
+  kernels?: string;
 }
 
 export interface MatmulArgs {
@@ -76,6 +78,46 @@ export interface PoolGeometry {
   stride: number;
   outH: number;
   outW: number;
+}
+
+/** Activations the fused kernels apply ('identity' = bias only). */
+export type FusedActivation = 'identity' | 'relu';
+
+/** One Adam/AdamW update (PyTorch's formulation), applied elementwise by `adamUpdate`. */
+export interface AdamUpdateArgs {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** AdamW: p ← p·(1 − lr·λ) instead of adding λ·p to the gradient. */
+  decoupled: boolean;
+  /** Step number, counted from 1 (for the bias corrections). */
+  step: number;
+}
+
+export interface BiasActivationGrad {
+  x: Storage;
+  bias: Storage | null;
+}
+
+/** One term of `mixRows`: expert output f (row k = batch row rows[k], or k when null) weighted by q's column. */
+export interface MixTerm<S = Storage> {
+  f: S;
+  column: number;
+  rows: Int32Array | null;
+}
+
+export interface MixRowsGrad {
+  q: Storage | null;
+  fs: (Storage | null)[];
+}
+
+export interface AdamUpdateResult {
+  param: Storage;
+  /** New first and second moment estimates. */
+  m: Storage;
+  v: Storage;
 }
 
 export interface Backend {
@@ -134,4 +176,29 @@ export interface Backend {
   selectorForward(s: Storage, rows: number, m: number, numExperts: number): Storage;
   /** Gradient w.r.t. s of Σ_e g[r, e]·out[r, e], by leave-one-out prefix/suffix products. */
   selectorBackward(s: Storage, g: Storage, rows: number, m: number, numExperts: number): Storage;
+
+  /**
+   * Fused layer epilogue: activation(x + bias), the bias (length = last dim of `shape`) added to
+   * every row; `bias` null for the activation alone.
+   */
+  biasActivation(x: Storage, shape: Shape, bias: Storage | null, activation: FusedActivation): Storage;
+  /**
+   * biasActivation's backward in one pass: x's gradient g·activation'(·), computed from the output y
+   * (relu: g where y > 0, else 0), and with `withBias` the bias gradient, x's gradient summed over
+   * every row ([C], C = last dim of `shape`).
+   */
+  biasActivationGrad(activation: FusedActivation, g: Storage, y: Storage, shape: Shape, withBias: boolean): BiasActivationGrad;
+  /**
+   * Gate-weighted sum of expert outputs: out[r, :] = Σ_i q[r, c_i] · f_i[k, :] over the terms
+   * (f_i, c_i, rows_i) and their rows k, with r = rows_i[k] (r = k when rows_i is null). q is
+   * [rows, qCols]; f_i is [rows_i.length or rows, cols]. Each output row sums its terms in order.
+   */
+  mixRows(q: Storage, qCols: number, terms: readonly MixTerm[], rows: number, cols: number): Storage;
+  /**
+   * mixRows' backward for upstream g [rows, cols]: q's gradient [rows, qCols] (Σ_j g[r, j]·f_i[k, j]
+   * at (r, c_i), 0 elsewhere) when `needQ`, and f_i's, q[r, c_i]·g[r, :] in row k, where `needF[i]`.
+   */
+  mixRowsGrad(q: Storage, qCols: number, terms: readonly MixTerm[], g: Storage, rows: number, cols: number, needQ: boolean, needF: readonly boolean[]): MixRowsGrad;
+  /** Adam/AdamW for one parameter: new (param, m, v) from the old ones and the gradient, in one pass. */
+  adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, args: AdamUpdateArgs): AdamUpdateResult;
 }

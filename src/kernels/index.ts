@@ -12,3 +12,7 @@ export { backend, getBackend, noticeOnce, registerBackend, setBackend, setBacken
 export { GPU_FALLBACK_KERNELS, GpuBackend, type GpuBackendInfo } from './gpu/backend.js';
 export type { GpuDeviceStats, GpuMode, GpuModeRequest } from './gpu/device.js';
 export { GpuStorage } from './gpu/storage.js';
+export { configureBufferPool, type BufferPoolOptions } from './cpu/host.js';
+export { configureMatmul, matmulInfo, type MatmulInfo, type MatmulKernelChoice, type MatmulSettings } from './cpu/matmul-config.js';
+export { shutdownGemmWorkers } from './cpu/gemm-wasm.js';
+export { configureFusedKernels, type FusedKernelOptions } from './cpu/fused-wasm.js';

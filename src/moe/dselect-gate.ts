@@ -1,12 +1,14 @@
-import { noGrad } from '../autograd/engine.js';
+import { isGradEnabled, noGrad } from '../autograd/engine.js';
 import { add, mul } from '../autograd/ops/elementwise.js';
 import { expand, reshape } from '../autograd/ops/shape.js';
 import { initContext, uniformInit } from '../nn/init.js';
 import { Linear } from '../nn/linear.js';
 import type { DType } from '../tensor/dtype.js';
 import type { Rng } from '../tensor/random.js';
+import { keep } from '../tensor/scope.js';
+import type { Storage } from '../tensor/storage.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { dselectKWeightsWithSelectors, reachabilityPenalty, selectorBitCount, selectorEntropy, selectorOutputs, type RegularizerReduction } from './core.js';
+import { dselectKWeights, dselectKWeightsWithSelectors, reachabilityPenalty, selectorBitCount, selectorEntropy, selectorOutputs, type RegularizerReduction } from './core.js';
 import { constantSchedule, type EntropySchedule } from './entropy-schedule.js';
 import { checkExpertCount, checkInputDim, checkK, Gate, type GateOutput } from './gate.js';
 
@@ -59,6 +61,7 @@ export class DSelectKGate extends Gate {
   readonly reachabilityWeight: number;
   private readonly zMap: Linear | null;
   private readonly alphaMap: Linear | null;
+  private inferenceCache: { z: Storage; alpha: Storage; weights: Tensor } | null = null;
 
   constructor(opts: DSelectKGateOptions) {
     super();
@@ -115,10 +118,29 @@ export class DSelectKGate extends Gate {
 
   forward(x: Tensor): GateOutput {
     const batch = this.checkInput(x);
+    if (!this.perExample && !this.training && !isGradEnabled()) {
+      // Inference with a static gate: q does not depend on x, so it is computed once per parameter value.
+      return { weights: expand(reshape(this.staticInferenceWeights(), [1, this.numExperts]), [batch, this.numExperts]), regularization: null };
+    }
     const { z, alpha } = this.selectorParameters(x, batch);
     const { weights, selectors } = dselectKWeightsWithSelectors(z, alpha, this.numExperts, this.gamma);
     const rowWeights = this.perExample ? weights : expand(reshape(weights, [1, this.numExperts]), [batch, this.numExperts]);
     return { weights: rowWeights, regularization: this.training ? this.regularization(selectors) : null };
+  }
+
+  /**
+   * q of a static gate for inference, cached while z and α keep their storages (every update, load or
+   * backend move gives a parameter a new storage, so a stale q is never returned).
+   */
+  private staticInferenceWeights(): Tensor {
+    const z = this.param('z');
+    const alpha = this.param('alpha');
+    const cached = this.inferenceCache;
+    if (cached && cached.z === z.storage && cached.alpha === alpha.storage && !cached.weights.isDisposed) return cached.weights;
+    cached?.weights.dispose();
+    const weights = keep(dselectKWeights(z, alpha, this.numExperts, this.gamma));
+    this.inferenceCache = { z: z.storage, alpha: alpha.storage, weights };
+    return weights;
   }
 
   private regularization(r: Tensor): Tensor | null {

@@ -1,4 +1,5 @@
 import { add, mul } from '../autograd/ops/elementwise.js';
+import { mixRows } from '../autograd/ops/fused.js';
 import { gather, slice } from '../autograd/ops/shape.js';
 import type { Layer } from '../nn/module.js';
 import { formatShape } from '../tensor/shape.js';
@@ -21,57 +22,79 @@ export function mixExperts(x: Tensor, experts: readonly Layer[], gateWeights: re
       throw new Error(`mixExperts: gate ${t} weights ${formatShape(w.shape)} do not match [batch = ${batch}, experts = ${n}]`);
     }
   }
-  const host = sparse ? gateWeights.map((w) => w.storage.readSync()) : null;
-  const outputs: (Tensor | null)[] = gateWeights.map(() => null);
-  const accumulate = (t: number, contribution: Tensor): void => {
-    const previous = outputs[t];
-    outputs[t] = previous ? add(previous, contribution) : contribution;
-  };
-
+  const usage = sparse ? expertUsage(gateWeights.map((w) => w.storage.readSync()), batch, n) : null;
+  const evaluated: EvaluatedExpert[] = [];
   for (let e = 0; e < n; e++) {
-    // used[t] = rows where gate t needs expert e; rows = their union.
-    const used = gateWeights.map((_, t) => (host ? nonZeroRows(host[t]!, batch, n, e) : null));
-    const rows = host ? unionRows(used as Int32Array[], batch) : null;
+    // rows = where some gate needs expert e (null: every row).
+    const rows = usage ? usage.rows(e) : null;
     if (rows !== null && rows.length === 0) continue;
-    if (rows === null || rows.length === batch) {
-      const fe = experts[e]!.forward(x);
-      gateWeights.forEach((w, t) => {
-        if (used[t] && used[t]!.length === 0) return;
-        accumulate(t, mul(fe, column(w, e)));
-      });
-      continue;
-    }
-    const fe = experts[e]!.forward(gather(x, rows, 0));
-    gateWeights.forEach((w, t) => {
-      if (used[t]!.length === 0) return;
-      accumulate(t, scatterRows(mul(fe, gather(column(w, e), rows, 0)), rows, batch));
+    evaluated.push({
+      index: e,
+      output: experts[e]!.forward(rows ? gather(x, rows, 0) : x),
+      rows,
+      tasks: gateWeights.map((_, t) => (usage ? usage.usedBy(t, e) : true)),
     });
   }
+  // One fused op per gate (mixRows) when the expert outputs are [rows, d]: a training-step profile
+  // showed the per-expert slice / gather / multiply / scatter / add chain (and its backward) to cost
+  // more than the experts' own elementwise work. Both forms sum the experts in order.
+  const flat = evaluated.every((e) => e.output.ndim === 2);
+  const outputs = gateWeights.map((w, t) => {
+    const mine = evaluated.filter((e) => e.tasks[t]);
+    if (mine.length === 0) return null;
+    if (flat) return mixRows(w, mine.map((e) => e.output), mine.map((e) => e.index), mine.map((e) => e.rows));
+    let y: Tensor | null = null;
+    for (const { index, output, rows } of mine) {
+      const term = rows ? scatterRows(mul(output, gather(column(w, index), rows, 0)), rows, batch) : mul(output, column(w, index));
+      y = y ? add(y, term) : term;
+    }
+    return y;
+  });
   // A gate whose weights are all exactly 0 (DSelect-k selectors stuck on unreachable codes): output 0.
   return outputs.map((y, t) => y ?? mul(experts[0]!.forward(x), column(gateWeights[t]!, 0)));
+}
+
+/** An expert evaluated on the rows some gate needs (all rows: `rows` null), and which gates use it. */
+interface EvaluatedExpert {
+  index: number;
+  output: Tensor;
+  rows: Int32Array | null;
+  tasks: boolean[];
 }
 
 function column(w: Tensor, e: number): Tensor {
   return slice(w, [0, e], [w.shape[0]!, 1]);
 }
 
-function nonZeroRows(w: ArrayLike<number>, batch: number, n: number, e: number): Int32Array {
-  let count = 0;
-  for (let r = 0; r < batch; r++) if (w[r * n + e] !== 0) count++;
-  const out = new Int32Array(count);
-  let j = 0;
-  for (let r = 0; r < batch; r++) if (w[r * n + e] !== 0) out[j++] = r;
-  return out;
-}
-
-function unionRows(sets: readonly Int32Array[], batch: number): Int32Array {
-  if (sets.length === 1) return sets[0]!;
-  const hit = new Uint8Array(batch);
-  for (const s of sets) for (const r of s) hit[r] = 1;
-  let count = 0;
-  for (let r = 0; r < batch; r++) count += hit[r]!;
-  const out = new Int32Array(count);
-  let j = 0;
-  for (let r = 0; r < batch; r++) if (hit[r]) out[j++] = r;
-  return out;
+/**
+ * Which rows need which expert, from the gates' host weights [batch, n] in one pass: rows(e) is null
+ * when every row needs expert e, else the (possibly empty) increasing list of rows that do;
+ * usedBy(t, e) says whether gate t gives expert e a non-zero weight on any row.
+ */
+function expertUsage(weights: readonly ArrayLike<number>[], batch: number, n: number): { rows(e: number): Int32Array | null; usedBy(t: number, e: number): boolean } {
+  const hit = new Uint8Array(n * batch); // hit[e·batch + r]: some gate needs expert e on row r
+  const count = new Int32Array(n);
+  const used = new Uint8Array(weights.length * n);
+  weights.forEach((w, t) => {
+    for (let r = 0; r < batch; r++) {
+      for (let e = 0; e < n; e++) {
+        if (w[r * n + e] === 0) continue;
+        used[t * n + e] = 1;
+        if (hit[e * batch + r] === 0) {
+          hit[e * batch + r] = 1;
+          count[e]!++;
+        }
+      }
+    }
+  });
+  return {
+    rows(e) {
+      if (count[e] === 0) return new Int32Array(0);
+      if (count[e] === batch) return null;
+      const out = new Int32Array(count[e]!);
+      for (let r = 0, j = 0; r < batch; r++) if (hit[e * batch + r]) out[j++] = r;
+      return out;
+    },
+    usedBy: (t, e) => used[t * n + e] === 1,
+  };
 }

@@ -26,8 +26,8 @@ export class MLP extends Module {
   readonly inputDim: number;
   readonly outputDim: number;
   readonly layers: ModuleList<Linear>;
-  private readonly act: (x: Tensor) => Tensor;
-  private readonly outAct: (x: Tensor) => Tensor;
+  private readonly act: ActivationName;
+  private readonly outAct: ActivationName;
 
   constructor(opts: MLPOptions) {
     super();
@@ -36,8 +36,11 @@ export class MLP extends Module {
     if (!Array.isArray(opts.hidden)) throw new Error(`MLP: hidden must be an array of layer widths, got ${String(opts.hidden)}`);
     opts.hidden.forEach((h, i) => assertPositiveInteger('MLP', `hidden[${i}]`, h));
     const actName = opts.activation ?? 'relu';
-    this.act = activation(actName);
-    this.outAct = activation(opts.outputActivation ?? 'identity');
+    // Looked up now so an unknown name fails at construction.
+    activation(actName);
+    activation(opts.outputActivation ?? 'identity');
+    this.act = actName;
+    this.outAct = opts.outputActivation ?? 'identity';
     this.inputDim = opts.inputDim;
     this.outputDim = opts.outputDim;
     const widths = [opts.inputDim, ...opts.hidden, opts.outputDim];
@@ -54,8 +57,7 @@ export class MLP extends Module {
     let h = x;
     const n = this.layers.length;
     this.layers.items.forEach((layer, i) => {
-      h = layer.forward(h);
-      h = i + 1 < n ? this.act(h) : this.outAct(h);
+      h = layer.forwardActivated(h, i + 1 < n ? this.act : this.outAct);
     });
     return h;
   }

