@@ -37,17 +37,18 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
 /** Validates inner and batch dims, naming the shapes exactly as the caller passed them. */
 function checkOperands(a: Tensor, b: Tensor, a2: Tensor, b2: Tensor, transA: boolean, transB: boolean): void {
   const t = (flag: boolean): string => (flag ? 'ᵀ' : '');
-  const shapes = `${formatShape(a.shape)}${t(transA)} @ ${formatShape(b.shape)}${t(transB)}`;
+  // Built only for an error message (formatting on every call showed up in the profile).
+  const shapes = (): string => `${formatShape(a.shape)}${t(transA)} @ ${formatShape(b.shape)}${t(transB)}`;
   const ka = transA ? a2.shape[a2.ndim - 2]! : a2.shape[a2.ndim - 1]!;
   const kb = transB ? b2.shape[b2.ndim - 1]! : b2.shape[b2.ndim - 2]!;
-  if (ka !== kb) throw new Error(`matmul: inner dims differ: ${shapes} (${ka} vs ${kb})`);
+  if (ka !== kb) throw new Error(`matmul: inner dims differ: ${shapes()} (${ka} vs ${kb})`);
   const batchA = a2.shape.slice(0, -2);
   const batchB = b2.shape.slice(0, -2);
   for (let i = 1; i <= Math.min(batchA.length, batchB.length); i++) {
     const da = batchA[batchA.length - i]!;
     const db = batchB[batchB.length - i]!;
     if (da !== db && da !== 1 && db !== 1) {
-      throw new Error(`matmul: batch dims ${formatShape(batchA)} and ${formatShape(batchB)} cannot be broadcast together: ${shapes}`);
+      throw new Error(`matmul: batch dims ${formatShape(batchA)} and ${formatShape(batchB)} cannot be broadcast together: ${shapes()}`);
     }
   }
 }

@@ -178,7 +178,7 @@ export function gather(x: Tensor, indices: Int32Array | readonly number[], axis 
   assertTensor('gather', x);
   if (x.ndim === 0) throw new Error('gather: cannot index a 0-d tensor');
   const a = normalizeAxis('gather', axis, x.ndim);
-  const idx = checkIndices('gather', indices, x.shape[a]!, `for axis ${a} of size ${x.shape[a]} (shape ${formatShape(x.shape)})`);
+  const idx = checkIndices('gather', indices, x.shape[a]!, () => `for axis ${a} of size ${x.shape[a]} (shape ${formatShape(x.shape)})`);
   const shape = [...x.shape];
   shape[a] = idx.length;
   return recordOp('gather', backend().gather(storageOf(x), x.shape, idx, a), shape, [x], (g) => [scatterAdd(g, idx, a, x.shape)]);
@@ -191,7 +191,7 @@ function scatterAdd(g: Tensor, indices: Int32Array, axis: number, shape: Shape):
 }
 
 /** A private Int32Array copy of `indices` (the graph keeps it), each an integer in [0, bound). */
-function checkIndices(op: string, indices: Int32Array | readonly number[], bound: number, where: string): Int32Array {
+function checkIndices(op: string, indices: Int32Array | readonly number[], bound: number, where: string | (() => string)): Int32Array {
   if (!(indices instanceof Int32Array) && !Array.isArray(indices)) {
     throw new Error(`${op}: indices must be an Int32Array or an array of integers, got ${describe(indices)}`);
   }
@@ -199,7 +199,7 @@ function checkIndices(op: string, indices: Int32Array | readonly number[], bound
   for (let i = 0; i < indices.length; i++) {
     const v = indices[i]!;
     if (typeof v !== 'number' || !Number.isInteger(v)) throw new Error(`${op}: index ${String(v)} at position ${i} is not an integer`);
-    if (v < 0 || v >= bound) throw new Error(`${op}: index ${v} at position ${i} is out of range ${where}`);
+    if (v < 0 || v >= bound) throw new Error(`${op}: index ${v} at position ${i} is out of range ${typeof where === 'string' ? where : where()}`);
     out[i] = v;
   }
   return out;

@@ -152,7 +152,7 @@ export function broadcastToInto(x: TypedArray, shape: Shape, outShape: Shape, ou
   let px = 0;
   for (let o = 0; o < out.length; o += inner) {
     if (innerStride === 0) out.fill(x[px]!, o, o + inner);
-    else out.set(x.subarray(px, px + inner), o);
+    else copyRun(x, px, out, o, inner);
     for (let d = rank - 2; d >= 0; d--) {
       idx[d]!++;
       px += sx[d]!;
