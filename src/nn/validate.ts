@@ -5,8 +5,3 @@ export function assertPositiveInteger(owner: string, name: string, value: number
   }
 }
 
-export function assertNonNegative(owner: string, name: string, value: number): void {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new Error(`${owner}: ${name} must be a finite number ≥ 0, got ${String(value)}`);
-  }
-}

@@ -16,10 +16,3 @@ export function assertDType(op: string, value: unknown): DType {
   if (value === 'float32' || value === 'float64') return value;
   throw new Error(`${op}: unknown dtype ${JSON.stringify(value)} (expected 'float32' or 'float64')`);
 }
-
-/** Copies `data` into a fresh array of `dtype` (rounding to float32 if asked). */
-export function toTypedArray(dtype: DType, data: ArrayLike<number>): TypedArray {
-  const out = allocArray(dtype, data.length);
-  out.set(data);
-  return out;
-}
