@@ -32,7 +32,7 @@ export async function runCompareCommand(opts: Record<string, unknown>, print: (l
     }
   }
   selectBackend(String(opts['backend'] ?? 'cpu'));
-  const data = await loadExperimentData(base.data);
+  const data = await loadExperimentData(base.data, typeof opts['dataDir'] === 'string' ? opts['dataDir'] : undefined);
   const T = data.tasks.length;
   const outDir = resolve(String(opts['out']));
   const epochs = base.optim.epochs;

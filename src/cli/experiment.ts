@@ -15,10 +15,11 @@ import { Adam } from '../optim/adam.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { DataConfig, ModelConfig, TrainConfig } from './config.js';
 import { UserError } from './user-error.js';
+import { imageExpertOverrides } from './image-experts.js';
 
 /** The glue between a run's config, a dataset and the models layer (MMoE, gates, fit, evaluate). */
 
-export async function loadExperimentData(cfg: DataConfig): Promise<MultiTaskData> {
+export async function loadExperimentData(cfg: DataConfig, dataDir?: string): Promise<MultiTaskData> {
   const extra: Record<string, number> = {};
   if (cfg.groups !== null) extra['numGroups'] = cfg.groups;
   if (cfg.correlation !== null) extra['correlation'] = cfg.correlation;
@@ -34,6 +35,7 @@ export async function loadExperimentData(cfg: DataConfig): Promise<MultiTaskData
       ...(cfg.valSize !== null ? { numVal: cfg.valSize } : {}),
       ...(cfg.testSize !== null ? { numTest: cfg.testSize } : {}),
       ...(Object.keys(extra).length > 0 ? { extra } : {}),
+      ...(dataDir !== undefined ? { dataDir } : {}),
     });
   } catch (e) {
     throw new UserError((e as Error).message);
@@ -117,6 +119,7 @@ export function buildExperiment(cfg: TrainConfig, data: MultiTaskData): Experime
       towerHidden: m.towerHidden,
       taskOutputDims: data.tasks.map((t) => (t.kind === 'regression' ? 1 : t.numClasses)),
       seed: cfg.optim.seed,
+      ...imageExpertOverrides(data),
     });
   } catch (e) {
     throw new UserError(`the model does not fit dataset '${data.name}': ${(e as Error).message}`);

@@ -2,6 +2,7 @@ import { engineGradcheckCases } from '../autograd/checks/index.js';
 import { gradcheck, type GradcheckCase } from '../autograd/gradcheck.js';
 import { dselectGradcheckCases } from '../moe/checks.js';
 import { modelGradcheckCases } from '../moe/model-checks.js';
+import { cnnGradcheckCases } from '../moe/cnn-checks.js';
 import { fromTypedArray } from '../tensor/creation.js';
 import { formatTable } from '../report/table.js';
 import { createProgress, progressEnabled } from './progress.js';
@@ -18,6 +19,7 @@ export function gradcheckSuites(): GradcheckSuite[] {
     { name: 'engine', cases: engineGradcheckCases },
     { name: 'dselect-k', cases: dselectGradcheckCases },
     { name: 'models', cases: modelGradcheckCases },
+    { name: 'cnn', cases: cnnGradcheckCases },
   ];
   if (process.env[BROKEN_CASE_ENV] === '1') suites.push({ name: 'self-test', cases: [deliberatelyWrongCase()] });
   return suites;

@@ -7,6 +7,8 @@ import { runGradcheckCommand } from './gradcheck.js';
 import { choiceOption, explicitOptions, integerArg, listArg, numberArg, widthsArg } from './options.js';
 import { runTrainCommand } from './train.js';
 import { UserError } from './user-error.js';
+import { addBalanceCommand } from './balance-command.js';
+import { addDamexCommand } from './damex-command.js';
 import '../kernels/index.js';
 import '../autograd/index.js';
 import '../data/index.js';
@@ -25,7 +27,8 @@ function addDataOptions(cmd: Command): Command {
     .option('--train-size <n>', 'training examples (dataset default)', integerArg(2))
     .option('--val-size <n>', 'validation examples (dataset default)', integerArg(1))
     .option('--test-size <n>', 'test examples (dataset default)', integerArg(1))
-    .option('--data-seed <n>', 'seed of the data (kept apart from the model seed)', integerArg(0), DEFAULTS.dataSeed);
+    .option('--data-seed <n>', 'seed of the data (kept apart from the model seed)', integerArg(0), DEFAULTS.dataSeed)
+    .option('--data-dir <dir>', 'multi-fashion: directory of the Fashion-MNIST IDX files (default: where Debian\'s dataset-fashion-mnist installs them)');
 }
 
 function addModelOptions(cmd: Command, withGate: boolean): Command {
@@ -103,6 +106,9 @@ export function buildProgram(): Command {
     .action((opts: { filter?: string; list?: boolean; quiet?: boolean }) => {
       process.exitCode = runGradcheckCommand({ filter: opts.filter, list: opts.list === true, quiet: opts.quiet === true }, print);
     });
+
+  addBalanceCommand(program, print);
+  addDamexCommand(program, print);
 
   return program;
 }

@@ -193,7 +193,7 @@ export async function runTrainCommand(opts: Record<string, unknown>, explicit: R
   config.optim.epochs = targetEpochs;
 
   selectBackend(String(opts['backend'] ?? 'cpu'));
-  const data = await loadExperimentData(config.data);
+  const data = await loadExperimentData(config.data, typeof opts['dataDir'] === 'string' ? opts['dataDir'] : undefined);
   const exp = buildExperiment(config, data);
   if (resumed) {
     try {

@@ -11,6 +11,8 @@ export interface DatasetOptions {
   numTrain?: number;
   numVal?: number;
   numTest?: number;
+  /** Directory holding the dataset's files, for datasets read from disk (`--data-dir`; multi-fashion: Fashion-MNIST IDX files). */
+  dataDir?: string;
   /** Dataset-specific settings (e.g. the synthetic generator's `numGroups`, `correlation`, `inputDim`). */
   extra?: Readonly<Record<string, number>>;
 }

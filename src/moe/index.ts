@@ -27,3 +27,19 @@ export { evaluate, type EvaluateOptions, type EvaluationResult } from './train/e
 export { fit, type BatchProgress, type EarlyStoppingOptions, type EpochMetrics, type FitOptions, type FitResult } from './train/fit.js';
 export { modelGradcheckCases } from './model-checks.js';
 export { loadCheckpoint, saveCheckpoint, type CheckpointContents } from './train/checkpoint.js';
+export { assignmentMask, assignWithCapacity, expertCapacity, rankRows, type CapacityAssignment } from './capacity.js';
+export { BalancedTopKGate, balanceModes, type BalanceMode, type BalancedTopKGateOptions, type Routing } from './balanced-gate.js';
+export { ConvBlock, ConvMoELayer, ConvMoENet, type ConvMoELayerOptions, type ConvMoELayerOutput, type ConvMoENetOptions, type GateInput } from './conv-moe.js';
+export {
+  buildDamexNet,
+  buildTopOneBalancedNet,
+  DAMEX_DEFAULT_ROUTER_WEIGHT,
+  damexTargets,
+  defaultExpertOfDataset,
+  fitDamex,
+  routingSeparation,
+  type DamexFitOptions,
+  type DamexNetOptions,
+  type RoutingSeparation,
+} from './damex.js';
+export { cnnGradcheckCases } from './cnn-checks.js';

@@ -23,3 +23,5 @@ export {
   type WeightsManifestEntry,
 } from './weights-format.js';
 export { loadWeights, readWeights, saveWeights, weightsPaths, type WeightsPaths } from './weights-file.js';
+export { Conv2d, convPoolRelu, Flatten, MaxPool2d, type Conv2dLayerOptions } from './conv2d.js';
+export { CNN_EXPERT_DEFAULTS, CnnExpert, type CnnExpertOptions } from './cnn-expert.js';

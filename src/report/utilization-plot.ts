@@ -17,8 +17,9 @@ const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b
 /**
  * Share of examples per expert over training, one line per expert (one panel per run), with the
  * uniform share 1/n dashed: balanced routing hugs the dashed line, collapse shows as one line near 1.
+ * Panels are titled `panelPrefix + run`.
  */
-export function utilizationSpec(points: readonly UtilizationPoint[], numExperts: number, title: string): vega.Spec {
+export function utilizationSpec(points: readonly UtilizationPoint[], numExperts: number, title: string, panelPrefix = ''): vega.Spec {
   const rows = points.map((p) => ({ ...p, run: p.run ?? '', expertLabel: `expert ${p.expert}` }));
   const runs = [...new Set(rows.map((r) => r.run))];
   const panelWidth = 360;
@@ -43,7 +44,7 @@ export function utilizationSpec(points: readonly UtilizationPoint[], numExperts:
         name: 'panel',
         from: { facet: { name: 'panelData', data: 'usage', groupby: ['run'] } },
         encode: { enter: { width: { value: panelWidth }, height: { value: panelHeight } } },
-        title: { text: { signal: "parent.run ? 'balance: ' + parent.run : ''" }, fontSize: 12 },
+        title: { text: { signal: `parent.run ? ${JSON.stringify(panelPrefix)} + parent.run : ''` }, fontSize: 12 },
         scales: [
           // fixed pixel ranges: inside a faceted group the 'width'/'height' range shorthands are not the panel's
           { name: 'x', type: 'linear', domain: { data: 'panelData', field: 'epoch' }, range: [0, panelWidth], nice: false, zero: false },

@@ -1,0 +1,186 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { importanceSources, type ImportanceSource } from '../moe/balanced-gate.js';
+import { mixtureSubset } from '../data/dataset-mixture.js';
+import { buildDamexNet, buildTopOneBalancedNet, damexTargets, defaultExpertOfDataset, routingSeparation, type RoutingSeparation } from '../moe/damex.js';
+import { renderSvg } from '../report/plots.js';
+import { formatTable } from '../report/table.js';
+import { routingTableSpec, utilizationSpec, type UtilizationPoint } from '../report/utilization-plot.js';
+import { classAccuracy, fitWithUsage, loadImageClassification, type ImageClassificationData } from './moe-layer-training.js';
+import { integerArg, numberArg } from './options.js';
+import { createProgress, progressEnabled } from './progress.js';
+import { UserError } from './user-error.js';
+
+/** `dselect-k damex`: one MoE trained on Fashion-MNIST + MNIST, dataset-aware routing vs top-1 + balancing. */
+
+export interface DamexSettings {
+  experts: number;
+  routerWeight: number;
+  /** Soft constraint of the top-1 baseline: weight and importance source (see BalancedTopKGate). */
+  balanceWeight: number;
+  importance: ImportanceSource;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  seed: number;
+  checkpointsPerEpoch: number;
+}
+
+export type DamexVariant = 'damex' | 'top1-balanced';
+
+export interface DamexRun {
+  variant: DamexVariant;
+  label: string;
+  /** Test accuracy per dataset (argmax over the joint label space). */
+  datasetAccuracy: number[];
+  separation: RoutingSeparation;
+  timeline: UtilizationPoint[];
+  trainSeconds: number;
+}
+
+export interface DamexResults {
+  tool: 'dselect-k damex';
+  datasets: string[];
+  expertOfDataset: number[];
+  sizes: { train: number; test: number };
+  settings: DamexSettings;
+  runs: DamexRun[];
+}
+
+const LABELS: Record<DamexVariant, string> = {
+  damex: 'DAMEX (router CE to the dataset expert)',
+  'top1-balanced': 'Top-1 + balancing (noisy gating, CV² importance + load)',
+};
+
+export function runDamexExperiment(data: ImageClassificationData, s: DamexSettings, onBatch?: (label: string, fraction: number, loss: number) => void): DamexResults {
+  const D = data.datasets.length;
+  const expertOfDataset = defaultExpertOfDataset(D, s.experts);
+  const y = damexTargets(data.train.labels, data.train.datasetIds, expertOfDataset);
+  const subsets = Array.from({ length: D }, (_, d) => mixtureSubset(data.test, d));
+  const variants: DamexVariant[] = ['damex', 'top1-balanced'];
+  const runs = variants.map((variant, runIndex): DamexRun => {
+    const common = { numClasses: data.classNames.length, numExperts: s.experts, seed: s.seed };
+    const model = variant === 'damex' ? buildDamexNet(common) : buildTopOneBalancedNet({ ...common, balanceWeight: s.balanceWeight, importance: s.importance });
+    const started = performance.now();
+    const trace = fitWithUsage(
+      model,
+      { x: data.train.x, y },
+      {
+        epochs: s.epochs,
+        batchSize: s.batchSize,
+        lr: s.lr,
+        seed: s.seed,
+        losses: ['ce', 'ce'],
+        taskWeights: [1, variant === 'damex' ? s.routerWeight : 0],
+        onBatch: (b) => onBatch?.(variant, (runIndex + (b.epoch + (b.batch + 1) / b.batches) / s.epochs) / variants.length, b.loss),
+      },
+      s.checkpointsPerEpoch,
+      variant,
+    );
+    const trainSeconds = (performance.now() - started) / 1000;
+    const route = model.routeOf(data.test.x);
+    return {
+      variant,
+      label: LABELS[variant],
+      datasetAccuracy: subsets.map((sub) => classAccuracy(model, sub)),
+      separation: routingSeparation(data.test.datasetIds, route, D, s.experts, expertOfDataset),
+      timeline: trace.timeline,
+      trainSeconds,
+    };
+  });
+  return { tool: 'dselect-k damex', datasets: data.datasets, expertOfDataset, sizes: { train: data.train.size, test: data.test.size }, settings: s, runs };
+}
+
+export function damexTable(r: DamexResults): string {
+  const pct = (v: number): string => `${(100 * v).toFixed(2)}%`;
+  return formatTable(
+    ['variant', ...r.datasets.map((d) => `${d} acc`), ...r.datasets.map((d) => `${d} → own expert`), 'purity', 'NMI', 'train s'],
+    r.runs.map((run) => [
+      run.label,
+      ...run.datasetAccuracy.map(pct),
+      ...(run.separation.ownExpertFraction ?? []).map((v) => (v === null ? '-' : pct(v))),
+      run.separation.purity.map((v) => v.toFixed(2)).join(' '),
+      run.separation.normalizedMutualInformation.toFixed(3),
+      run.trainSeconds.toFixed(1),
+    ]),
+  );
+}
+
+export async function writeDamexReport(dir: string, r: DamexResults): Promise<string[]> {
+  mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  const put = (name: string, text: string): void => {
+    writeFileSync(join(dir, name), text);
+    files.push(join(dir, name));
+  };
+  put('results.json', JSON.stringify(r, null, 2) + '\n');
+  put('utilization.svg', await renderSvg(utilizationSpec(r.runs.flatMap((run) => run.timeline), r.settings.experts, `Expert utilisation during training — ${r.datasets.join(' + ')}`)));
+  for (const run of r.runs) {
+    const title = `Test routing by dataset — ${run.label} (NMI ${run.separation.normalizedMutualInformation.toFixed(2)})`;
+    put(`routing-${run.variant}.svg`, await renderSvg(routingTableSpec({ title, rowLabels: r.datasets, shares: run.separation.matrix })));
+  }
+  return files;
+}
+
+export function addDamexCommand(program: Command, print: (line: string) => void): Command {
+  return program
+    .command('damex')
+    .description('train one CNN MoE on Fashion-MNIST + MNIST with dataset-aware routing (DAMEX) and with top-1 + balancing; compare per-dataset accuracy and how cleanly experts separate the datasets')
+    .option('--data-dir <dir>', 'directory of the Fashion-MNIST IDX files (default: Debian dataset-fashion-mnist location)')
+    .option('--train-size <n>', 'training images per dataset', integerArg(1), 5_000)
+    .option('--test-size <n>', 'test images per dataset', integerArg(1), 1_000)
+    .option('--experts <n>', 'conv experts in the MoE layer (dataset d is mapped to expert d mod n)', integerArg(2, 64), 2)
+    .option('--router-weight <w>', 'weight of the router cross-entropy against the dataset expert', numberArg({ min: 0 }), 0.1)
+    .option('--balance-weight <w>', 'weight of the balancing loss of the top-1 baseline', numberArg({ min: 0 }), 0.1)
+    .addOption(new Option('--importance <source>', "importance term of the baseline's balancing loss: routed 'gates' or full router 'probabilities'").choices(importanceSources).default('probabilities'))
+    .option('--epochs <n>', 'training epochs', integerArg(1, 100_000), 3)
+    .option('--batch-size <n>', 'examples per batch', integerArg(1, 1_000_000), 64)
+    .option('--lr <rate>', 'Adam learning rate', numberArg({ min: 0, exclusiveMin: true }), 1e-3)
+    .option('--seed <n>', 'seed of data sampling, initialisation, shuffling and gate noise', integerArg(0), 0)
+    .option('--out <dir>', 'report folder', 'dselect-k-damex')
+    .option('-q, --quiet', 'no progress bar')
+    .action(async (opts: Record<string, unknown>) => {
+      process.exitCode = await runDamexCommand(opts, print);
+    });
+}
+
+export async function runDamexCommand(opts: Record<string, unknown>, print: (line: string) => void): Promise<number> {
+  const quiet = opts['quiet'] === true;
+  const settings: DamexSettings = {
+    experts: Number(opts['experts']),
+    routerWeight: Number(opts['routerWeight']),
+    balanceWeight: Number(opts['balanceWeight']),
+    importance: String(opts['importance']) as ImportanceSource,
+    epochs: Number(opts['epochs']),
+    batchSize: Number(opts['batchSize']),
+    lr: Number(opts['lr']),
+    seed: Number(opts['seed']),
+    checkpointsPerEpoch: 8,
+  };
+  let data: ImageClassificationData;
+  try {
+    data = loadImageClassification({
+      dataset: 'fashion+mnist',
+      trainSize: Number(opts['trainSize']),
+      testSize: Number(opts['testSize']),
+      seed: settings.seed,
+      ...(typeof opts['dataDir'] === 'string' ? { dataDir: opts['dataDir'] } : {}),
+    });
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+  if (!quiet) print(`dselect-k damex: ${data.datasets.join(' + ')}, ${data.train.size}/${data.test.size} train/test images; ${settings.experts} conv experts, top-1; router weight ${settings.routerWeight}`);
+  const progress = createProgress(progressEnabled(quiet));
+  progress.start(1000, 'damex');
+  let results: DamexResults;
+  try {
+    results = runDamexExperiment(data, settings, (label, fraction, loss) => progress.update(Math.round(1000 * fraction), { label, loss }));
+  } finally {
+    progress.stop();
+  }
+  print(damexTable(results));
+  const files = await writeDamexReport(resolve(String(opts['out'])), results);
+  print(`report: ${files.length} files in ${resolve(String(opts['out']))} (results.json, utilization.svg, routing-*.svg)`);
+  return 0;
+}

@@ -1,0 +1,104 @@
+import '../src/index.js';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { balanceTable, runBalanceExperiment, writeBalanceReport } from '../src/cli/balance-command.js';
+import { classificationTargets, fitWithUsage, loadImageClassification } from '../src/cli/moe-layer-training.js';
+import { BalancedTopKGate } from '../src/moe/balanced-gate.js';
+import { ConvBlock, ConvMoELayer, ConvMoENet } from '../src/moe/conv-moe.js';
+import { rand } from '../src/tensor/creation.js';
+import { Rng } from '../src/tensor/random.js';
+import { barImages } from './image-helpers.js';
+
+const tinyNet = { stemFilters: 4, expertFilters: 4, headHidden: [16] } as const;
+
+describe('ConvMoENet: a CNN with a MoE layer of conv experts', () => {
+  it('routes each example to k experts, mixes their feature maps and classifies', () => {
+    const net = new ConvMoENet({ numClasses: 10, numExperts: 4, k: 2, balance: 'soft', seed: 1, ...tinyNet });
+    expect(net.moe.outputShape()).toEqual([4, 4, 4]); // 28 → conv5 24 → pool 12 → conv5 8 → pool 4
+    const x = rand([6, 1, 28, 28], { rng: new Rng(2) });
+    const out = net.forward(x);
+    expect(out.outputs.map((o) => o.shape)).toEqual([[6, 10]]);
+    expect(out.regularization).not.toBeNull();
+    const w = out.gateWeights[0]!.toArray();
+    for (let r = 0; r < 6; r++) {
+      const row = [...w.slice(r * 4, r * 4 + 4)];
+      expect(row.filter((v) => v !== 0)).toHaveLength(2);
+      expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    }
+    net.eval();
+    expect(net.forward(x).regularization).toBeNull();
+    expect(net.routeOf(x)).toHaveLength(12);
+    // flattened rows are accepted too
+    expect(net.forward(x.reshape([6, 784])).outputs[0]!.shape).toEqual([6, 10]);
+  });
+
+  it('rejects images of the wrong size and mismatched layer pieces with the shapes', () => {
+    const net = new ConvMoENet({ numClasses: 10, numExperts: 2, seed: 1, ...tinyNet });
+    expect(() => net.forward(rand([2, 1, 36, 36]))).toThrow(/ConvMoENet: input \[2,\s?1,\s?36,\s?36\] does not match the network's images \[N, 1, 28, 28\]/);
+    const experts = [new ConvBlock(3, 4), new ConvBlock(3, 4)];
+    expect(() => new ConvMoELayer({ inputShape: [3, 12, 12], experts, gate: new BalancedTopKGate({ numExperts: 2, inputDim: 10, k: 1 }) })).toThrow(
+      /a 'flatten' router over \[3,\s?12,\s?12\] feature maps needs inputDim 432, the gate has 10/,
+    );
+    const layer = new ConvMoELayer({ inputShape: [3, 12, 12], experts, gate: new BalancedTopKGate({ numExperts: 2, inputDim: 3, k: 1 }), gateInput: 'avgpool' });
+    expect(() => layer.forward(rand([2, 4, 12, 12]))).toThrow(/ConvMoELayer: input \[2,\s?4,\s?12,\s?12\] does not match the layer's feature maps \[N, 3, 12, 12\]/);
+    expect(() => new ConvMoENet({ numClasses: 10, numExperts: 2, capacityFactor: -1, balance: 'hard' })).toThrow(/capacityFactor must be a finite number > 0, got -1/);
+    const mismatched = [new ConvBlock(3, 4), new ConvBlock(2, 4)];
+    expect(() => new ConvMoELayer({ inputShape: [3, 12, 12], experts: mismatched, gate: new BalancedTopKGate({ numExperts: 2, inputDim: 3, k: 1 }), gateInput: 'avgpool' })).toThrow(
+      /expert 1 expects 2 input channels but the feature maps \[3,\s?12,\s?12\] have 3/,
+    );
+  });
+
+  it('with the hard constraint at capacity factor 1, every training batch is split exactly evenly', () => {
+    const source = barImages('bars', 128, 3);
+    const data = loadImageClassification({ dataset: 'fashion-mnist', trainSize: 128, testSize: 32, seed: 0, sources: { fashionTrain: source, fashionTest: barImages('bars-test', 32, 4) } });
+    const net = new ConvMoENet({ numClasses: 10, numExperts: 4, k: 1, balance: 'hard', capacityFactor: 1, seed: 2, ...tinyNet });
+    const trace = fitWithUsage(net, { x: data.train.x, y: classificationTargets(data.train.labels) }, { epochs: 1, batchSize: 32, losses: 'ce', lr: 1e-2 }, 4);
+    expect(trace.timeline).toHaveLength(16); // 4 windows × 4 experts
+    for (const p of trace.timeline) expect(p.share).toBe(0.25);
+    expect(trace.dropped).toBe(0);
+  });
+});
+
+describe('dselect-k balance experiment (tiny data)', () => {
+  it('trains each constraint, reports shares, accuracy and writes the utilisation plots', async () => {
+    const sources = { fashionTrain: barImages('bars', 192, 5), fashionTest: barImages('bars-test', 64, 6) };
+    const data = loadImageClassification({ dataset: 'fashion-mnist', trainSize: 192, testSize: 64, seed: 0, sources });
+    const results = runBalanceExperiment(data, {
+      experts: 4,
+      k: 1,
+      balance: ['none', 'hard'],
+      balanceWeight: 1e-2,
+      importance: 'probabilities',
+      noise: true,
+      capacityFactor: 1,
+      epochs: 2,
+      batchSize: 32,
+      lr: 1e-2,
+      seed: 0,
+      checkpointsPerEpoch: 2,
+    });
+    expect(results.runs.map((r) => r.balance)).toEqual(['none', 'hard']);
+    const hard = results.runs[1]!;
+    expect(hard.trainCv2LastEpoch).toBeLessThan(1e-9); // capacity factor 1: exactly even in training
+    for (const run of results.runs) {
+      expect(run.testAccuracy).toBeGreaterThanOrEqual(0);
+      expect(run.testShares.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+      expect(run.classShares).toHaveLength(10);
+      expect(run.timeline.length).toBe(2 * 2 * 4);
+    }
+    expect(balanceTable(results)).toMatch(/balance\s+test accuracy/);
+    const dir = mkdtempSync(join(tmpdir(), 'dsk-balance-'));
+    try {
+      const files = await writeBalanceReport(dir, results);
+      expect(files.map((f) => f.slice(dir.length + 1)).sort()).toEqual(['results.json', 'routing-hard.svg', 'routing-none.svg', 'utilization.svg']);
+      const svg = readFileSync(join(dir, 'utilization.svg'), 'utf8');
+      expect(svg).toContain('<svg');
+      expect(svg).toContain('expert 3');
+      expect(existsSync(join(dir, 'results.json'))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,132 @@
+import '../src/index.js';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { reshape } from '../src/autograd/ops/shape.js';
+import { imageExpertOverrides } from '../src/cli/image-experts.js';
+import { multiFashionDataset, registerMultiDatasets } from '../src/data/multi-datasets.js';
+import { datasetNames, loadDataset } from '../src/data/registry.js';
+import type { MultiTaskData } from '../src/data/types.js';
+import { buildMMoE } from '../src/moe/build-mmoe.js';
+import type { GateSpec } from '../src/moe/gate-factory.js';
+import { evaluate } from '../src/moe/train/evaluate.js';
+import { fit } from '../src/moe/train/fit.js';
+import { CnnExpert } from '../src/nn/cnn-expert.js';
+
+describe('multi-mnist / multi-fashion in the dataset registry', () => {
+  it('registers both names once and loads Multi-MNIST as 36×36 two-task classification', async () => {
+    registerMultiDatasets();
+    registerMultiDatasets(); // idempotent
+    expect(datasetNames()).toEqual(expect.arrayContaining(['synthetic', 'multi-mnist', 'multi-fashion']));
+    const data = await loadDataset('multi-mnist', { seed: 3, numTrain: 24, numVal: 8, numTest: 6 });
+    expect(data.input).toEqual({ kind: 'image', shape: [1, 36, 36] });
+    expect(data.tasks.map((t) => (t.kind === 'classification' ? t.numClasses : 0))).toEqual([10, 10]);
+    expect([data.train.x.shape, data.val.size, data.test.size]).toEqual([[24, 1, 36, 36], 8, 6]);
+    await expect(loadDataset('multi-mnist', { seed: 3, numTasks: 3 })).rejects.toThrow(/has 2 tasks; --tasks 3 does not fit/);
+    expect(() => multiFashionDataset.load({ seed: 0, extra: { numGroups: 2 } })).toThrow(/dataset 'multi-fashion': unknown setting\(s\) numGroups/);
+  });
+
+  it('names the Debian package and --data-dir when the Fashion-MNIST directory is missing', () => {
+    expect(() => multiFashionDataset.load({ seed: 0, numTrain: 4, numVal: 2, numTest: 2, dataDir: '/nonexistent/fashion' })).toThrow(
+      /\/nonexistent\/fashion does not exist.*dataset-fashion-mnist.*--data-dir/,
+    );
+  });
+});
+
+/** What `compare` does per gate, at toy size: CNN experts shared by two task towers, one gate per task. */
+function trainTiny(data: MultiTaskData, gate: GateSpec): { accuracies: number[]; active: number } {
+  const flat = (s: MultiTaskData['train']) => ({ x: reshape(s.x, [s.size, s.x.size / s.size]), y: s.y });
+  const model = buildMMoE({
+    inputDim: 36 * 36,
+    numTasks: 2,
+    numExperts: 4,
+    gate,
+    towerHidden: [8],
+    taskOutputDims: [10, 10],
+    seed: 1,
+    ...imageExpertOverrides(data),
+  });
+  expect(model.experts.at(0)).toBeInstanceOf(CnnExpert);
+  fit(model, flat(data.train), { epochs: 1, batchSize: 16, losses: 'ce', lr: 3e-3, validation: flat(data.val) });
+  const result = evaluate(model, flat(data.test), { losses: 'ce' });
+  const diagnostics = model.diagnostics(flat(data.test).x);
+  return { accuracies: result.taskAccuracies.map((a) => a!), active: diagnostics.reduce((a, d) => a + d.activeExperts.mean, 0) / diagnostics.length };
+}
+
+describe('CNN experts shared by two task towers, every gate kind (toy Multi-MNIST)', () => {
+  const gates: [string, GateSpec][] = [
+    ['dselect-k static', { type: 'dselect-k', k: 2, entropyWeight: 1e-3 }],
+    ['dselect-k per-example', { type: 'dselect-k', k: 2, perExample: true, entropyWeight: 1e-3 }],
+    ['top-k', { type: 'top-k', k: 2 }],
+    ['noisy top-k', { type: 'noisy-top-k', k: 2 }],
+    ['softmax', { type: 'softmax', perExample: true }],
+  ];
+  let data: MultiTaskData | null = null;
+  for (const [name, spec] of gates) {
+    it(`${name}: trains, evaluates per task and reports active experts`, async () => {
+      data ??= await loadDataset('multi-mnist', { seed: 1, numTrain: 32, numVal: 8, numTest: 16 });
+      const { accuracies, active } = trainTiny(data, spec);
+      expect(accuracies).toHaveLength(2);
+      for (const a of accuracies) expect(a >= 0 && a <= 1).toBe(true);
+      expect(active).toBeGreaterThan(0);
+      // top-k gates are sparse from the first step; DSelect-k only once its selectors saturate (not in 2 steps)
+      expect(active).toBeLessThanOrEqual(spec.type === 'top-k' || spec.type === 'noisy-top-k' ? 2 : 4);
+    });
+  }
+
+  it('rejects an image dataset too small for the CNN expert with the image shape', () => {
+    const tiny = { input: { kind: 'image', shape: [1, 8, 8] } } as unknown as MultiTaskData;
+    expect(() => imageExpertOverrides(tiny)).toThrow(/CnnExpert: input \[1,\s?8,\s?8\] is too small/);
+  });
+});
+
+describe('the command line on image data (in process, tiny settings)', () => {
+  async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+    const { main } = await import('../src/cli/program.js');
+    let out = '';
+    let err = '';
+    const spies = [
+      vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true)),
+      vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true)),
+    ];
+    const before = process.exitCode;
+    try {
+      const code = await main(args);
+      return { code, out, err };
+    } finally {
+      spies.forEach((s) => s.mockRestore());
+      process.exitCode = before;
+    }
+  }
+
+  it('compare --dataset multi-mnist writes the same report as on synthetic data', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dsk-multi-compare-'));
+    try {
+      const r = await run(['compare', '--dataset', 'multi-mnist', '--train-size', '32', '--val-size', '8', '--test-size', '16', '--experts', '4', '--k', '2', '--epochs', '1', '--batch-size', '16', '--seeds', '1', '--gates', 'topk,dselect-k-static', '-q', '--out', dir]);
+      expect(r.code, r.err).toBe(0);
+      const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { dataset: { name: string; tasks: { metric: string }[] }; variants: { id: string }[] };
+      expect(results.dataset.name).toBe('multi-mnist');
+      expect(results.dataset.tasks.map((t) => t.metric)).toEqual(['accuracy', 'accuracy']);
+      expect(results.variants.map((v) => v.id)).toEqual(['dselect-k-static', 'topk']);
+      expect(readdirSync(dir).sort()).toEqual(['heatmap-dselect-k-static.svg', 'heatmap-topk.svg', 'loss-curves.svg', 'report.md', 'results.json']);
+      expect(r.out).toMatch(/test accuracy/i);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('lists the CNN gradient checks and rejects bad balance/damex input in one line', async () => {
+    const list = await run(['gradcheck', '--list', '--filter', 'cnn']);
+    expect(list.code).toBe(0);
+    expect(list.out).toMatch(/cnn\s+CnnExpert/);
+    expect(list.out).toMatch(/cnn\s+ConvMoENet, top-1 with router output \(DAMEX objective\)/);
+    const badFactor = await run(['balance', '--capacity-factor', '0', '-q']);
+    expect(badFactor.code).not.toBe(0);
+    expect(badFactor.err).toMatch(/--capacity-factor.*must be > 0/);
+    const missing = await run(['damex', '--data-dir', '/nonexistent/fashion', '-q', '--out', join(tmpdir(), 'dsk-never-written')]);
+    expect(missing.code).toBe(2);
+    expect(missing.err.trim().split('\n')).toHaveLength(1);
+    expect(missing.err).toMatch(/\/nonexistent\/fashion does not exist.*dataset-fashion-mnist.*--data-dir/);
+  });
+});
