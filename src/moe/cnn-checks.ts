@@ -1,10 +1,9 @@
 import type { GradcheckCase } from '../autograd/gradcheck.js';
 import { add, mul } from '../autograd/ops/elementwise.js';
-import { sum } from '../autograd/ops/reduce.js';
 import { CnnExpert } from '../nn/cnn-expert.js';
 import { Linear } from '../nn/linear.js';
 import { softmaxCrossEntropy } from '../nn/losses.js';
-import { withParameters, type Module } from '../nn/module.js';
+import type { Module } from '../nn/module.js';
 import { rand, randn, tensor } from '../tensor/creation.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -14,42 +13,9 @@ import { DSelectKGate } from './dselect-gate.js';
 import { MMoE } from './mmoe.js';
 import { SoftmaxGate } from './softmax-gate.js';
 import { TopKGate } from './top-k-gate.js';
+import { moduleCase, project } from './model-checks.js';
 
 const F64 = { dtype: 'float64' } as const;
-
-interface ModuleCheck {
-  module: Module;
-  data: () => Tensor[];
-  run: (...data: Tensor[]) => Tensor;
-}
-
-/** A check of a whole module: inputs are its data tensors then copies of its parameters (swapped in for the run). */
-function moduleCase(name: string, build: () => ModuleCheck): GradcheckCase {
-  let built: (ModuleCheck & { dataCount: number }) | null = null;
-  const get = (): ModuleCheck & { dataCount: number } => {
-    if (built === null) {
-      const check = build();
-      built = { ...check, dataCount: check.data().length };
-    }
-    return built;
-  };
-  return {
-    name,
-    fn: (...inputs: Tensor[]) => {
-      const m = get();
-      return withParameters(m.module, inputs.slice(m.dataCount), () => m.run(...inputs.slice(0, m.dataCount)));
-    },
-    inputs: () => {
-      const m = get();
-      return [...m.data(), ...m.module.parameters().map((p) => tensor(p.toArray(), { ...F64, shape: p.shape }))];
-    },
-  };
-}
-
-/** Σ y ⊙ fixed random weights, so every output element matters. */
-function project(y: Tensor, seed: number): Tensor {
-  return sum(mul(y, randn(y.shape, { ...F64, rng: new Rng(seed) })));
-}
 
 const images = (shape: number[], seed: number) => (): Tensor[] => [rand(shape, { ...F64, rng: new Rng(seed) })];
 

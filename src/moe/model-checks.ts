@@ -26,7 +26,7 @@ function setParameter(module: Module, name: string, values: readonly number[]): 
   p.setStorage(tensor([...values], { ...F64, shape: p.shape }).storage);
 }
 
-interface ModelCheck {
+export interface ModelCheck {
   module: Module;
   /** Inputs other than the parameters (fresh tensors each call). */
   data: () => Tensor[];
@@ -39,7 +39,7 @@ interface ModelCheck {
  * parameter, and the function runs the module with those parameters swapped in. The model is built
  * on first use so importing the package stays cheap.
  */
-function moduleCase(name: string, build: () => ModelCheck): GradcheckCase {
+export function moduleCase(name: string, build: () => ModelCheck): GradcheckCase {
   let built: (ModelCheck & { dataCount: number }) | null = null;
   const get = (): ModelCheck & { dataCount: number } => {
     if (built === null) {
@@ -62,7 +62,7 @@ function moduleCase(name: string, build: () => ModelCheck): GradcheckCase {
 }
 
 /** Σ outputs ⊙ fixed random weights, so every output element matters. */
-function project(y: Tensor, seed: number): Tensor {
+export function project(y: Tensor, seed: number): Tensor {
   return sum(mul(y, randn(y.shape, { ...F64, rng: new Rng(seed) })));
 }
 
