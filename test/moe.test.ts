@@ -121,6 +121,30 @@ describe('MoE layer', () => {
     expect(() => mixExperts(x, ex, [zeros([3, 3], f64)])).toThrow('mixExperts: gate 0 weights [3,3] do not match [batch = 3, experts = 2]');
   });
 
+  it('mixExperts weights experts whose outputs have more than 2 dims per row, on all rows and on row subsets', () => {
+    // Experts returning [rows, 2, 3] (feature maps): the gate column must broadcast over every trailing dim.
+    class MapExpert extends Module {
+      constructor(private readonly scale: number) {
+        super();
+      }
+      forward(x: Tensor): Tensor {
+        return mul(x.reshape([x.shape[0]!, 1, 3]).expand([x.shape[0]!, 2, 3]), this.scale);
+      }
+    }
+    const ex = [new MapExpert(1), new MapExpert(-2), new MapExpert(0.5)];
+    const x = randn([4, 3], { ...f64, rng: new Rng(12) });
+    const w = tensor([[0.2, 0.8, 0], [0, 0, 1], [0.5, 0, 0.5], [0, 1, 0]], f64);
+    const [y] = mixExperts(x, ex, [w]);
+    expect(y!.shape).toEqual([4, 2, 3]);
+    const xs = x.toNested() as number[][];
+    const ws = w.toNested() as number[][];
+    const got = y!.toNested() as number[][][];
+    for (let r = 0; r < 4; r++) {
+      const coef = ws[r]![0]! * 1 + ws[r]![1]! * -2 + ws[r]![2]! * 0.5;
+      for (let c = 0; c < 2; c++) for (let j = 0; j < 3; j++) expect(got[r]![c]![j]!).toBeCloseTo(coef * xs[r]![j]!, 14);
+    }
+  });
+
   it('rejects a gate over a different number of experts', () => {
     const gate = new SoftmaxGate({ numExperts: 3, perExample: false });
     expect(() => new MoE({ experts: experts(2, 1), gate })).toThrow('MoE: gate 0 (softmax) has numExperts = 3 but there are 2 experts');

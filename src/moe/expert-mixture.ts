@@ -1,6 +1,6 @@
 import { add, mul } from '../autograd/ops/elementwise.js';
 import { mixRows } from '../autograd/ops/fused.js';
-import { gather, slice } from '../autograd/ops/shape.js';
+import { gather, reshape, slice } from '../autograd/ops/shape.js';
 import type { Layer } from '../nn/module.js';
 import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -45,13 +45,18 @@ export function mixExperts(x: Tensor, experts: readonly Layer[], gateWeights: re
     if (flat) return mixRows(w, mine.map((e) => e.output), mine.map((e) => e.index), mine.map((e) => e.rows));
     let y: Tensor | null = null;
     for (const { index, output, rows } of mine) {
-      const term = rows ? scatterRows(mul(output, gather(column(w, index), rows, 0)), rows, batch) : mul(output, column(w, index));
+      const weight = column(w, index, output.ndim);
+      const term = rows ? scatterRows(mul(output, gather(weight, rows, 0)), rows, batch) : mul(output, weight);
       y = y ? add(y, term) : term;
     }
     return y;
   });
   // A gate whose weights are all exactly 0 (DSelect-k selectors stuck on unreachable codes): output 0.
-  return outputs.map((y, t) => y ?? mul(experts[0]!.forward(x), column(gateWeights[t]!, 0)));
+  return outputs.map((y, t) => {
+    if (y) return y;
+    const output = experts[0]!.forward(x);
+    return mul(output, column(gateWeights[t]!, 0, output.ndim));
+  });
 }
 
 /** An expert evaluated on the rows some gate needs (all rows: `rows` null), and which gates use it. */
@@ -62,8 +67,10 @@ interface EvaluatedExpert {
   tasks: boolean[];
 }
 
-function column(w: Tensor, e: number): Tensor {
-  return slice(w, [0, e], [w.shape[0]!, 1]);
+/** Gate weights of expert e as [batch, 1, …, 1] so they broadcast over an expert output of rank `ndim`. */
+function column(w: Tensor, e: number, ndim: number): Tensor {
+  const batch = w.shape[0]!;
+  return reshape(slice(w, [0, e], [batch, 1]), [batch, ...new Array<number>(Math.max(ndim - 1, 1)).fill(1)]);
 }
 
 /**
