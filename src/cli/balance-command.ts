@@ -16,7 +16,7 @@ import {
   type ImageClassificationData,
   type ImageDatasetName,
 } from './moe-layer-training.js';
-import { integerArg, listArg, numberArg } from './options.js';
+import { addImageTrainingOptions, integerArg, listArg, numberArg } from './options.js';
 import { createProgress, progressEnabled } from './progress.js';
 import { UserError } from './user-error.js';
 
@@ -157,7 +157,7 @@ export async function writeBalanceReport(dir: string, r: BalanceResults): Promis
 }
 
 export function addBalanceCommand(program: Command, print: (line: string) => void): Command {
-  return program
+  const cmd = program
     .command('balance')
     .description('train a CNN whose middle layer is a MoE of conv experts, once per balancing constraint (none, soft, hard, both); report accuracy and per-expert utilisation plots')
     .addOption(new Option('--dataset <name>', 'image dataset').choices(IMAGE_DATASETS).default('fashion-mnist'))
@@ -174,16 +174,10 @@ export function addBalanceCommand(program: Command, print: (line: string) => voi
         .default('probabilities'),
     )
     .option('--no-noise', 'soft constraint without noisy gating (then only the importance term, no load term)')
-    .option('--capacity-factor <f>', 'hard constraint: each expert takes at most ceil(f·k·batch/experts) examples per batch', numberArg({ min: 0, exclusiveMin: true }), 1.5)
-    .option('--epochs <n>', 'training epochs', integerArg(1, 100_000), 3)
-    .option('--batch-size <n>', 'examples per batch', integerArg(1, 1_000_000), 64)
-    .option('--lr <rate>', 'Adam learning rate', numberArg({ min: 0, exclusiveMin: true }), 1e-3)
-    .option('--seed <n>', 'seed of data sampling, initialisation, shuffling and gate noise', integerArg(0), 0)
-    .option('--out <dir>', 'report folder', 'dselect-k-balance')
-    .option('-q, --quiet', 'no progress bar')
-    .action(async (opts: Record<string, unknown>) => {
-      process.exitCode = await runBalanceCommand(opts, print);
-    });
+    .option('--capacity-factor <f>', 'hard constraint: each expert takes at most ceil(f·k·batch/experts) examples per batch', numberArg({ min: 0, exclusiveMin: true }), 1.5);
+  return addImageTrainingOptions(cmd, 'dselect-k-balance').action(async (opts: Record<string, unknown>) => {
+    process.exitCode = await runBalanceCommand(opts, print);
+  });
 }
 
 export async function runBalanceCommand(opts: Record<string, unknown>, print: (line: string) => void): Promise<number> {

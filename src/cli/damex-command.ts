@@ -8,7 +8,7 @@ import { renderSvg } from '../report/plots.js';
 import { formatTable } from '../report/table.js';
 import { routingTableSpec, utilizationSpec, type UtilizationPoint } from '../report/utilization-plot.js';
 import { classAccuracy, fitWithUsage, loadImageClassification, type ImageClassificationData } from './moe-layer-training.js';
-import { integerArg, numberArg } from './options.js';
+import { addImageTrainingOptions, integerArg, numberArg } from './options.js';
 import { createProgress, progressEnabled } from './progress.js';
 import { UserError } from './user-error.js';
 
@@ -124,7 +124,7 @@ export async function writeDamexReport(dir: string, r: DamexResults): Promise<st
 }
 
 export function addDamexCommand(program: Command, print: (line: string) => void): Command {
-  return program
+  const cmd = program
     .command('damex')
     .description('train one CNN MoE on Fashion-MNIST + MNIST with dataset-aware routing (DAMEX) and with top-1 + balancing; compare per-dataset accuracy and how cleanly experts separate the datasets')
     .option('--data-dir <dir>', 'directory of the Fashion-MNIST IDX files (default: Debian dataset-fashion-mnist location)')
@@ -133,16 +133,10 @@ export function addDamexCommand(program: Command, print: (line: string) => void)
     .option('--experts <n>', 'conv experts in the MoE layer (dataset d is mapped to expert d mod n)', integerArg(2, 64), 2)
     .option('--router-weight <w>', 'weight of the router cross-entropy against the dataset expert', numberArg({ min: 0 }), 0.1)
     .option('--balance-weight <w>', 'weight of the balancing loss of the top-1 baseline', numberArg({ min: 0 }), 0.1)
-    .addOption(new Option('--importance <source>', "importance term of the baseline's balancing loss: routed 'gates' or full router 'probabilities'").choices(importanceSources).default('probabilities'))
-    .option('--epochs <n>', 'training epochs', integerArg(1, 100_000), 3)
-    .option('--batch-size <n>', 'examples per batch', integerArg(1, 1_000_000), 64)
-    .option('--lr <rate>', 'Adam learning rate', numberArg({ min: 0, exclusiveMin: true }), 1e-3)
-    .option('--seed <n>', 'seed of data sampling, initialisation, shuffling and gate noise', integerArg(0), 0)
-    .option('--out <dir>', 'report folder', 'dselect-k-damex')
-    .option('-q, --quiet', 'no progress bar')
-    .action(async (opts: Record<string, unknown>) => {
-      process.exitCode = await runDamexCommand(opts, print);
-    });
+    .addOption(new Option('--importance <source>', "importance term of the baseline's balancing loss: routed 'gates' or full router 'probabilities'").choices(importanceSources).default('probabilities'));
+  return addImageTrainingOptions(cmd, 'dselect-k-damex').action(async (opts: Record<string, unknown>) => {
+    process.exitCode = await runDamexCommand(opts, print);
+  });
 }
 
 export async function runDamexCommand(opts: Record<string, unknown>, print: (line: string) => void): Promise<number> {

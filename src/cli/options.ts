@@ -63,3 +63,14 @@ export function explicitOptions(cmd: Command): Set<string> {
   }
   return out;
 }
+
+/** The training options shared by the image MoE commands (balance, damex). */
+export function addImageTrainingOptions(cmd: Command, defaultOut: string): Command {
+  return cmd
+    .option('--epochs <n>', 'training epochs', integerArg(1, 100_000), 3)
+    .option('--batch-size <n>', 'examples per batch', integerArg(1, 1_000_000), 64)
+    .option('--lr <rate>', 'Adam learning rate', numberArg({ min: 0, exclusiveMin: true }), 1e-3)
+    .option('--seed <n>', 'seed of data sampling, initialisation, shuffling and gate noise', integerArg(0), 0)
+    .option('--out <dir>', 'report folder', defaultOut)
+    .option('-q, --quiet', 'no progress bar');
+}
