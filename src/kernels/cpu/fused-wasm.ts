@@ -1,5 +1,5 @@
 import type { AdamUpdateArgs, MixTerm } from '../backend.js';
-import { assembleModule, FunctionBuilder, I32, V128, type Local } from './wasm/assembler.js';
+import { assembleModule, FunctionBuilder, I32, uleb, V128, wasmApi, type Local, type WasmMemory } from './wasm/assembler.js';
 
 /**
  * WebAssembly SIMD (f32x4) versions of the float32 fused kernels in fused.ts. On this machine a JS
@@ -11,35 +11,10 @@ import { assembleModule, FunctionBuilder, I32, V128, type Local } from './wasm/a
  * the Adam update run in float32 arithmetic (as BLAS / PyTorch do) instead of doubles.
  */
 
-// The slice of the WebAssembly API used here (the project's lib settings carry no DOM/wasm types).
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Memory: new (descriptor: { initial: number; maximum: number }) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
-}
-const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-
 type Fn = (...args: number[]) => void;
 
 const PAGE = 65536;
 const MAX_PAGES = 16384; // 1 GiB: larger calls run in JS
-
-function uleb(value: number): number[] {
-  const out: number[] = [];
-  let v = value >>> 0;
-  do {
-    let byte = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (v !== 0);
-  return out;
-}
 
 /** The shared assembler plus the opcodes these kernels need (appended to its public code array). */
 class Builder extends FunctionBuilder {

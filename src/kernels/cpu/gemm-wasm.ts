@@ -1,6 +1,7 @@
 import type { TypedArray } from '../../tensor/dtype.js';
 import { GemmWorkerPool } from './gemm-pool.js';
 import { buildGemmModule, GEMM_F32, GEMM_F64, packBytes, type GemmDtypeSpec } from './wasm/gemm-module.js';
+import { wasmApi, type WasmMemory } from './wasm/assembler.js';
 
 /**
  * Runs gemm (strided-operand convention of gemm-js.ts) on the WebAssembly SIMD kernels of
@@ -10,19 +11,6 @@ import { buildGemmModule, GEMM_F32, GEMM_F64, packBytes, type GemmDtypeSpec } fr
  * products are summed in float32 here (as BLAS does).
  */
 type GemmExport = (m: number, n: number, k: number, a: number, ars: number, acs: number, b: number, brs: number, bcs: number, c: number, ldc: number, pack: number) => void;
-
-// The slice of the WebAssembly API used here (the project's lib settings carry no DOM/wasm types).
-interface WasmMemory {
-  readonly buffer: ArrayBuffer | SharedArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Memory: new (descriptor: { initial: number; maximum: number; shared?: boolean }) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
-}
-const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 
 interface WasmGemm {
   module: object;

@@ -3,6 +3,19 @@
  * control flow helpers. Produces a module that imports its memory as `env.mem`. See the WebAssembly
  * core spec §5 (binary format) and the SIMD proposal for the encodings.
  */
+// The slice of the WebAssembly API used here (the project's lib settings carry no DOM/wasm types).
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  grow(pages: number): number;
+}
+export interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Memory: new (descriptor: { initial: number; maximum: number; shared?: boolean }) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
+}
+export const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+
 export const I32 = 0x7f;
 export const V128 = 0x7b;
 export type ValType = typeof I32 | typeof V128;
