@@ -1,5 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { reportFolder } from '../report/write.js';
 import { Command, Option } from 'commander';
 import { balanceModes, importanceSources, type BalanceMode, type ImportanceSource } from '../moe/balanced-gate.js';
 import { ConvMoENet } from '../moe/conv-moe.js';
@@ -140,12 +140,7 @@ export function balanceTable(r: BalanceResults): string {
 
 /** results.json, utilisation.svg and one routing-table SVG per balancing mode. */
 export async function writeBalanceReport(dir: string, r: BalanceResults): Promise<string[]> {
-  mkdirSync(dir, { recursive: true });
-  const files: string[] = [];
-  const put = (name: string, text: string): void => {
-    writeFileSync(join(dir, name), text);
-    files.push(join(dir, name));
-  };
+  const { put, written: files } = reportFolder(dir);
   put('results.json', JSON.stringify(r, null, 2) + '\n');
   const points = r.runs.flatMap((run) => run.timeline);
   put('utilization.svg', await renderSvg(utilizationSpec(points, r.settings.experts, `Expert utilisation during training — ${r.dataset}, ${r.settings.experts} experts, top-${r.settings.k}`, 'balance: ')));

@@ -1,5 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { reportFolder } from '../report/write.js';
 import { Command, Option } from 'commander';
 import { importanceSources, type ImportanceSource } from '../moe/balanced-gate.js';
 import { mixtureSubset } from '../data/dataset-mixture.js';
@@ -108,12 +108,7 @@ export function damexTable(r: DamexResults): string {
 }
 
 export async function writeDamexReport(dir: string, r: DamexResults): Promise<string[]> {
-  mkdirSync(dir, { recursive: true });
-  const files: string[] = [];
-  const put = (name: string, text: string): void => {
-    writeFileSync(join(dir, name), text);
-    files.push(join(dir, name));
-  };
+  const { put, written: files } = reportFolder(dir);
   put('results.json', JSON.stringify(r, null, 2) + '\n');
   put('utilization.svg', await renderSvg(utilizationSpec(r.runs.flatMap((run) => run.timeline), r.settings.experts, `Expert utilisation during training — ${r.datasets.join(' + ')}`)));
   for (const run of r.runs) {

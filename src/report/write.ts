@@ -25,14 +25,20 @@ export function slug(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
 }
 
-/** Writes results.json, report.md and the SVG figures into `dir`; returns the files written. */
-export async function writeReport(dir: string, r: CompareResults): Promise<string[]> {
+/** Creates `dir`; `put` writes a file into it and records its path in `written`. */
+export function reportFolder(dir: string): { put: (name: string, text: string) => void; written: string[] } {
   mkdirSync(dir, { recursive: true });
   const written: string[] = [];
   const put = (name: string, text: string): void => {
     writeFileSync(join(dir, name), text);
     written.push(join(dir, name));
   };
+  return { put, written };
+}
+
+/** Writes results.json, report.md and the SVG figures into `dir`; returns the files written. */
+export async function writeReport(dir: string, r: CompareResults): Promise<string[]> {
+  const { put, written } = reportFolder(dir);
   put('results.json', JSON.stringify(r, null, 2) + '\n');
   const figures: ReportFigures = { lossCurves: 'loss-curves.svg', heatmaps: [] };
   put(figures.lossCurves, await renderSvg(lossCurveSpec(lossPoints(r), `Loss per epoch — ${r.dataset.name}`)));
