@@ -82,6 +82,7 @@ export async function profileTrainingStep({ gate = 'softmax', steps = 300, threa
   if (typeof dk.configureBufferPool === 'function' && !pool) dk.configureBufferPool({ limitBytes: 0 });
   if (threads !== 1) {
     const { configureMatmul } = await import('../dist/kernels/cpu/matmul-config.js');
+    (await import('../dist/node/worker-threads.js')).useWorkerThreads();
     configureMatmul({ threads });
   }
   const trainer = ourTrainer(buildOurModel(spec), makeBatch());

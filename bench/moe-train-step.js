@@ -39,6 +39,7 @@ const DSELECT_STATIC = { type: 'dselect-k', k: 2 };
 
 /** Sets how many threads our matmuls use, if this build has the knob (else null: 1 thread only). */
 async function matmulThreadsControl() {
+  (await import('../dist/node/worker-threads.js')).useWorkerThreads();
   if (typeof dk.configureMatmul === 'function') return dk.configureMatmul;
   try {
     const m = await import('../dist/kernels/cpu/matmul-config.js');
