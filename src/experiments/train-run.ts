@@ -4,7 +4,7 @@ import { CheckpointError, readCheckpoint, saveCheckpoint, type Checkpoint } from
 import { writeTextAtomic } from '../node/atomic-write.js';
 import type { AtomicWriteFaults } from '../node/atomic-write.js';
 import type { MultiTaskData } from '../data/types.js';
-import { GATE_KINDS, type TrainConfig } from './config.js';
+import { resolveGateKind, type TrainConfig } from './config.js';
 import { buildExperiment, loadExperimentData, testReport, trainExperiment, type Experiment, type TestReport } from './experiment.js';
 import { UserError } from './user-error.js';
 import type { BatchProgress } from '../moe/train/fit.js';
@@ -56,7 +56,8 @@ function isTrainConfig(value: unknown): value is TrainConfig {
     typeof c === 'object' &&
     c !== null &&
     typeof c.data?.dataset === 'string' &&
-    GATE_KINDS.includes(c.model?.gate) &&
+    typeof c.model?.gate === 'string' &&
+    resolveGateKind(c.model.gate) !== null &&
     typeof c.model?.experts === 'number' &&
     typeof c.optim?.seed === 'number' &&
     typeof c.optim?.epochs === 'number'
@@ -77,7 +78,9 @@ export function readSavedRun(dir: string): SavedRun {
     throw new UserError(`--resume: the checkpoint in ${dir} does not hold a dselect-k train run (configuration, epoch and optimiser state)`);
   }
   const extra = meta.extra as Partial<CheckpointExtra> | undefined;
-  return { config: meta.config, checkpoint, epoch: meta.epoch!, history: Array.isArray(extra?.history) ? extra.history : [] };
+  // Runs saved by earlier versions spell the gate 'topk' / 'noisy-topk'.
+  const config: TrainConfig = { ...meta.config, model: { ...meta.config.model, gate: resolveGateKind(meta.config.model.gate)!.kind } };
+  return { config, checkpoint, epoch: meta.epoch!, history: Array.isArray(extra?.history) ? extra.history : [] };
 }
 
 function recordOf(m: EpochMetrics): EpochRecord {

@@ -1,7 +1,7 @@
 import { noGrad } from '../../autograd/engine.js';
 import { tidy } from '../../tensor/scope.js';
 import type { MultiTaskModel } from '../mmoe.js';
-import { batchIndices, prepareData, takeRows, type MultiTaskBatchSource, type PreparedData } from './dataset.js';
+import { batchIndices, canStackLosses, prepareData, stackedMseLosses, takeRows, type MultiTaskBatchSource, type PreparedData } from './dataset.js';
 import { resolveLossSetup, type LossSetup } from './loss-setup.js';
 import { taskAccuracy, taskLoss, type TaskLossKind } from './task-loss.js';
 
@@ -39,8 +39,14 @@ export function evaluatePrepared(model: MultiTaskModel, data: PreparedData, setu
     for (const rows of batchIndices(order, batchSize)) {
       tidy(() =>
         noGrad(() => {
-          const { outputs } = model.forward(takeRows(data.x, rows));
-          outputs.forEach((out, t) => {
+          const result = model.forward(takeRows(data.x, rows));
+          if (canStackLosses(result.stackedOutputs, data.matrix, setup.losses)) {
+            stackedMseLosses(result.stackedOutputs, takeRows(data.matrix!, rows))
+              .toArray()
+              .forEach((l, t) => (lossSums[t]! += l * rows.length));
+            return;
+          }
+          result.outputs.forEach((out, t) => {
             const target = takeRows(data.targets[t]!, rows);
             lossSums[t]! += taskLoss(setup.losses[t]!, out, target).item() * rows.length;
             accuracySums[t]! += (taskAccuracy(setup.losses[t]!, out, target) ?? 0) * rows.length;

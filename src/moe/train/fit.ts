@@ -1,13 +1,17 @@
 import { add, mul } from '../../autograd/ops/elementwise.js';
+import { sum } from '../../autograd/ops/reduce.js';
+import { fromTypedArray } from '../../tensor/creation.js';
+import { allocArray, type DType } from '../../tensor/dtype.js';
+import type { Module } from '../../nn/module.js';
+import { keep, tidy } from '../../tensor/scope.js';
 import type { StateDict } from '../../nn/module.js';
 import { Adam } from '../../optim/adam.js';
 import type { Optimizer } from '../../optim/optimizer.js';
 import { Rng } from '../../tensor/random.js';
-import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { Gate } from '../gate.js';
 import type { MultiTaskModel } from '../mmoe.js';
-import { batchIndices, prepareData, takeRows, type MultiTaskBatchSource } from './dataset.js';
+import { batchIndices, canStackLosses, prepareData, stackedMseLosses, takeRows, type MultiTaskBatchSource } from './dataset.js';
 import { evaluatePrepared, type EvaluationResult } from './evaluate.js';
 import { resolveLossSetup } from './loss-setup.js';
 import { taskLoss, type TaskLossKind } from './task-loss.js';
@@ -85,7 +89,7 @@ export interface FitResult {
 /**
  * Trains a multi-task model: seeded shuffling and batching, Σ_t w_t · L_t plus every gate's
  * regulariser, one optimiser step per batch inside `tidy` (memory stays flat), gate schedules applied
- * at the start of each epoch, per-epoch metrics, optional validation and early stopping.
+ * at the start of each epoch and before each step, per-epoch metrics, optional validation and early stopping.
  */
 export function fit(model: MultiTaskModel, data: MultiTaskBatchSource, opts: FitOptions): FitResult {
   const owner = 'fit';
@@ -108,7 +112,9 @@ export function fit(model: MultiTaskModel, data: MultiTaskBatchSource, opts: Fit
   const train = prepareData(owner, data, model.numTasks, dtype);
   const validation = opts.validation ? prepareData(`${owner} (validation)`, opts.validation, model.numTasks, dtype) : null;
   const optimizer = opts.optimizer ?? new Adam(model, { lr: opts.lr ?? 1e-3 });
-  const gates = model.modules().filter((m): m is Gate => m instanceof Gate);
+  // Gates (and gate banks) follow their regulariser schedules through these two hooks.
+  const gates = model.modules().filter(isScheduled);
+  const taskWeights = train.matrix ? keep(fromTypedArray(copyAs(dtype, setup.weights), [setup.weights.length])) : null;
 
   const history: EpochMetrics[] = [];
   let best: { epoch: number; loss: number; weights: StateDict | null } = { epoch: -1, loss: Infinity, weights: null };
@@ -123,16 +129,28 @@ export function fit(model: MultiTaskModel, data: MultiTaskBatchSource, opts: Fit
     let regSum = 0;
     let rowsSeen = 0;
     batches.forEach((rows, b) => {
+      // The step index is derived from (epoch, batch), so a resumed run sees the same schedule.
+      for (const g of gates) g.onStep(epoch * batches.length + b);
       const step = tidy(() => {
         optimizer.zeroGrad();
-        const { outputs, regularization } = model.forward(takeRows(train.x, rows));
-        const losses = outputs.map((out, t) => taskLoss(setup.losses[t]!, out, takeRows(train.targets[t]!, rows)));
-        let objective: Tensor = losses.reduce<Tensor | null>((acc, l, t) => {
-          const term = mul(l, setup.weights[t]!);
-          return acc ? add(acc, term) : term;
-        }, null)!;
+        const out = model.forward(takeRows(train.x, rows));
+        const { regularization } = out;
+        let objective: Tensor;
+        let tasks: number[];
+        if (canStackLosses(out.stackedOutputs, train.matrix, setup.losses)) {
+          const perTask = stackedMseLosses(out.stackedOutputs, takeRows(train.matrix!, rows));
+          objective = sum(mul(perTask, taskWeights!));
+          tasks = Array.from(perTask.toArray());
+        } else {
+          const losses = out.outputs.map((o, t) => taskLoss(setup.losses[t]!, o, takeRows(train.targets[t]!, rows)));
+          objective = losses.reduce<Tensor | null>((acc, l, t) => {
+            const term = mul(l, setup.weights[t]!);
+            return acc ? add(acc, term) : term;
+          }, null)!;
+          tasks = losses.map((l) => l.item());
+        }
         if (regularization) objective = add(objective, regularization);
-        const values = { tasks: losses.map((l) => l.item()), reg: regularization ? regularization.item() : 0, objective: objective.item() };
+        const values = { tasks, reg: regularization ? regularization.item() : 0, objective: objective.item() };
         if (!Number.isFinite(values.objective)) {
           const culprit = values.tasks.findIndex((v) => !Number.isFinite(v));
           throw new Error(
@@ -170,6 +188,7 @@ export function fit(model: MultiTaskModel, data: MultiTaskBatchSource, opts: Fit
       break;
     }
   }
+  taskWeights?.dispose();
   let restoredBest = false;
   const last = history[history.length - 1];
   if (best.weights && last && best.epoch !== last.epoch) {
@@ -179,6 +198,15 @@ export function fit(model: MultiTaskModel, data: MultiTaskBatchSource, opts: Fit
   return { history, bestEpoch: best.epoch, bestLoss: best.loss, stoppedEarly, restoredBest, optimizer };
 }
 
+interface Scheduled {
+  onEpochStart(epoch: number): void;
+  onStep(step: number): void;
+}
+
+function isScheduled(m: Module): m is Module & Scheduled {
+  return m instanceof Gate || (typeof (m as Partial<Scheduled>).onEpochStart === 'function' && typeof (m as Partial<Scheduled>).onStep === 'function');
+}
+
 function accumulateWeighted(values: readonly number[], sums: number[], rows: number): void {
   values.forEach((v, t) => (sums[t]! += v * rows));
 }
@@ -186,4 +214,10 @@ function accumulateWeighted(values: readonly number[], sums: number[], rows: num
 /** A well-mixed 32-bit seed per (seed, epoch). */
 function epochSeed(seed: number, epoch: number): number {
   return (Math.imul(Math.floor(seed) ^ 0x5bd1e995, 0x27d4eb2d) + Math.imul(epoch + 1, 0x9e3779b1)) >>> 0;
+}
+
+function copyAs(dtype: DType, values: readonly number[]): Float32Array | Float64Array {
+  const out = allocArray(dtype, values.length);
+  out.set(values);
+  return out;
 }
