@@ -174,7 +174,9 @@ export function intervalLinesSpec(points: readonly IntervalPoint[], opts: { titl
     title: { text: opts.title, anchor: 'start', fontSize: 14 },
     data: [{ name: 'points', values: points.map((p) => ({ ...p })) }],
     scales: [
-      { name: 'x', type: opts.logX ? 'log' : 'linear', base: 2, domain: xs.length > 0 ? [xs[0]! / 1.3, xs[xs.length - 1]! * 1.3] : [1, 2], range: 'width', nice: false, zero: false },
+      opts.logX
+        ? { name: 'x', type: 'log', base: 2, domain: xs.length > 0 ? [xs[0]! / 1.3, xs[xs.length - 1]! * 1.3] : [1, 2], range: 'width', nice: false, zero: false }
+        : { name: 'x', type: 'linear', domain: xs.length > 0 ? [xs[0]!, Math.max(xs[xs.length - 1]!, xs[0]! + 1)] : [0, 1], range: 'width', nice: false, zero: false },
       { name: 'y', type: 'linear', domain: { data: 'points', fields: ['low', 'high'] }, range: 'height', nice: true, zero: false },
       { name: 'colour', type: 'ordinal', domain: { data: 'points', field: 'series' }, range: PALETTE },
     ],

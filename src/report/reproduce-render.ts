@@ -34,9 +34,14 @@ export interface ReproduceReportContext {
 
 export const GATE_LABELS: Record<string, string> = { 'dselect-k': 'DSelect-k', 'top-k': 'Top-k', 'noisy-top-k': 'Noisy Top-k', softmax: 'Softmax' };
 
+/** 'DSelect-k (k = 2)' in the synthetic tables (one regime per table); with the regime elsewhere. */
 export function cellLabel(cell: Cell): string {
-  const k = cell.k === null ? (cell.gate === 'softmax' ? ' (dense)' : '') : ` (k = ${cell.k})`;
-  return `${GATE_LABELS[cell.gate] ?? cell.gate}${k}`;
+  const name = GATE_LABELS[cell.gate] ?? cell.gate;
+  if (cell.dataset !== 'synthetic') {
+    const mmoe = cell.gate === 'softmax' && cell.regime === 'per-example' ? ', MMoE' : '';
+    return `${name} (${cell.regime}${cell.k === null ? '' : `, k = ${cell.k}`}${mmoe})`;
+  }
+  return `${name}${cell.k === null ? (cell.gate === 'softmax' ? ' (dense)' : '') : ` (k = ${cell.k})`}`;
 }
 
 const num = (x: number, digits = 4): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
@@ -92,7 +97,7 @@ function resultsTable(cells: readonly CellSummary[], tests: readonly GateTest[],
       c.binarySelectorFraction ? meanStd(c.binarySelectorFraction) : '—',
       meanStd(c.epochs, 1),
       setting ? formatSetting(setting) : '(tuning unfinished)',
-      isBaseline ? '(baseline)' : pCell(testFor(tests, c.cell.key, 'test', baselineKey)),
+      isBaseline ? '(baseline)' : baselineKey !== undefined && c.cell.regime !== cells.find((b) => b.cell.key === baselineKey)?.cell.regime ? 'n/a (no Top-k in its regime)' : pCell(testFor(tests, c.cell.key, 'test', baselineKey)),
       ...(regression ? [isBaseline ? '(baseline)' : pCell(testFor(tests, c.cell.key, 'nmi', baselineKey))] : []),
     ];
   });
@@ -114,8 +119,9 @@ function verdictLines(summary: ReproduceSummary): string[] {
     });
 }
 
+/** Synthetic: one table group per (task count, regime); real data: one per dataset (the regime is in each row's label). */
 function groupKey(c: Cell): string {
-  return `${c.dataset}|${c.tasks}|${c.regime}`;
+  return c.dataset === 'synthetic' ? `${c.dataset}|${c.tasks}|${c.regime}` : c.dataset;
 }
 
 export function renderReproduceMarkdown(summary: ReproduceSummary, ctx: ReproduceReportContext, figures: ReproduceFigures): string {
@@ -172,7 +178,7 @@ export function renderReproduceMarkdown(summary: ReproduceSummary, ctx: Reproduc
         }),
       ),
       '',
-      `Wall seconds to run the test model over the first ${inference[0]!.inference!.examples} test examples (batch 256) with every expert evaluated (dense) and with the experts that no task's gate selects skipped (sparse; exact, the outputs are identical). A static gate whose selectors are binary uses at most k experts per task.`,
+      `Wall seconds to run the test model over the first ${inference[0]!.inference!.examples} test examples (batch 256; the fastest of 3 passes) with every expert evaluated (dense) and with the experts that no task's gate selects skipped (sparse; exact, the outputs are identical). A static gate whose selectors are binary uses at most k experts per task.`,
       '',
     );
   }

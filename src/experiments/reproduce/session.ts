@@ -43,7 +43,9 @@ export async function rebuildReport(protocol: Protocol, opts: Pick<ReproduceOpti
   if (!stored) throw new UserError(`no ledger to report on in ${opts.outDir} (expected ${LEDGER_FILE} with a protocol line)`);
   if (stored.protocol !== protocol.name) throw new UserError(`${join(opts.outDir, LEDGER_FILE)} holds a '${stored.protocol}' run, not '${protocol.name}'`);
   const ctx = reportContext(protocol, stored.settings, [opts.continueCommand + '    # continue (finished runs are skipped)', opts.reportCommand + '    # rebuild this report from the ledger']);
-  const { files, summary } = await writeReproduceReport(opts.outDir, all, ctx, protocol.cells);
+  // Cells run in the order asked for (e.g. the largest task count first); the report lists them by task count.
+  const cells = [...protocol.cells].sort((a, b) => a.tasks - b.tasks);
+  const { files, summary } = await writeReproduceReport(opts.outDir, all, ctx, cells);
   return { summary, files };
 }
 
