@@ -49,6 +49,7 @@ export { Embedding, type EmbeddingIndices, type EmbeddingOptions } from './nn/em
 export { summary, type SummaryOptions } from './nn/summary.js';
 export { CNN_EXPERT_DEFAULTS, CnnExpert, type CnnExpertOptions } from './nn/cnn-expert.js';
 export { activation, activationNames, type ActivationName } from './nn/activation.js';
+export { Activation } from './nn/activation-layer.js';
 export { bceWithLogitsLoss, mseLoss, softmaxCrossEntropy, type Reduction } from './nn/losses.js';
 export { constantInit, glorotUniform, heUniform, uniformInit, zerosInit, type Initializer } from './nn/init.js';
 export { Optimizer, type OptimizerState, type ParameterSource } from './optim/optimizer.js';

@@ -117,8 +117,8 @@ export class LRScheduler {
   private apply(): void {
     const factor = this.schedule(this.steps);
     const lr = this.baseLr * factor;
-    if (!Number.isFinite(lr) || lr <= 0) {
-      throw new Error(`LRScheduler: the schedule gave factor ${factor} at step ${this.steps} (lr ${lr}); the rate must stay a finite number > 0`);
+    if (!Number.isFinite(lr) || lr < 0) {
+      throw new Error(`LRScheduler: the schedule gave factor ${factor} at step ${this.steps} (lr ${lr}); the rate must stay a finite number ≥ 0`);
     }
     this.optimizer.lr = lr;
   }
