@@ -74,10 +74,11 @@ export { TopKGate, type TopKGateOptions } from './moe/top-k-gate.js';
 export { NoisyTopKGate, type NoisyTopKGateOptions } from './moe/noisy-top-k-gate.js';
 export { BalancedTopKGate, balanceModes, type BalanceMode, type BalancedTopKGateOptions, type Routing } from './moe/balanced-gate.js';
 export { createGate, gateTypes, type GateContext, type GateSpec, type GateType } from './moe/gate-factory.js';
-export { constantSchedule, exponentialSchedule, linearWarmupSchedule, parseEntropySchedule, type EntropySchedule } from './moe/entropy-schedule.js';
+export { constantSchedule, entropyScheduleSpec, exponentialSchedule, linearWarmupSchedule, parseEntropySchedule, type EntropySchedule } from './moe/entropy-schedule.js';
 export { MoE, type MoEOptions, type MoEOutput } from './moe/moe-layer.js';
 export { MMoE, type MMoEOptions, type MultiTaskModel, type MultiTaskOutput } from './moe/mmoe.js';
 export { buildMMoE, type MMoEConfig } from './moe/build-mmoe.js';
+export { buildFromArchitecture, describeArchitecture, moduleTypeNames, registerModuleType, type ModuleSpec, type ModuleType } from './moe/architecture.js';
 export { ConvBlock, ConvMoELayer, ConvMoENet, type ConvMoELayerOptions, type ConvMoELayerOutput, type ConvMoENetOptions, type GateInput } from './moe/conv-moe.js';
 export { buildDamexNet, buildTopOneBalancedNet, DAMEX_DEFAULT_ROUTER_WEIGHT, fitDamex, routingSeparation, type DamexFitOptions, type DamexNetOptions, type RoutingSeparation } from './moe/damex.js';
 

@@ -4,6 +4,7 @@ import { CheckpointError, readCheckpoint, saveCheckpoint, type Checkpoint } from
 import { writeTextAtomic } from '../node/atomic-write.js';
 import type { AtomicWriteFaults } from '../node/atomic-write.js';
 import type { MultiTaskData } from '../data/types.js';
+import { describeArchitecture, type ModuleSpec } from '../moe/architecture.js';
 import { GATE_KINDS, type TrainConfig } from './config.js';
 import { buildExperiment, loadExperimentData, testReport, trainExperiment, type Experiment, type TestReport } from './experiment.js';
 import { UserError } from './user-error.js';
@@ -34,9 +35,10 @@ interface CheckpointExtra {
   rng: { seed: number; epoch: number };
 }
 
-/** What a train run keeps in its checkpoint's meta. */
+/** What a train run keeps in its checkpoint's meta (the architecture lets `loadModel` rebuild it). */
 export interface TrainMeta {
   config: TrainConfig;
+  architecture: ModuleSpec;
   /** Completed epochs. */
   epoch: number;
   extra: CheckpointExtra;
@@ -139,6 +141,7 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainRunResult
     }
   }
   const history: EpochRecord[] = resume ? [...resume.history] : [];
+  const architecture = describeArchitecture(exp.model);
   hooks.onStart?.({ data, experiment: exp, startEpoch, batchesPerEpoch: Math.ceil(data.train.size / config.optim.batchSize) });
   const started = performance.now();
   let checkpointPath = '';
@@ -147,7 +150,7 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainRunResult
     onEpoch: (m) => {
       const record = recordOf(m);
       history.push(record);
-      const meta: TrainMeta = { config, epoch: m.epoch + 1, extra: { history, rng: { seed: config.optim.seed, epoch: m.epoch + 1 } } };
+      const meta: TrainMeta = { config, architecture, epoch: m.epoch + 1, extra: { history, rng: { seed: config.optim.seed, epoch: m.epoch + 1 } } };
       checkpointPath = saveCheckpoint(outDir, { model: exp.model, optimizer: exp.optimizer, meta }, opts.checkpointFaults?.(m.epoch + 1));
       hooks.onEpoch?.(record);
     },
