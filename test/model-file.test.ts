@@ -92,7 +92,7 @@ describe('saveModel / loadModel', () => {
     const rng = new Rng(4);
     const model = new Sequential([new Embedding(10, 4, { rng }), new LayerNorm(4, { eps: 1e-3 }), new Dropout(0.3, { seed: 11 }), new Activation('sigmoid'), new Linear(4, 2, { rng, bias: false })]);
     const sgd = new SGD(model, { lr: 0.1, momentum: 0.9, nesterov: true });
-    model.forward([1, 2, 3]).sum().backward();
+    model.forward(tensor([1, 2, 3])).sum().backward();
     sgd.step();
     const loaded = loadModel(saveModel(join(dir, 'seq'), model, { optimizer: sgd }), Sequential);
     model.eval();

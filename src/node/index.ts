@@ -4,6 +4,7 @@
  */
 export { CHECKPOINT_FILE, CheckpointError, checkpointPath, loadCheckpoint, readCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointSource } from './checkpoint.js';
 export { loadModel, saveModel, type LoadedModel, type ModelMeta, type SaveModelOptions } from './model-file.js';
+export { loadSafetensors, readSafetensors, saveSafetensors } from './safetensors-file.js';
 export { loadWeights, readWeights, saveWeights, weightsPaths, type WeightsPaths } from './weights-file.js';
 export { writeFileAtomic, writeTextAtomic, type AtomicWriteFaults } from './atomic-write.js';
 export { useWorkerThreads, type WorkerThreadOptions } from './worker-threads.js';
