@@ -21,6 +21,16 @@ export interface OnnxExportOptions {
   metadata?: Record<string, string>;
   /** Written as producer_version (default 'unknown'). */
   producerVersion?: string;
+  /** Standardise the raw input first, x' = (x − mean) / std per feature (what a run trained on a CSV does to its inputs). */
+  inputScaling?: readonly AffineMap[];
+  /** Map each task output of an MMoE back to its units, y · std + mean (null: leave that output as it is). */
+  outputScaling?: readonly (AffineMap | null)[];
+}
+
+/** stored = (raw − mean) / std. */
+export interface AffineMap {
+  mean: number;
+  std: number;
 }
 
 export const ONNX_OPSETS = { min: 13, max: 21, default: 17 } as const;
@@ -65,16 +75,21 @@ export async function buildOnnx(model: Module, opts: OnnxExportOptions = {}): Pr
     throw new Error(`exportOnnx: cannot tell how many features ${model.constructor.name} takes; pass { inputDim }`);
   }
   const g = new OnnxGraph(opset);
-  const x = g.reserve('x');
+  const raw = g.reserve('x');
+  const x = opts.inputScaling ? standardise(g, raw, opts.inputScaling, features) : raw;
   const outputs: { name: string; value: string; width: number | null; description: string }[] = [];
   if (model instanceof MMoE && model.constructor === MMoE) {
     const experts = model.experts.items.map((e, i) => emitLayer(g, e, x, `experts.${i}`));
     model.gates.items.forEach((gate, t) => {
       const q = emitGate(g, gate, x, `gates.${t}`);
       const tower = emitLayer(g, model.towers.at(t), mixture(g, experts, q, model.numExperts, `task${t}`), `towers.${t}`);
-      outputs.push({ name: `output_${t}`, value: tower, width: outputWidth(model.towers.at(t)), description: `task ${t}'s output` });
+      const scaling = opts.outputScaling?.[t] ?? null;
+      const value = scaling ? g.node('Add', [g.node('Mul', [tower, g.constant([scaling.std])]), g.constant([scaling.mean])], {}, `task${t}.unscaled`) : tower;
+      outputs.push({ name: `output_${t}`, value, width: outputWidth(model.towers.at(t)), description: `task ${t}'s output` });
       outputs.push({ name: `gate_weights_${t}`, value: rows(g, q, x, model.numExperts, `gates.${t}`), width: model.numExperts, description: `task ${t}'s gate weights` });
     });
+  } else if (opts.outputScaling) {
+    throw new Error('exportOnnx: outputScaling applies to the task outputs of an MMoE');
   } else if (model instanceof MoE && model.constructor === MoE) {
     const experts = model.experts.items.map((e, i) => emitLayer(g, e, x, `experts.${i}`));
     const q = emitGate(g, model.gate, x, 'gate');
@@ -106,6 +121,15 @@ export async function buildOnnx(model: Module, opts: OnnxExportOptions = {}): Pr
     },
   });
   return { bytes, signature: { input: { name: 'x', features }, outputs: outputs.map((o) => ({ name: o.name, description: o.description })) } };
+}
+
+function standardise(g: OnnxGraph, x: string, scaling: readonly AffineMap[], features: number): string {
+  if (scaling.length !== features) throw new Error(`exportOnnx: inputScaling has ${scaling.length} entries for ${features} input features`);
+  scaling.forEach((s, i) => {
+    if (!Number.isFinite(s.mean) || !Number.isFinite(s.std) || s.std === 0) throw new Error(`exportOnnx: inputScaling[${i}] needs a finite mean and a finite non-zero std, got ${JSON.stringify(s)}`);
+  });
+  const centred = g.node('Sub', [x, g.floats('input_mean', scaling.map((s) => s.mean), [features])]);
+  return g.node('Div', [centred, g.floats('input_std', scaling.map((s) => s.std), [features])], {}, 'x_standardised');
 }
 
 function rows(g: OnnxGraph, q: { weights: string; isStatic: boolean }, x: string, numExperts: number, path: string): string {

@@ -7,5 +7,5 @@ import { setupCore } from '../core-setup.js';
 
 setupCore();
 
-export { buildOnnx, exportOnnx, ONNX_OPSETS, type OnnxExportOptions, type OnnxSignature } from './export.js';
+export { buildOnnx, exportOnnx, ONNX_OPSETS, type AffineMap, type OnnxExportOptions, type OnnxSignature } from './export.js';
 export { decodeOnnxModel } from './proto.js';

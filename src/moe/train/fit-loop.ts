@@ -153,7 +153,7 @@ export class FitLoop {
     this.regSum += step.reg * step.rows;
     this.rowsSeen += step.rows;
     this.batchIndex++;
-    this.opts.onBatch?.({ epoch, batch: b, batches, loss: step.objective, rows: this.rowsSeen });
+    this.opts.onBatch?.({ epoch, batch: b, batches, loss: step.objective, taskLosses: step.tasks, rows: this.rowsSeen });
   }
 
   /** Batches trained so far in this epoch. */

@@ -87,8 +87,10 @@ export interface BatchProgress {
   batch: number;
   /** Batches in the epoch (NaN for a stream without `batchesPerEpoch`). */
   batches: number;
-  /** Objective of this batch. */
+  /** Objective of this batch (weighted task losses plus regularisers). */
   loss: number;
+  /** Each task's mean loss on this batch (no regulariser). */
+  taskLosses: number[];
   /** Rows processed so far in this epoch. */
   rows: number;
 }
