@@ -1,5 +1,4 @@
-import { add, mul, reciprocal, sqrt, square, sub } from '../autograd/ops/elementwise.js';
-import { mean } from '../autograd/ops/reduce.js';
+import { layerNorm } from '../packs/layer-norm/op.js';
 import type { DType } from '../tensor/dtype.js';
 import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -18,7 +17,7 @@ export interface LayerNormOptions {
 /**
  * Layer normalisation (Ba et al., 2016) over the last dims `normalizedShape`:
  * y = (x − mean) / √(var + eps) · weight + bias, with the biased variance, as PyTorch's LayerNorm.
- * Composed of generic ops (mean, sub, square, sqrt, …), so its gradient is theirs, checked in float64.
+ * One fused op (the layer-norm pack) in each direction; its gradient is checked in float64.
  */
 export class LayerNorm extends Module {
   readonly normalizedShape: readonly number[];
@@ -48,10 +47,7 @@ export class LayerNorm extends Module {
     if (x.ndim < k || tail.some((d, i) => d !== this.normalizedShape[i])) {
       throw new Error(`LayerNorm: input ${formatShape(x.shape)} must end in the normalised shape ${formatShape(this.normalizedShape)}`);
     }
-    const axes = Array.from({ length: k }, (_, i) => x.ndim - k + i);
-    const centred = sub(x, mean(x, axes, true));
-    const variance = mean(square(centred), axes, true);
-    const normalised = mul(centred, reciprocal(sqrt(add(variance, this.eps))));
-    return this.elementwiseAffine ? add(mul(normalised, this.param('weight')), this.param('bias')) : normalised;
+    const cols = this.normalizedShape.reduce((a, b) => a * b, 1);
+    return this.elementwiseAffine ? layerNorm(x, this.param('weight'), this.param('bias'), cols, this.eps) : layerNorm(x, null, null, cols, this.eps);
   }
 }
