@@ -43,7 +43,7 @@ interface RunRecord {
   seconds: number | null;
   longestStallMs: number;
 }
-type DemoWindow = { dselectkDemo?: { probe: unknown; runs: RunRecord[] } };
+type DemoWindow = { dselectkDemo?: { probe: unknown; runs: RunRecord[]; current: RunRecord | null } };
 
 describe.skipIf(!hasChromium && !required)('the browser demo in Chromium', () => {
   let server: PreviewServer;
@@ -67,7 +67,7 @@ describe.skipIf(!hasChromium && !required)('the browser demo in Chromium', () =>
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     context.on('response', (r) => {
       const path = new URL(r.url()).pathname;
-      if (path.endsWith('.js')) scripts.set(path, r.body());
+      if (path.endsWith('.js') && r.status() === 200 && !scripts.has(path)) scripts.set(path, r.body());
     });
     page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -161,6 +161,26 @@ describe.skipIf(!hasChromium && !required)('the browser demo in Chromium', () =>
     const shot = join(ARTIFACTS, 'page.png');
     await page.screenshot({ path: shot, fullPage: true });
     expect(readFileSync(shot).byteLength).toBeGreaterThan(10_000);
+  });
+
+  it('Stop ends a run at once; a malformed setting in the URL is reported, not guessed', async () => {
+    await page.selectOption('select[name=backend]', 'cpu');
+    await page.click('details summary');
+    await page.fill('input[name=epochs]', '400');
+    const before = await page.evaluate(() => (globalThis as DemoWindow).dselectkDemo!.runs.length);
+    await page.click('#train');
+    await page.waitForFunction(() => (globalThis as DemoWindow).dselectkDemo?.current?.epochs.length === 1, null, { timeout: 30_000 });
+    await page.click('#stop');
+    const stopped = await page.evaluate(() => (globalThis as DemoWindow).dselectkDemo!.runs.at(-1)!);
+    expect(await page.evaluate(() => (globalThis as DemoWindow).dselectkDemo!.runs.length)).toBe(before + 1);
+    expect(stopped.status).toBe('stopped');
+    expect(stopped.epochs.length).toBeLessThan(400);
+    expect(await page.locator('#stop').isDisabled()).toBe(true);
+
+    await page.goto(`${server.resolvedUrls!.local[0]}?k=two&gamma=-1`);
+    await expect.poll(() => page.locator('#form-errors').textContent()).toMatch(/k must be a number, got NaN.*gamma must be in \[0\.001, 10\], got -1/);
+    expect(await page.evaluate(() => (globalThis as DemoWindow).dselectkDemo!.runs.length)).toBe(0);
+    expect(await page.locator('#status').textContent()).toBe('idle');
   });
 
   it('loads at most 200 kB of gzipped JavaScript besides GPU.js (the core bundle included)', async () => {

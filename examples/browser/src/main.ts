@@ -149,8 +149,8 @@ function onTrainMessage(m: FromWorker, settings: DemoSettings): void {
 function summarizeGates(gates: GateSnapshot[]): string {
   const dselect = gates.filter((g) => g.binarySelectors !== null);
   const active = gates.reduce((acc, g) => acc + g.selected.length, 0) / Math.max(1, gates.length);
-  const binary = dselect.length > 0 ? ` · binary gates ${dselect.filter((g) => g.binarySelectors === 1).length}/${dselect.length}` : '';
-  return `${active.toFixed(2)} experts per task${binary}`;
+  const binary = dselect.length > 0 ? ` · binary ${dselect.filter((g) => g.binarySelectors === 1).length}/${dselect.length}` : '';
+  return `${active.toFixed(2)} experts/task${binary}`;
 }
 
 /** Asks each GPU.js mode, in a worker of its own, whether it starts here and on what. */
