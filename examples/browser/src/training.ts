@@ -128,7 +128,7 @@ function currentBackend(): BackendReport {
 
 /** A plain copy of what getBackend() says (the gpu backend adds device, requested mode, degraded kernels). */
 function report(info: ReturnType<typeof getBackend>): BackendReport {
-  const extra = info as Partial<BackendReport> & { stats?: unknown };
+  const extra = info as Partial<BackendReport>;
   return {
     name: info.name,
     mode: info.mode,
