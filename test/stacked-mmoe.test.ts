@@ -110,3 +110,29 @@ describe('StackedMMoE is the MMoE with static gates, in a fixed number of ops', 
     });
   });
 });
+
+describe('saving and loading', () => {
+  it('saveModel / loadModel rebuild a StackedMMoE and an MMoE with static Top-k gates without their config', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { loadModel, saveModel } = await import('../src/node/index.js');
+    const { parseEntropySchedule } = await import('../src/index.js');
+    const dir = mkdtempSync(join(tmpdir(), 'dsk-stacked-'));
+    try {
+      const x = randn([4, 3], { ...f64, rng: new Rng(9) });
+      const stacked = new StackedMMoE({ inputDim: 3, numTasks: 3, numExperts: 4, gate: { type: 'dselect-k', k: 2, gamma: 0.7, entropyWeight: 0.3, entropySchedule: parseEntropySchedule('warmup-steps:50') }, expertHidden: [4], expertOutputDim: 3, towerHidden: [2], seed: 5, dtype: 'float64' });
+      saveModel(join(dir, 'stacked.dsk'), stacked);
+      const back = loadModel(join(dir, 'stacked.dsk'), StackedMMoE).model;
+      expect([back.gates.kind, back.gates.k, back.gates.gamma, back.gates.baseEntropyWeight, back.gates.entropySchedule.unit]).toEqual(['dselect-k', 2, 0.7, 0.3, 'step']);
+      expect(Array.from(back.forward(x).stackedOutputs!.toArray())).toEqual(Array.from(stacked.forward(x).stackedOutputs!.toArray()));
+      const { mmoe } = pair({ type: 'top-k', k: 2 }, [3]);
+      saveModel(join(dir, 'topk.dsk'), mmoe);
+      const loaded = loadModel(join(dir, 'topk.dsk')).model as typeof mmoe;
+      expect(loaded.gates.at(0).perExample).toBe(false);
+      expect(Array.from(loaded.forward(x).outputs[2]!.toArray())).toEqual(Array.from(mmoe.forward(x).outputs[2]!.toArray()));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -8,7 +8,7 @@ import { UserError } from '../experiments/user-error.js';
 import { selectBackend } from '../experiments/experiment.js';
 import type { Regime } from '../report/results.js';
 import { PLOTS_UNAVAILABLE } from '../report/plots.js';
-import { integerArg, listArg, numberArg } from './options.js';
+import { defaultOutDir, integerArg, listArg, numberArg } from './options.js';
 
 /**
  * `dselect-k reproduce <synthetic | multi-fashion | multi-mnist>`: the paper's claims under a fair,
@@ -27,7 +27,7 @@ const integerList = (min: number, max: number) => (value: string): number[] => {
 function addCommonOptions(cmd: Command, name: string): Command {
   return cmd
     .option('--quick', 'tiny sizes, seconds not hours: the same code path (the test suite runs it)')
-    .option('--out <dir>', `folder of the ledger, checkpoints and report (default reports/reproduce/${name}, or …/${name}-quick with --quick)`)
+    .option('--out <dir>', `folder of the ledger, checkpoints and report (default ${defaultOutDir(`reproduce/${name}`)}, or …/${name}-quick with --quick)`)
     .option('--seeds <n>', 'final seeds per gate (more can be added to an existing ledger later)', integerArg(1, 1000))
     .option('--max-epochs <n>', 'epoch limit of every run', integerArg(1, 100_000))
     .option('--patience <n>', 'early stopping: epochs without a lower validation loss', integerArg(1, 100_000))
@@ -44,7 +44,7 @@ function commandLine(): string {
 async function execute(protocol: Protocol, name: string, opts: Record<string, unknown>, print: (line: string) => void): Promise<number> {
   const quiet = opts['quiet'] === true;
   const quick = opts['quick'] === true;
-  const outDir = resolve(typeof opts['out'] === 'string' ? opts['out'] : `reports/reproduce/${name}${quick ? '-quick' : ''}`);
+  const outDir = resolve(typeof opts['out'] === 'string' ? opts['out'] : defaultOutDir(`reproduce/${name}${quick ? '-quick' : ''}`));
   const base = `dselect-k reproduce ${name}${quick ? ' --quick' : ''} --out ${typeof opts['out'] === 'string' ? opts['out'] : outDir}`;
   const continueCommand = commandLine().includes('--report-only') ? base : commandLine();
   const reportCommand = `${base} --report-only`;

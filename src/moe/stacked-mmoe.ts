@@ -90,6 +90,7 @@ export class StackedMMoE extends Module {
   readonly gates: StaticGateBank;
   readonly towers: StackedTowers;
   readonly expertOutputDim: number;
+  readonly inputDim: number;
   sparse: boolean;
 
   constructor(config: StackedMMoEConfig) {
@@ -100,6 +101,7 @@ export class StackedMMoE extends Module {
     assertPositiveInteger(owner, 'numExperts', config.numExperts);
     const rng = config.rng ?? (config.seed !== undefined ? new Rng(config.seed) : getGlobalRng());
     const dtype = config.dtype;
+    this.inputDim = config.inputDim;
     this.expertOutputDim = config.expertOutputDim ?? 32;
     assertPositiveInteger(owner, 'expertOutputDim', this.expertOutputDim);
     const experts: Layer[] = [];

@@ -111,11 +111,11 @@ export class StaticGateBank extends Module {
     return { weights, regularization, selectors };
   }
 
-  onEpochStart(epoch: number): void {
+  override onEpochStart(epoch: number): void {
     if (this.kind === 'dselect-k' && (this.entropySchedule.unit ?? 'epoch') === 'epoch') this.applySchedule(epoch, 'epoch');
   }
 
-  onStep(step: number): void {
+  override onStep(step: number): void {
     if (this.kind === 'dselect-k' && this.entropySchedule.unit === 'step') this.applySchedule(step, 'step');
   }
 

@@ -26,7 +26,34 @@ export interface PreparedData {
   size: number;
 }
 
-export function prepareData(owner: string, data: MultiTaskBatchSource, numTasks: number, dtype: DType): PreparedData {
+/** One batch as the training and evaluation loops use it. */
+export interface LoadedBatch {
+  x: Tensor;
+  /** Per task [B] or [B, ...]. */
+  readonly targets: readonly Tensor[];
+  /** The batch's rows of a [N, T] target matrix, when the data has one. */
+  matrix: Tensor | null;
+}
+
+/** A batch of in-memory data: x and the target matrix at once, the per-task targets only if asked for. */
+export function memoryBatch(data: PreparedData, rows: Int32Array): LoadedBatch {
+  let targets: Tensor[] | null = null;
+  return {
+    x: takeRows(data.x, rows),
+    matrix: data.matrix ? takeRows(data.matrix, rows) : null,
+    get targets(): Tensor[] {
+      targets ??= data.targets.map((t) => takeRows(t, rows));
+      return targets;
+    },
+  };
+}
+
+/**
+ * Checks `data` against the model and splits its targets per task. `persistent` tensors (the default)
+ * are kept out of any open `tidy` scope; a streamed batch is prepared inside the step's scope instead.
+ */
+export function prepareData(owner: string, data: MultiTaskBatchSource, numTasks: number, dtype: DType, persistent = true): PreparedData {
+  const retain = persistent ? keep : (t: Tensor): Tensor => t;
   if (!data || !(data.x instanceof Tensor)) throw new Error(`${owner}: data.x must be a Tensor of inputs [N, ...]`);
   const size = data.x.shape[0];
   if (data.x.ndim < 2 || size === undefined || size === 0) throw new Error(`${owner}: data.x must be [N ≥ 1, features...], got ${formatShape(data.x.shape)}`);
@@ -37,7 +64,7 @@ export function prepareData(owner: string, data: MultiTaskBatchSource, numTasks:
     if (y.ndim !== 2 || y.shape[1] !== numTasks) {
       throw new Error(`${owner}: data.y ${formatShape(y.shape)} must be [N, ${numTasks}] (one column per task) or an array of ${numTasks} tensors`);
     }
-    targets = Array.from({ length: numTasks }, (_, t) => columnOf(y, t));
+    targets = Array.from({ length: numTasks }, (_, t) => retain(columnOf(y, t)));
     matrix = y;
   } else if (Array.isArray(data.y)) {
     if (data.y.length !== numTasks) throw new Error(`${owner}: data.y has ${data.y.length} target tensors for a model with ${numTasks} tasks`);
@@ -51,7 +78,7 @@ export function prepareData(owner: string, data: MultiTaskBatchSource, numTasks:
   targets.forEach((t, i) => {
     if (t.shape[0] !== size) throw new Error(`${owner}: targets of task ${i} ${formatShape(t.shape)} have ${t.shape[0]} rows but x has ${size}`);
   });
-  const asDtype = (t: Tensor): Tensor => (t.dtype === dtype ? t : keep(cast(t, dtype)));
+  const asDtype = (t: Tensor): Tensor => (t.dtype === dtype ? t : retain(cast(t, dtype)));
   return { x: asDtype(data.x), targets: targets.map(asDtype), matrix: matrix && asDtype(matrix), size };
 }
 
@@ -60,7 +87,7 @@ function columnOf(y: Tensor, t: number): Tensor {
   const src = y.storage.readSync();
   const out = allocArray(y.dtype, rows);
   for (let r = 0; r < rows; r++) out[r] = src[r * cols + t]!;
-  return keep(fromTypedArray(out, [rows]));
+  return fromTypedArray(out, [rows]);
 }
 
 /** The rows `indices` of t (a fresh constant tensor; the data never needs gradients). */
@@ -79,6 +106,11 @@ export function batchIndices(order: Int32Array, batchSize: number): Int32Array[]
   return out;
 }
 
+/** True for tensors in memory ({ x, y }), false for a stream of batches. */
+export function isInMemory(data: unknown): data is MultiTaskBatchSource {
+  return typeof data === 'object' && data !== null && (data as { x?: unknown }).x instanceof Tensor;
+}
+
 /**
  * Every task's mean squared error at once from stacked outputs [T, B, 1] and the targets' rows [B, T]:
  * a [T] tensor, entry t equal to task t's mseLoss.
@@ -91,7 +123,7 @@ export function stackedMseLosses(stacked: Tensor, targetRows: Tensor): Tensor {
   return mean(square(sub(reshape(stacked, [T, B]), transpose(targetRows))), 1);
 }
 
-/** True when a model output can use `stackedMseLosses`. */
+/** True when a model output can use `stackedMseLosses`: stacked [T, B, 1] outputs, a target matrix, squared error everywhere. */
 export function canStackLosses(stacked: Tensor | undefined, matrix: Tensor | null, losses: readonly string[]): stacked is Tensor {
   return stacked !== undefined && matrix !== null && stacked.ndim === 3 && stacked.shape[2] === 1 && losses.every((l) => l === 'mse');
 }
