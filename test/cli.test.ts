@@ -135,13 +135,13 @@ describe('dselect-k train', () => {
 
   it('names gates as the library does, and still accepts the old spellings with a deprecation notice', () => {
     const out = join(work, 'train-static-top-k');
-    const r = cli(['train', ...TINY, '--gate', 'top-k', '--static', '--epochs', '1', '--out', out]);
+    const r = cli(['train', ...TINY.filter((a) => a !== '-q'), '--gate', 'top-k', '--static', '--epochs', '1', '--out', out]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/gate top-k \(static, k = 2\)/);
     const config = (readCheckpoint(out).meta as { config: { model: { gate: string; perExample: boolean } } }).config.model;
     expect([config.gate, config.perExample]).toEqual(['top-k', false]);
-    const old = cli(['train', ...TINY, '--gate', 'topk', '--epochs', '1', '--out', join(work, 'train-old-name')]);
+    const old = cli(['train', ...TINY.filter((a) => a !== '-q'), '--gate', 'topk', '--epochs', '1', '--out', join(work, 'train-old-name')]);
     expect(old.status, old.stderr).toBe(0);
     expect(old.stderr).toBe('dselect-k: warning: --gate topk is deprecated; use --gate top-k\n');
     expect(old.stdout).toMatch(/gate top-k \(per-example, k = 2\)/);

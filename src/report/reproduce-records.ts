@@ -57,6 +57,8 @@ export interface SessionRecord {
   startedAt: string;
   command: string;
   provenance: Provenance;
+  /** The runs this session set out to do: per cell, its tuning trials and final seeds. */
+  plan: { cell: Cell; trials: number; seeds: number }[];
 }
 
 /** One line per finished epoch of runs that log epochs (the long image runs), so a partial run shows progress. */

@@ -36,8 +36,7 @@ function imageText(s: Record<string, unknown>, name: string): string[] {
   ];
 }
 
-export function reportContext(protocol: Protocol, settings: Record<string, unknown>, commands: string[]): ReproduceReportContext {
-  const planned = protocol.cells.reduce((n, c) => n + (protocol.searchSpace(c).length > 0 && protocol.trials > 0 ? protocol.trials : 0) + protocol.seeds, 0);
+export function reportContext(protocol: Protocol, settings: Record<string, unknown>, planned: number, commands: string[]): ReproduceReportContext {
   const published: PublishedNumber[] =
     protocol.name === 'multi-fashion'
       ? [

@@ -64,8 +64,11 @@ export const IMAGE_FULL: Omit<ImageProtocolOptions, 'dataset'> = {
   maxEpochs: 100,
   patience: 10,
   gamma: 1,
-  entropyWeight: 1e-2,
-  entropySchedule: 'warmup-steps:400',
+  // Near z = 0 the entropy's gradient is ∝ z (uniform selectors are its maximum), so a small λ never
+  // overcomes the task gradient's noise (a pilot with λ = 0.01: |z| ≤ 0.07 after 200 steps). λ = 1,
+  // ramped in over the first 800 steps (about two epochs), lets the task choose first, then binarises.
+  entropyWeight: 1,
+  entropySchedule: 'warmup-steps:800',
   seeds: 3,
   dataSeed: 0,
   inferenceExamples: 2000,

@@ -165,7 +165,13 @@ export async function runProtocol(protocol: Protocol, opts: RunnerOptions): Prom
     if (opts.maxRuns !== undefined && ran >= opts.maxRuns) return 'max-runs';
     if (performance.now() >= deadline) return 'time-limit';
     if (!sessionLogged) {
-      append({ kind: 'session', startedAt: new Date().toISOString(), command: opts.command, provenance: collectProvenance(opts.backend, opts.outDir) });
+      append({
+        kind: 'session',
+        startedAt: new Date().toISOString(),
+        command: opts.command,
+        provenance: collectProvenance(opts.backend, opts.outDir),
+        plan: protocol.cells.map((cell) => ({ cell, trials: trialSettings(protocol, cell).length, seeds: protocol.seeds })),
+      });
       sessionLogged = true;
     }
     const dir = join(opts.outDir, RUNS_FOLDER, slug(spec.id));

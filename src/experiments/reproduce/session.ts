@@ -1,12 +1,12 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readLedger } from '../../node/ledger.js';
-import type { LedgerRecord, ProtocolRecord } from '../../report/reproduce-records.js';
+import type { Cell, LedgerRecord, ProtocolRecord, SessionRecord } from '../../report/reproduce-records.js';
 import type { ReproduceSummary } from '../../report/reproduce-summary.js';
 import { writeReproduceReport } from '../../report/reproduce-write.js';
 import { UserError } from '../user-error.js';
 import { reportContext } from './describe.js';
-import { LEDGER_FILE, RUNS_FOLDER, runProtocol, type Protocol, type RunnerHooks, type RunnerSummary } from './runner.js';
+import { LEDGER_FILE, RUNS_FOLDER, runProtocol, trialSettings, type Protocol, type RunnerHooks, type RunnerSummary } from './runner.js';
 
 export interface ReproduceOptions {
   outDir: string;
@@ -42,9 +42,20 @@ export async function rebuildReport(protocol: Protocol, opts: Pick<ReproduceOpti
   const stored = all.find((r): r is ProtocolRecord => r.kind === 'protocol');
   if (!stored) throw new UserError(`no ledger to report on in ${opts.outDir} (expected ${LEDGER_FILE} with a protocol line)`);
   if (stored.protocol !== protocol.name) throw new UserError(`${join(opts.outDir, LEDGER_FILE)} holds a '${stored.protocol}' run, not '${protocol.name}'`);
-  const ctx = reportContext(protocol, stored.settings, [opts.continueCommand + '    # continue (finished runs are skipped)', opts.reportCommand + '    # rebuild this report from the ledger']);
+  // Everything comes from the ledger — the plan of every session, the command of the latest — so the
+  // report reads the same whoever rebuilds it, with whatever options.
+  const sessions = all.filter((r): r is SessionRecord => r.kind === 'session');
+  const plan = new Map<string, { cell: Cell; runs: number }>();
+  for (const s of sessions) {
+    for (const p of s.plan ?? []) plan.set(p.cell.key, { cell: p.cell, runs: Math.max(plan.get(p.cell.key)?.runs ?? 0, p.trials + p.seeds) });
+  }
+  // Ledgers from before sessions recorded their plan: the plan of the options given now.
+  if (plan.size === 0) for (const cell of protocol.cells) plan.set(cell.key, { cell, runs: trialSettings(protocol, cell).length + protocol.seeds });
+  const plannedRuns = [...plan.values()].reduce((n, p) => n + p.runs, 0);
+  const lastSession = sessions.at(-1);
+  const ctx = reportContext(protocol, stored.settings, plannedRuns, [(lastSession?.command ?? opts.continueCommand) + '    # continue (finished runs are skipped)', opts.reportCommand + '    # rebuild this report from the ledger']);
   // Cells run in the order asked for (e.g. the largest task count first); the report lists them by task count.
-  const cells = [...protocol.cells].sort((a, b) => a.tasks - b.tasks);
+  const cells = [...plan.values()].map((p) => p.cell).sort((a, b) => a.tasks - b.tasks);
   const { files, summary } = await writeReproduceReport(opts.outDir, all, ctx, cells);
   return { summary, files };
 }
