@@ -115,11 +115,18 @@ function verdictLines(summary: ReproduceSummary): string[] {
       const what = t.metric === 'nmi' ? 'selection NMI' : summary.testMetric === 'accuracy' ? 'test accuracy' : 'test MSE';
       const v = verdict(t);
       const diff = t.welch ? ` (difference ${t.welch.meanDifference >= 0 ? '+' : ''}${t.welch.meanDifference.toPrecision(3)}, Holm p ${formatPValue(t.pHolm)})` : '';
-      return `- ${where}: DSelect-k vs Top-k on ${what}: **${v}**${diff}.`;
+      return `- ${where}: DSelect-k vs Top-k on ${what}: **${v}**${diff}.${sparsityCaveat(byKey.get(t.cell)!)}`;
     });
 }
 
 /** Synthetic: one table group per (task count, regime); real data: one per dataset (the regime is in each row's label). */
+/** A DSelect-k result whose selectors did not become binary is a dense gate's result: say so. */
+function sparsityCaveat(c: CellSummary): string {
+  const binary = c.binarySelectorFraction;
+  if (!binary || binary.n === 0 || binary.mean >= 1) return '';
+  return ` Its selectors were not sparse at the kept (best-validation) epoch: ${(100 * binary.mean).toFixed(0)}% of them one-hot, ${c.activeExperts.mean.toFixed(1)} experts active per task for k = ${c.cell.k}.`;
+}
+
 function groupKey(c: Cell): string {
   return c.dataset === 'synthetic' ? `${c.dataset}|${c.tasks}|${c.regime}` : c.dataset;
 }
