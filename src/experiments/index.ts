@@ -22,3 +22,10 @@ export { IMAGE_DATASETS, loadImageClassification, type ImageClassificationData, 
 export { writeReport } from '../report/write.js';
 export { renderText } from '../report/render.js';
 export type { CompareResults } from '../report/results.js';
+export { rebuildReport, runReproduce, type ReproduceOptions, type ReproduceResult } from './reproduce/session.js';
+export { chosenTrial, finalId, LEDGER_FILE, runProtocol, trialId, trialSettings, type Protocol, type RunContext, type RunnerHooks, type RunnerOptions, type RunnerSummary, type RunOutcome, type RunSpec } from './reproduce/runner.js';
+export { REGIME_GATES, SYNTHETIC_FULL, SYNTHETIC_QUICK, SYNTHETIC_SEARCH, syntheticProtocol, type SyntheticProtocolOptions } from './reproduce/synthetic.js';
+export { IMAGE_CELLS, IMAGE_FULL, IMAGE_QUICK, imageProtocol, type ImageDatasetName as ReproduceImageDataset, type ImageProtocolOptions } from './reproduce/image.js';
+export { runResumable, type ResumableRunOptions, type ResumableRunResult } from './reproduce/resumable-run.js';
+export { sampleSettings, type SearchDimension } from './reproduce/search.js';
+export type { Cell, EpochRecord as ReproduceEpochRecord, LedgerRecord, ResultRecord, SessionRecord, Setting } from '../report/reproduce-records.js';

@@ -49,8 +49,12 @@ export async function rebuildReport(protocol: Protocol, opts: Pick<ReproduceOpti
   for (const s of sessions) {
     for (const p of s.plan ?? []) plan.set(p.cell.key, { cell: p.cell, runs: Math.max(plan.get(p.cell.key)?.runs ?? 0, p.trials + p.seeds) });
   }
-  // Ledgers from before sessions recorded their plan: the plan of the options given now.
+  // Cells run by sessions that did not record their plan (older ledgers), or with no session at all:
+  // planned as this protocol plans them.
   if (plan.size === 0) for (const cell of protocol.cells) plan.set(cell.key, { cell, runs: trialSettings(protocol, cell).length + protocol.seeds });
+  for (const r of all) {
+    if (r.kind === 'result' && !plan.has(r.cell.key)) plan.set(r.cell.key, { cell: r.cell, runs: trialSettings(protocol, r.cell).length + protocol.seeds });
+  }
   const plannedRuns = [...plan.values()].reduce((n, p) => n + p.runs, 0);
   const lastSession = sessions.at(-1);
   const ctx = reportContext(protocol, stored.settings, plannedRuns, [(lastSession?.command ?? opts.continueCommand) + '    # continue (finished runs are skipped)', opts.reportCommand + '    # rebuild this report from the ledger']);
