@@ -4,7 +4,7 @@ import { confidenceInterval, holmAdjust, summarise, welchTTest, type ConfidenceI
 /**
  * A reproduce ledger folded into what the report shows: per cell the tuning trials, the chosen setting
  * and the final seeds' test results; every gate tested against Top-k of the same regime (and k) with
- * Welch's test, Holm-corrected over every test of the report. Rebuilt from the ledger alone.
+ * Welch's test, Holm-corrected over every test of the same dataset and regime. Rebuilt from the ledger alone.
  */
 
 export interface CellSummary {
@@ -133,8 +133,19 @@ function gateTests(cells: readonly CellSummary[], lowerIsBetter: boolean): GateT
       if (nmiA.length > 0 && nmiB.length > 0) raw.push({ cell: c.cell.key, baseline: b.cell.key, metric: 'nmi', lowerIsBetter: false, welch: welchTTest(nmiA, nmiB) });
     }
   }
-  const holm = holmAdjust(raw.map((t) => t.welch?.p ?? null));
-  return raw.map((t, i) => ({ ...t, pHolm: holm[i] ?? null }));
+  // One family per (dataset, regime): the static and the per-example study are separate experiments, and
+  // adding one to a ledger leaves the other's corrected p-values as they were.
+  const family = (key: string): string => {
+    const c = cells.find((x) => x.cell.key === key)!.cell;
+    return `${c.dataset}|${c.regime}`;
+  };
+  const pHolm = new Array<number | null>(raw.length).fill(null);
+  for (const f of new Set(raw.map((t) => family(t.cell)))) {
+    const members = raw.map((t, i) => ({ t, i })).filter(({ t }) => family(t.cell) === f);
+    const adjusted = holmAdjust(members.map(({ t }) => t.welch?.p ?? null));
+    members.forEach(({ i }, j) => (pHolm[i] = adjusted[j] ?? null));
+  }
+  return raw.map((t, i) => ({ ...t, pHolm: pHolm[i] ?? null }));
 }
 
 /** 'better' / 'worse' at family-wise level α after Holm, else 'no significant difference'. */
