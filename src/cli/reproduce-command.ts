@@ -73,6 +73,9 @@ async function execute(protocol: Protocol, name: string, opts: Record<string, un
     hooks: quiet
       ? {}
       : {
+          onRunStart: ({ spec, resuming }) => {
+            if (resuming) print(`  continuing ${spec.id} from its checkpoint`);
+          },
           onRunDone: (r, { done, total }) => {
             const metric = r.phase === 'trial' ? `val loss ${r.validation.loss.toFixed(4)}` : r.test.metric === 'mse' ? `test MSE ${r.test.mean.toFixed(4)}` : `test accuracy ${(100 * r.test.mean).toFixed(2)}%`;
             const nmi = r.selection.nmi !== null ? `, NMI ${r.selection.nmi.toFixed(3)}` : '';

@@ -76,7 +76,7 @@ export const IMAGE_FULL: Omit<ImageProtocolOptions, 'dataset'> = {
 
 export const IMAGE_QUICK: Omit<ImageProtocolOptions, 'dataset'> = {
   ...IMAGE_FULL,
-  sourceLimit: { train: 120, test: 24 },
+  sourceLimit: { train: 72, test: 24 },
   experts: 4,
   batchSize: 32,
   maxEpochs: 2,

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { CHECKPOINT_FILE } from '../../node/checkpoint.js';
 import { loadavg } from 'node:os';
 import { appendLedger, readLedger } from '../../node/ledger.js';
 import type { BatchProgress } from '../../moe/train/fit.js';
@@ -175,7 +177,7 @@ export async function runProtocol(protocol: Protocol, opts: RunnerOptions): Prom
       sessionLogged = true;
     }
     const dir = join(opts.outDir, RUNS_FOLDER, slug(spec.id));
-    opts.hooks?.onRunStart?.({ spec, done: doneRuns(), total: totalRuns(), resuming: false });
+    opts.hooks?.onRunStart?.({ spec, done: doneRuns(), total: totalRuns(), resuming: existsSync(join(dir, CHECKPOINT_FILE)) });
     let outcome: RunOutcome;
     try {
       outcome = protocol.run(spec, {
