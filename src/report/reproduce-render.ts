@@ -56,6 +56,14 @@ export function formatSetting(s: Setting): string {
   return parts.join(', ');
 }
 
+/** ', 1 h 22 min wall' from a session's start to its last finished run (before the next session started). */
+function sessionWall(summary: ReproduceSummary, i: number): string {
+  const start = Date.parse(summary.sessions[i]!.startedAt);
+  const next = i + 1 < summary.sessions.length ? Date.parse(summary.sessions[i + 1]!.startedAt) : Infinity;
+  const ends = summary.cells.flatMap((c) => [...c.trials, ...c.finals]).map((r) => Date.parse(r.finishedAt)).filter((t) => t >= start && t < next);
+  return ends.length > 0 ? `: ${ends.length} runs, ${hours((Math.max(...ends) - start) / 1000)} wall` : '';
+}
+
 function hours(seconds: number): string {
   return seconds >= 3600 ? `${(seconds / 3600).toFixed(2)} h` : seconds >= 60 ? `${(seconds / 60).toFixed(1)} min` : `${seconds.toFixed(1)} s`;
 }
@@ -143,7 +151,7 @@ export function renderReproduceMarkdown(summary: ReproduceSummary, ctx: Reproduc
   out.push(
     `- Planned: ${ctx.plannedRuns} runs. Finished: ${finished}. Training time of the finished runs: ${hours(summary.trainSeconds)} (sum over runs, one process, wall clock).`,
     `- Load average (1 min) when runs finished: ${summary.loadAverage.n > 0 ? `${num(summary.loadAverage.mean, 1)} on average` : 'n/a'} on a machine whose cores other jobs shared: times are indicative only.`,
-    `- Sessions: ${summary.sessions.length}${summary.sessions.length > 0 ? ` (${summary.sessions.map((s) => `\`${s.command}\``).filter((v, i, a) => a.indexOf(v) === i).join(', ')})` : ''}.`,
+    `- Sessions: ${summary.sessions.length}${summary.sessions.length > 0 ? ` (${summary.sessions.map((s, i) => `\`${s.command}\`${sessionWall(summary, i)}`).join('; ')})` : ''}.`,
     '',
   );
   out.push('## Results', '');

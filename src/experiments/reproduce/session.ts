@@ -58,8 +58,10 @@ export async function rebuildReport(protocol: Protocol, opts: Pick<ReproduceOpti
   const plannedRuns = [...plan.values()].reduce((n, p) => n + p.runs, 0);
   const lastSession = sessions.at(-1);
   const ctx = reportContext(protocol, stored.settings, plannedRuns, [(lastSession?.command ?? opts.continueCommand) + '    # continue (finished runs are skipped)', opts.reportCommand + '    # rebuild this report from the ledger']);
-  // Cells run in the order asked for (e.g. the largest task count first); the report lists them by task count.
-  const cells = [...plan.values()].map((p) => p.cell).sort((a, b) => a.tasks - b.tasks);
+  // Cells run in the order asked for (e.g. the largest task count first); the report lists them by task
+  // count, static before per-example.
+  const regimeOrder = (c: Cell): number => (c.regime === 'static' ? 0 : 1);
+  const cells = [...plan.values()].map((p) => p.cell).sort((a, b) => a.tasks - b.tasks || regimeOrder(a) - regimeOrder(b));
   const { files, summary } = await writeReproduceReport(opts.outDir, all, ctx, cells);
   return { summary, files };
 }
