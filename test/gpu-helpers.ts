@@ -25,6 +25,7 @@ const nodeRequire = createRequire(import.meta.url);
 /** Why GPU.js cannot run `mode` here, or null when it can. */
 export function gpuModeUnavailable(mode: GpuTestMode): string | null {
   if (mode === 'cpu' || mode === 'auto') return null;
+  if (mode === 'webgl2') return 'webgl2 exists only in browsers (browser-demo.test.ts runs it in Chromium)';
   const { GPU } = nodeRequire('gpu.js') as GpuJsStatics;
   if (mode === 'webasm') return GPU.isWebAssemblySupported ? null : 'this Node has no WebAssembly';
   if (GPU.isHeadlessGLSupported) return null;
