@@ -89,7 +89,9 @@ describe('dselect-k balance experiment (small bar images, fixed seed)', () => {
     const results = runBalanceExperiment(data, settings);
     expect(results.runs.map((r) => r.balance)).toEqual(['none', 'soft', 'hard']);
     const [none, soft, hard] = results.runs as [BalanceRun, BalanceRun, BalanceRun];
-    // Without a constraint this seed's router favours some experts; the CV² aux loss pulls the shares together.
+    // Without a constraint this seed's router favours some experts (test CV² 1.26); the CV² aux loss pulls
+    // the shares together (0.03). Over seeds 0–3 the soft run's training CV² stayed ≤ 0.12 while no
+    // constraint ranged 0.06–1.16, so the comparison needs a seed where the router does collapse: seed 0.
     expect(cv2(none.testShares)).toBeGreaterThan(0.5);
     expect(cv2(soft.testShares)).toBeLessThan(0.25 * cv2(none.testShares));
     expect(soft.trainCv2LastEpoch).toBeLessThan(0.05);
