@@ -4,6 +4,7 @@ import * as core from '../src/index.js';
 import * as experiments from '../src/experiments/index.js';
 import * as gpuEntry from '../src/gpu/index.js';
 import * as nodeEntry from '../src/node/index.js';
+import * as onnxEntry from '../src/onnx/index.js';
 import { recordOp } from '../src/autograd/engine.js';
 import type { GradcheckCase } from '../src/autograd/gradcheck.js';
 import { GENERIC_OPS } from '../src/autograd/ops/registry.js';
@@ -116,7 +117,7 @@ const EXEMPT_MODULES = new Map<string, string>([
 const PARAMETERLESS: Record<string, () => Module> = { Flatten: () => new Flatten() };
 
 const exportedClasses = new Map<string, ModuleClass>(
-  [core, advanced, experiments, nodeEntry, gpuEntry].flatMap((entry) => [...exportedModuleClasses(entry as Record<string, unknown>)]),
+  [core, advanced, experiments, nodeEntry, gpuEntry, onnxEntry].flatMap((entry) => [...exportedModuleClasses(entry as Record<string, unknown>)]),
 );
 
 describe('every exported module and every gate kind has a model-level gradient check', () => {
@@ -126,7 +127,7 @@ describe('every exported module and every gate kind has a model-level gradient c
       coverage.missing.map((n) => `${n} has no module-level gradcheck case: add one (moduleCase) to src/checks/models.ts or src/checks/cnn.ts`),
     ).toEqual([]);
     // The layers of today's models are all found, inside the models that hold them.
-    for (const n of ['Linear', 'MLP', 'Conv2d', 'MaxPool2d', 'CnnExpert', 'ModuleList', 'DSelectKGate', 'SoftmaxGate', 'TopKGate', 'NoisyTopKGate', 'BalancedTopKGate', 'MoE', 'MMoE', 'ConvBlock', 'ConvMoELayer', 'ConvMoENet']) {
+    for (const n of ['Linear', 'MLP', 'Conv2d', 'MaxPool2d', 'CnnExpert', 'ModuleList', 'Sequential', 'Dropout', 'LayerNorm', 'Embedding', 'Activation', 'DSelectKGate', 'SoftmaxGate', 'TopKGate', 'NoisyTopKGate', 'BalancedTopKGate', 'MoE', 'MMoE', 'ConvBlock', 'ConvMoELayer', 'ConvMoENet']) {
       expect(coverage.covered.has(n), n).toBe(true);
     }
   });
