@@ -22,11 +22,15 @@ import { selectorBackwardInto, selectorForwardInto, smoothStepInto } from './dse
 import { binaryKernel, clampInto, planBroadcast, unaryKernel, whereInto } from './elementwise.js';
 import { adamUpdateInto, biasActivationGradInto, biasActivationInto, mixRowsGradInto, mixRowsInto } from './fused.js';
 import { adamUpdateWasm, biasActivationWasm, binarySameWasm, mixRowsGradWasm, mixRowsWasm, reluGradWasm } from './fused-wasm.js';
+import { heapAvailable } from './heap.js';
 import { alloc, allocOverwritten, dataOf, wrap, wrapOutput } from './host.js';
 import { broadcastToInto, concatInto, gatherInto, oneHotInto, padInto, permuteInto, scatterAddInto, sliceInto } from './layout.js';
 import { matmulInto } from './matmul.js';
 import { matmulInfo } from './matmul-config.js';
 import { argmaxInto, reduceInto, softmaxInto } from './reduce.js';
+
+/** Host tensors at least this long move into the heap when a kernel first sees them (as pooled arrays do). */
+const HEAP_ADOPT_MIN = 64;
 
 /** The typed-array backend: every kernel by hand, float32 and float64. */
 export class CpuBackend implements Backend {
@@ -38,6 +42,13 @@ export class CpuBackend implements Backend {
   }
 
   adopt(s: Storage): Storage {
+    // New float32 tensors move into the WebAssembly heap on first use, so that the SIMD kernels
+    // read them in place from then on (one copy, instead of one per SIMD kernel call).
+    if (s.backend === 'host' && s.dtype === 'float32' && s.size >= HEAP_ADOPT_MIN && heapAvailable()) {
+      const out = allocOverwritten('float32', s.size);
+      out.set(s.readSync());
+      return wrapOutput(out);
+    }
     if (s instanceof HostStorage) return s;
     return wrap(s.readSync().slice());
   }
