@@ -1,4 +1,4 @@
-import { FunctionBuilder, uleb, V128, type Local } from './assembler.js';
+import { FunctionBuilder, uleb, type Local } from './assembler.js';
 
 /**
  * The shared assembler plus the scalar and f32x4/i32x4 opcodes the math and softmax kernels use
@@ -6,10 +6,6 @@ import { FunctionBuilder, uleb, V128, type Local } from './assembler.js';
  * assembler.ts so that other kernel files can extend that one without touching this.
  */
 export class SimdBuilder extends FunctionBuilder {
-  /** Code that runs first: it fills the locals of `vconst`. */
-  private readonly prologue: number[] = [];
-  private readonly constants = new Map<string, Local>();
-
   protected op(...bytes: number[]): this {
     for (const b of bytes) this.code.push(b);
     return this;
@@ -18,33 +14,13 @@ export class SimdBuilder extends FunctionBuilder {
     return this.op(0xfd, ...uleb(code), ...imm);
   }
 
-  /**
-   * Pushes a v128 constant from a local set once at function entry. V8 rebuilds a v128.const inside
-   * a loop on every iteration (several instructions per use), which doubled the time of exp.
-   */
-  vconst(bytes: Uint8Array): this {
-    const key = bytes.join(',');
-    let l = this.constants.get(key);
-    if (l === undefined) {
-      l = this.local(V128);
-      this.constants.set(key, l);
-      this.prologue.push(0xfd, ...uleb(0x0c), ...bytes, 0x21, ...uleb(l));
-    }
-    return this.get(l);
-  }
-  /** Four f32 lanes of `v`, from a hoisted local. */
+  /** Four f32 lanes of `v` (V8 keeps such constants in registers across a loop by itself). */
   f32x4(v: number): this {
-    return this.vconst(new Uint8Array(new Float32Array([v, v, v, v]).buffer));
+    return this.simd(0x0c, ...new Uint8Array(new Float32Array([v, v, v, v]).buffer));
   }
-  /** Four i32 lanes of `v`, from a hoisted local. */
+  /** Four i32 lanes of `v`. */
   i32x4(v: number): this {
-    return this.vconst(new Uint8Array(new Int32Array([v, v, v, v]).buffer));
-  }
-
-  override body(): number[] {
-    this.code.unshift(...this.prologue);
-    this.prologue.length = 0;
-    return super.body();
+    return this.simd(0x0c, ...new Uint8Array(new Int32Array([v, v, v, v]).buffer));
   }
 
   // i32
@@ -70,15 +46,6 @@ export class SimdBuilder extends FunctionBuilder {
   v128Load32Zero(offset = 0): this { return this.simd(0x5c, 2, ...uleb(offset)); }
   v128Load32Lane(lane: number, offset = 0): this { return this.simd(0x56, 2, ...uleb(offset), lane); }
   v128Store32Lane(lane: number, offset = 0): this { return this.simd(0x5a, 2, ...uleb(offset), lane); }
-  /** A v128 constant of four f32 lanes. */
-  f32x4Const(a: number, b = a, c = a, d = a): this {
-    return this.simd(0x0c, ...new Uint8Array(new Float32Array([a, b, c, d]).buffer));
-  }
-  /** A v128 constant of four i32 lanes. */
-  i32x4Const(a: number, b = a, c = a, d = a): this {
-    return this.simd(0x0c, ...new Uint8Array(new Int32Array([a, b, c, d]).buffer));
-  }
-
   // lanes
   i32x4Splat(): this { return this.simd(0x11); }
   f32x4Splat(): this { return this.simd(0x13); }
