@@ -300,22 +300,6 @@ function adam(): Builder {
   return f;
 }
 
-/** bin_OP(a, b, out, bytes): out = a OP b elementwise over `bytes` (a multiple of 16). */
-function binarySame(name: string, op: (f: Builder) => void): Builder {
-  const f = new Builder(name, 4);
-  const [a, b, out, bytes] = [0, 1, 2, 3];
-  const k = f.local(I32);
-  f.i32(0).set(k);
-  f.forRange(k, bytes, 16, () => {
-    f.get(out).get(k).add();
-    f.get(a).get(k).add().v128Load();
-    f.get(b).get(k).add().v128Load();
-    op(f);
-    f.v128Store();
-  });
-  return f;
-}
-
 interface Kernels {
   memory: WasmMemory;
   f32: Float32Array;
@@ -327,11 +311,7 @@ interface Kernels {
   mixRows: Fn;
   mixRowsGrad: Fn;
   adam: Fn;
-  binary: Record<SameShapeOp, Fn>;
 }
-
-/** Elementwise ops of two same-shaped float32 arrays with a SIMD version (bit-identical to JS: see binarySameWasm). */
-export type SameShapeOp = 'add' | 'sub' | 'mul';
 
 let kernels: Kernels | null | undefined;
 
@@ -345,9 +325,6 @@ function instantiate(): Kernels | null {
       mixRows(),
       mixRowsGrad(),
       adam(),
-      binarySame('bin_add', (f) => f.f32x4Add()),
-      binarySame('bin_sub', (f) => f.f32x4Sub()),
-      binarySame('bin_mul', (f) => f.f32x4Mul()),
     ];
     const bytes = assembleModule(fns, { shared: false, maximumPages: MAX_PAGES });
     if (!wasmApi.validate(bytes)) return null; // no SIMD in this engine
@@ -364,7 +341,6 @@ function instantiate(): Kernels | null {
       mixRows: ex['mix_rows'] as Fn,
       mixRowsGrad: ex['mix_rows_grad'] as Fn,
       adam: ex['adam'] as Fn,
-      binary: { add: ex['bin_add'] as Fn, sub: ex['bin_sub'] as Fn, mul: ex['bin_mul'] as Fn },
     };
   } catch {
     return null;
@@ -561,28 +537,5 @@ export function adamUpdateWasm(
   outP.set(k.f32.subarray(ptr[4]! / 4, ptr[4]! / 4 + n));
   outM.set(k.f32.subarray(ptr[5]! / 4, ptr[5]! / 4 + n));
   outV.set(k.f32.subarray(ptr[6]! / 4, ptr[6]! / 4 + n));
-  return true;
-}
-
-/** Below this many elements the copies in and out cost more than the JS loop saves. */
-const BINARY_MIN_ELEMENTS = 1024;
-
-/**
- * out = a OP b for same-shaped float32 arrays. Bit-identical to the JS kernel, which computes in
- * doubles and rounds once: for +, −, × of two float32 values a double result rounded to float32 is
- * the correctly rounded float32 result (53 ≥ 2·24 + 2 bits, so double rounding is harmless).
- */
-export function binarySameWasm(op: string, a: ArrayLike<number>, b: ArrayLike<number>, out: Float32Array | Float64Array): boolean {
-  if ((op !== 'add' && op !== 'sub' && op !== 'mul') || !isF32(a, b, out) || out.length < BINARY_MIN_ELEMENTS) return false;
-  const n = out.length;
-  const bytes = Math.ceil(n / 4) * 16;
-  const L = new Layout();
-  const [pa, pb, po] = [L.take(bytes), L.take(bytes), L.take(bytes)];
-  const k = ready(L.size);
-  if (!k) return false;
-  k.f32.set(a as Float32Array, pa / 4);
-  k.f32.set(b as Float32Array, pb / 4);
-  k.binary[op](pa, pb, po, bytes);
-  out.set(k.f32.subarray(po / 4, po / 4 + n));
   return true;
 }
