@@ -23,6 +23,8 @@ export class SimdBuilder extends FunctionBuilder {
     return this.simd(0x0c, ...new Uint8Array(new Int32Array([v, v, v, v]).buffer));
   }
 
+  ret(): this { return this.op(0x0f); }
+
   // i32
   and(): this { return this.op(0x71); }
   or(): this { return this.op(0x72); }
