@@ -56,25 +56,27 @@ export class VectorMath {
 
   /**
    * e^x for x ≤ 0 as softmax needs it (XNNPack's rr2-p5 scheme): a degree-5 polynomial and one
-   * scale factor, 21 vector instructions instead of 28. Results below 2^−126 (x < −87.34, where
-   * they cannot move a softmax sum) are flushed to 0, as is x = −∞; NaN stays NaN. Positive x is
-   * not supported.
+   * scale factor, 20 vector instructions instead of 28. x is first raised to −127·ln2, where the
+   * scale 2^n comes out as +0 (n + 127 = 0 in the exponent field), so x = −∞ and every x whose
+   * result would be below about 2^−126 (x < −87.7, where it cannot move a softmax sum) give exactly
+   * 0; NaN stays NaN. Positive x is not supported.
    */
   expNonPositiveFlush(x: Local): void {
     const f = this.f;
     const [v, n, t, s] = [this.t('expf.v'), this.t('expf.n'), this.t('expf.t'), this.t('expf.s')];
     // v = x·log2(e) + (1.5·2²³ + 127): n in the low bits, so v << 23 is 2^n for n ≥ −126.
-    f.get(x).f32x4(Math.LOG2E).f32x4Mul().f32x4(MAGIC_BIASED).f32x4Add().tee(v);
+    const xc = this.t('expf.x');
+    f.get(x).f32x4(EXP_ZERO_BELOW).f32x4Pmax().tee(xc);
+    f.f32x4(Math.LOG2E).f32x4Mul().f32x4(MAGIC_BIASED).f32x4Add().tee(v);
     f.i32(23).i32x4Shl().set(s);
     f.get(v).f32x4(MAGIC_BIASED).f32x4Sub().set(n);
-    f.get(x).get(n).f32x4(LN2_C1).f32x4Mul().f32x4Sub();
+    f.get(xc).get(n).f32x4(LN2_C1).f32x4Mul().f32x4Sub();
     f.get(n).f32x4(LN2_C2).f32x4Mul().f32x4Sub().set(t);
     // e^t ≈ 1 + t·P(t), P of degree 4 (Remez, relative error 9.7e-8 on |t| ≤ 1.01·ln2/2)
     f.f32x4(EXP_P[4]);
     for (let i = 3; i >= 0; i--) f.get(t).f32x4Mul().f32x4(EXP_P[i]!).f32x4Add();
     // s + (t·s)·P
     f.get(t).get(s).f32x4Mul().f32x4Mul().get(s).f32x4Add();
-    f.get(x).f32x4(EXP_FLUSH_BELOW).f32x4Lt().v128AndNot();
   }
 
   /**
@@ -165,8 +167,8 @@ export class VectorMath {
 const SIGN_BIT = -0x80000000;
 const MAGIC = 12582912 + 254;
 const MAGIC_BIASED = 12582912 + 127;
-/** ln(2^−126): below it expNonPositiveFlush returns 0. */
-const EXP_FLUSH_BELOW = -87.33654475;
+/** −127·ln2: there expNonPositiveFlush's scale factor is exactly 0. */
+const EXP_ZERO_BELOW = -127 * Math.LN2;
 /** e^t ≈ 1 + t·(p0 + p1·t + … + p4·t⁴) on |t| ≤ 1.01·ln2/2 (Remez, relative). */
 const EXP_P = [0.9999997019767761, 0.49999114871025085, 0.16667675971984863, 0.041902557015419006, 0.0082894591614604] as const;
 const LN2_C1 = 0.693359375;
