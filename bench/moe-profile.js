@@ -11,7 +11,10 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { fileURLToPath } from 'node:url';
-import * as dk from '../dist/index.js';
+import * as core from '../dist/index.js';
+import * as advanced from '../dist/advanced.js';
+
+const dk = { ...core, ...advanced };
 import { buildOurModel, makeBatch, ourTrainer } from './moe-workload.js';
 
 const GATES = {
@@ -82,6 +85,7 @@ export async function profileTrainingStep({ gate = 'softmax', steps = 300, threa
   if (typeof dk.configureBufferPool === 'function' && !pool) dk.configureBufferPool({ limitBytes: 0 });
   if (threads !== 1) {
     const { configureMatmul } = await import('../dist/kernels/cpu/matmul-config.js');
+    (await import('../dist/node/worker-threads.js')).useWorkerThreads();
     configureMatmul({ threads });
   }
   const trainer = ourTrainer(buildOurModel(spec), makeBatch());

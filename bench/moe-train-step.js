@@ -17,7 +17,10 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import Benchmark from 'benchmark';
-import * as dk from '../dist/index.js';
+import * as core from '../dist/index.js';
+import * as advanced from '../dist/advanced.js';
+
+const dk = { ...core, ...advanced };
 import {
   ADAM,
   buildOurModel,
@@ -39,6 +42,7 @@ const DSELECT_STATIC = { type: 'dselect-k', k: 2 };
 
 /** Sets how many threads our matmuls use, if this build has the knob (else null: 1 thread only). */
 async function matmulThreadsControl() {
+  (await import('../dist/node/worker-threads.js')).useWorkerThreads();
   if (typeof dk.configureMatmul === 'function') return dk.configureMatmul;
   try {
     const m = await import('../dist/kernels/cpu/matmul-config.js');

@@ -6,6 +6,9 @@ import { gemmWasm, shutdownGemmWorkers, wasmGemmAvailable } from '../src/kernels
 import { gemm, gemmStrided, matmulInto } from '../src/kernels/cpu/matmul.js';
 import { configureMatmul, matmulInfo } from '../src/kernels/cpu/matmul-config.js';
 import type { DType, TypedArray } from '../src/tensor/dtype.js';
+import { useWorkerThreads } from '../src/node/worker-threads.js';
+
+useWorkerThreads();
 
 /** Kernel-level checks of the matmul kernels against a float64 triple loop (no timings here). */
 

@@ -1,17 +1,14 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
-import { datasetNames } from '../data/registry.js';
+import { datasetNames } from '../experiments/datasets.js';
 import { runCompareCommand, VARIANT_IDS } from './compare.js';
-import { DEFAULTS, GATE_KINDS } from './config.js';
+import { DEFAULTS, GATE_KINDS } from '../experiments/config.js';
 import { runGradcheckCommand } from './gradcheck.js';
 import { choiceOption, explicitOptions, integerArg, listArg, numberArg, widthsArg } from './options.js';
 import { runTrainCommand } from './train.js';
-import { UserError } from './user-error.js';
+import { UserError } from '../experiments/user-error.js';
 import { addBalanceCommand } from './balance-command.js';
 import { addDamexCommand } from './damex-command.js';
-import '../kernels/index.js';
-import '../autograd/index.js';
-import '../data/index.js';
 
 const print = (line: string): void => {
   process.stdout.write(line + '\n');

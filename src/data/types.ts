@@ -35,3 +35,12 @@ export interface MultiTaskData {
   taskGroups?: Int32Array;
   targetScaling?: readonly TargetScaling[];
 }
+
+/** Images with one class label each (the sources of the Multi-* builders), pixels in [0, 1]. */
+export interface LabelledImages {
+  name: string;
+  images: Float32Array;
+  shape: [count: number, height: number, width: number];
+  labels: Int32Array;
+  numClasses: number;
+}

@@ -105,6 +105,24 @@ export abstract class Module {
    * (missing, unexpected, mis-shaped) is reported in one error.
    */
   loadStateDict(state: StateDict, opts: LoadStateDictOptions = {}): void {
+    this.checkStateDict(state, opts);
+    const own = new Map(this.namedParameters());
+    noGrad(() => {
+      for (const [name, p] of own) {
+        const value = state[name];
+        if (value === undefined) continue;
+        const converted = value.dtype === p.dtype ? value : cast(value, p.dtype);
+        p.setStorage(copyOf(converted).storage);
+        if (converted !== value) converted.dispose();
+      }
+    });
+  }
+
+  /** Throws the error `loadStateDict` would throw for `state`, changing nothing. */
+  checkStateDict(state: StateDict, opts: LoadStateDictOptions = {}): void {
+    if (typeof state !== 'object' || state === null) {
+      throw new Error(`${this.constructor.name}.loadStateDict: state must be an object of tensors, got ${state === null ? 'null' : typeof state}`);
+    }
     const strict = opts.strict ?? true;
     const problems: string[] = [];
     const own = new Map(this.namedParameters());
@@ -126,15 +144,6 @@ export abstract class Module {
     if (problems.length > 0) {
       throw new Error(`${this.constructor.name}.loadStateDict: ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
     }
-    noGrad(() => {
-      for (const [name, p] of own) {
-        const value = state[name];
-        if (value === undefined) continue;
-        const converted = value.dtype === p.dtype ? value : cast(value, p.dtype);
-        p.setStorage(copyOf(converted).storage);
-        if (converted !== value) converted.dispose();
-      }
-    });
   }
 
   /** @internal Swaps the tensor behind a dotted parameter name; returns the previous one. */

@@ -1,27 +1,9 @@
-import type {
-  AdamUpdateArgs,
-  AdamUpdateResult,
-  Backend,
-  BackendInfo,
-  BiasActivationGrad,
-  BinaryOp,
-  Conv2dGeometry,
-  FusedActivation,
-  MatmulArgs,
-  MixRowsGrad,
-  MixTerm,
-  PoolGeometry,
-  ReduceOp,
-  UnaryOp,
-} from '../backend.js';
+import type { Backend, BackendInfo, BinaryOp, Conv2dGeometry, MatmulArgs, PoolGeometry, ReduceOp, UnaryOp } from '../backend.js';
 import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { sizeOf, type Shape } from '../../tensor/shape.js';
 import { HostStorage, type Storage } from '../../tensor/storage.js';
 import { col2imInto, im2colInto, maxPool2dBackwardInto, maxPool2dInto } from './conv.js';
-import { selectorBackwardInto, selectorForwardInto, smoothStepInto } from './dselect.js';
 import { binaryKernel, clampInto, planBroadcast, unaryKernel, whereInto } from './elementwise.js';
-import { adamUpdateInto, biasActivationGradInto, biasActivationInto, mixRowsGradInto, mixRowsInto } from './fused.js';
-import { adamUpdateWasm, biasActivationWasm, mixRowsGradWasm, mixRowsWasm, reluGradWasm } from './fused-wasm.js';
 import { heapAvailable } from './heap.js';
 import { alloc, allocOverwritten, dataOf, wrap, wrapOutput } from './host.js';
 import { broadcastToInto, concatInto, gatherInto, oneHotInto, padInto, permuteInto, scatterAddInto, sliceInto } from './layout.js';
@@ -202,66 +184,4 @@ export class CpuBackend implements Backend {
     maxPool2dBackwardInto(dataOf(g), dataOf(argmax), geo, out);
     return wrapOutput(out);
   }
-
-  smoothStep(x: Storage, gamma: number, derivative: boolean): Storage {
-    const out = allocOverwritten(x.dtype, x.size);
-    smoothStepInto(dataOf(x), gamma, derivative, out);
-    return wrapOutput(out);
-  }
-
-  selectorForward(s: Storage, rows: number, m: number, numExperts: number): Storage {
-    const out = allocOverwritten(s.dtype, rows * numExperts);
-    selectorForwardInto(dataOf(s), rows, m, numExperts, out);
-    return wrapOutput(out);
-  }
-
-  selectorBackward(s: Storage, g: Storage, rows: number, m: number, numExperts: number): Storage {
-    const out = alloc(s.dtype, rows * m);
-    selectorBackwardInto(dataOf(s), dataOf(g), rows, m, numExperts, out);
-    return wrapOutput(out);
-  }
-
-  biasActivation(x: Storage, shape: Shape, bias: Storage | null, activation: FusedActivation): Storage {
-    const out = allocOverwritten(x.dtype, x.size);
-    const cols = shape.length > 0 ? shape[shape.length - 1]! : 1;
-    const xs = dataOf(x);
-    const b = bias && dataOf(bias);
-    if (!(b && biasActivationWasm(xs, b, cols, activation === 'relu', out))) biasActivationInto(xs, b, cols, activation, out);
-    return wrapOutput(out);
-  }
-
-  biasActivationGrad(activation: FusedActivation, g: Storage, y: Storage, shape: Shape, withBias: boolean): BiasActivationGrad {
-    const cols = shape.length > 0 ? shape[shape.length - 1]! : 1;
-    const gx = allocOverwritten(g.dtype, g.size);
-    const bias = withBias ? alloc(g.dtype, cols) : null;
-    if (!(activation === 'relu' && reluGradWasm(dataOf(g), dataOf(y), cols, gx, bias))) biasActivationGradInto(activation, dataOf(g), dataOf(y), cols, gx, bias);
-    return { x: wrapOutput(gx), bias: bias && wrapOutput(bias) };
-  }
-
-  mixRows(q: Storage, qCols: number, terms: readonly MixTerm[], rows: number, cols: number): Storage {
-    const out = allocOverwritten(q.dtype, rows * cols);
-    const [qs, ts] = [dataOf(q), hostTerms(terms)];
-    if (!mixRowsWasm(qs, qCols, ts, rows, cols, out)) mixRowsInto(qs, qCols, ts, rows, cols, out);
-    return wrapOutput(out);
-  }
-
-  mixRowsGrad(q: Storage, qCols: number, terms: readonly MixTerm[], g: Storage, rows: number, cols: number, needQ: boolean, needF: readonly boolean[]): MixRowsGrad {
-    const gq = needQ ? alloc(q.dtype, rows * qCols) : null;
-    const gfs = terms.map((t, i) => (needF[i] ? allocOverwritten(q.dtype, t.f.size) : null));
-    const [qs, ts, gs] = [dataOf(q), hostTerms(terms), dataOf(g)];
-    if (!mixRowsGradWasm(qs, qCols, ts, gs, rows, cols, gq, gfs)) mixRowsGradInto(qs, qCols, ts, gs, rows, cols, gq, gfs);
-    return { q: gq && wrapOutput(gq), fs: gfs.map((a) => a && wrapOutput(a)) };
-  }
-
-  adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, args: AdamUpdateArgs): AdamUpdateResult {
-    const n = param.size;
-    const [p, mOut, vOut] = [allocOverwritten(param.dtype, n), allocOverwritten(param.dtype, n), allocOverwritten(param.dtype, n)];
-    const ins = [dataOf(param), dataOf(grad), dataOf(m), dataOf(v)] as const;
-    if (!adamUpdateWasm(...ins, args, p, mOut, vOut)) adamUpdateInto(...ins, args, p, mOut, vOut);
-    return { param: wrapOutput(p), m: wrapOutput(mOut), v: wrapOutput(vOut) };
-  }
-}
-
-function hostTerms(terms: readonly MixTerm[]): MixTerm<TypedArray>[] {
-  return terms.map((t) => ({ f: dataOf(t.f), column: t.column, rows: t.rows }));
 }

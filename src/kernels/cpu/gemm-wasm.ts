@@ -1,5 +1,6 @@
 import type { TypedArray } from '../../tensor/dtype.js';
-import { GemmWorkerPool } from './gemm-pool.js';
+import { WasmWorkerPool } from './threads/pool.js';
+import { workerSpawner } from './threads/spawner.js';
 import { buildGemmModule, GEMM_F32, GEMM_F64, packBytes, type GemmDtypeSpec } from './wasm/gemm-module.js';
 import { wasmApi, type WasmMemory } from './wasm/assembler.js';
 
@@ -21,12 +22,14 @@ interface WasmGemm {
   /** Views of memory.buffer, renewed when the memory grows. */
   view32: Float32Array;
   view64: Float64Array;
-  pool: GemmWorkerPool | null;
+  pool: WasmWorkerPool | null;
   /** Workers asked for last time; a failed pool is not retried. */
   poolFailed: boolean;
 }
 
 const PAGE = 65536;
+/** The pool runs export 0 or 1 (fn below): float32 and float64 gemm. */
+const GEMM_EXPORTS = ['gemm_f32', 'gemm_f64'] as const;
 /** Products needing more module memory than this run on the JS kernel instead. */
 const MAX_PAGES = 16384; // 1 GiB
 /** Below this many multiply-adds a product is not worth splitting across threads. */
@@ -76,8 +79,9 @@ function workersFor(w: WasmGemm, threads: number): number {
   if (want <= 0 || !w.shared || w.poolFailed) return 0;
   if (!w.pool || w.pool.size < want) {
     w.pool?.terminate();
-    w.pool = GemmWorkerPool.create(w.module, w.memory, want);
-    if (!w.pool) w.poolFailed = true;
+    w.pool = WasmWorkerPool.create(w.module, w.memory, GEMM_EXPORTS, want);
+    // A spawner that fails is not retried; without one, threads come once one is installed.
+    if (!w.pool && workerSpawner()) w.poolFailed = true;
   }
   return w.pool ? want : 0;
 }

@@ -1,11 +1,13 @@
 import { wasmGemmAvailable } from './gemm-wasm.js';
+import { workerSpawner } from './threads/spawner.js';
 
 /**
  * Which matmul kernel the cpu backend runs, and on how many threads.
  * - kernel 'auto' (default): WebAssembly SIMD when the engine has it, else the plain-JS kernel;
  *   'wasm' insists on SIMD (an error where there is none); 'js' forces the plain-JS kernel.
  * - threads (default 1): products of ≥ 2^19 multiply-adds are split across this many threads
- *   (worker_threads on a shared WebAssembly memory; SIMD kernel only). Workers start on first use.
+ *   (workers on a shared WebAssembly memory; SIMD kernel only; needs a worker spawner, which
+ *   `useWorkerThreads()` of `dselect-k/node` installs). Workers start on first use.
  */
 export type MatmulKernelChoice = 'auto' | 'wasm' | 'js';
 
@@ -34,6 +36,12 @@ export function configureMatmul(opts: Partial<MatmulSettings>): MatmulInfo {
   }
   if (threads !== undefined) {
     if (!Number.isInteger(threads) || threads < 1) throw new Error(`configureMatmul: threads must be an integer ≥ 1, got ${threads}`);
+    if (threads > 1 && !workerSpawner()) {
+      throw new Error(
+        `configureMatmul: threads = ${threads} needs worker threads and none can be started here; ` +
+          "in Node call useWorkerThreads() from 'dselect-k/node' first (in a browser, setWorkerSpawner with a Web Worker spawner)",
+      );
+    }
     settings.threads = threads;
   }
   return matmulInfo();

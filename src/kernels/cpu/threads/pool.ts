@@ -1,0 +1,107 @@
+import type { WasmMemory } from '../wasm/assembler.js';
+import { workerSpawner, type WorkerHandle } from './spawner.js';
+
+/**
+ * Worker threads that run slices of a WebAssembly kernel next to the calling thread. Every worker
+ * instantiates the same compiled module on the same SHARED memory, so a job is a few integers
+ * (which export, then its i32 arguments) written into a shared control block: no copies, no
+ * messages. The caller stays synchronous: it posts, computes its own slice, then blocks in
+ * Atomics.wait (allowed on Node's main thread and in Web Workers) until every slice is done.
+ */
+export const MAX_JOB_ARGS = 14;
+const SLOT = 16; // Int32 words per worker: state, export index, arguments
+const BOOTING = -1;
+const IDLE = 0;
+const POSTED = 1;
+const DONE = 2;
+const FAILED = 3;
+const BOOT_TIMEOUT_MS = 10_000;
+
+// A script body; `data` is bound by the spawner. Waits while idle/done; runs when POSTED.
+const WORKER_SOURCE = `
+const { module, memory, control, slot, exportNames } = data;
+const ctrl = new Int32Array(control);
+const base = slot * ${SLOT};
+let fns;
+try {
+  const instance = new WebAssembly.Instance(module, { env: { mem: memory } });
+  fns = exportNames.map((name) => instance.exports[name]);
+  Atomics.store(ctrl, base, ${IDLE});
+} catch (e) {
+  Atomics.store(ctrl, base, ${FAILED});
+}
+Atomics.notify(ctrl, base);
+while (fns) {
+  let s;
+  while ((s = Atomics.load(ctrl, base)) !== ${POSTED}) Atomics.wait(ctrl, base, s);
+  const a = ctrl.subarray(base + 2, base + ${SLOT});
+  try {
+    fns[ctrl[base + 1]](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13]);
+    Atomics.store(ctrl, base, ${DONE});
+  } catch (e) {
+    Atomics.store(ctrl, base, ${FAILED});
+  }
+  Atomics.notify(ctrl, base);
+}
+`;
+
+export class WasmWorkerPool {
+  private constructor(
+    private readonly workers: WorkerHandle[],
+    private readonly ctrl: Int32Array,
+  ) {}
+
+  /**
+   * Starts `count` workers on `module`/`memory` that can run the exports named `exportNames` (by
+   * index), and waits until they are ready. Null when no spawner is installed or a worker fails.
+   */
+  static create(module: object, memory: WasmMemory, exportNames: readonly string[], count: number): WasmWorkerPool | null {
+    const spawn = workerSpawner();
+    if (!spawn || count < 1) return null;
+    const control = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * SLOT * count);
+    const ctrl = new Int32Array(control);
+    const workers: WorkerHandle[] = [];
+    try {
+      for (let slot = 0; slot < count; slot++) {
+        ctrl[slot * SLOT] = BOOTING;
+        workers.push(spawn(WORKER_SOURCE, { module, memory, control, slot, exportNames: [...exportNames] }));
+      }
+      for (let slot = 0; slot < count; slot++) {
+        Atomics.wait(ctrl, slot * SLOT, BOOTING, BOOT_TIMEOUT_MS);
+        if (Atomics.load(ctrl, slot * SLOT) !== IDLE) throw new Error(`worker ${slot} did not start`);
+      }
+    } catch {
+      for (const w of workers) w.terminate();
+      return null;
+    }
+    return new WasmWorkerPool(workers, ctrl);
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Starts export number `fn` with `args` (at most MAX_JOB_ARGS i32 values) on worker `slot`. */
+  post(slot: number, fn: number, args: readonly number[]): void {
+    const base = slot * SLOT;
+    this.ctrl[base + 1] = fn;
+    for (let i = 0; i < MAX_JOB_ARGS; i++) this.ctrl[base + 2 + i] = args[i] ?? 0;
+    Atomics.store(this.ctrl, base, POSTED);
+    Atomics.notify(this.ctrl, base);
+  }
+
+  /** Blocks until worker `slot` finished its job; false if the job threw. */
+  wait(slot: number): boolean {
+    const base = slot * SLOT;
+    let s: number;
+    while ((s = Atomics.load(this.ctrl, base)) === POSTED) Atomics.wait(this.ctrl, base, POSTED);
+    this.ctrl[base] = IDLE;
+    return s === DONE;
+  }
+
+  /** Stops the workers (the pool is unusable afterwards). */
+  terminate(): void {
+    for (const w of this.workers) w.terminate();
+    this.workers.length = 0;
+  }
+}
