@@ -7,7 +7,7 @@ import { configureBufferPool } from '../src/kernels/cpu/host.js';
 import { softmax, tensor, tidy } from '../src/index.js';
 
 // A shared heap that starts at 16 MiB and may grow to 64 MiB (set before any kernel runs).
-configureHeap({ maxBytes: 64 * 2 ** 20 });
+configureHeap({ shared: true, maxBytes: 64 * 2 ** 20 });
 const cpu = new CpuBackend();
 
 describe('heap block allocator', () => {

@@ -75,7 +75,7 @@ function heapCopy(a: Float32Array): Float32Array {
 }
 
 /** The whole suite, for the heap as configured by the calling test file. */
-export function simdKernelSuite(heapMode: 'shared' | 'off'): void {
+export function simdKernelSuite(heapMode: 'shared' | 'fixed' | 'off'): void {
   describe('SIMD unary kernels', () => {
     const inputs = sweep(4096);
 

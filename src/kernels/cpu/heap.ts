@@ -6,12 +6,17 @@ import { wasmApi, type WasmMemory } from './wasm/assembler.js';
  * copy each way costs ~0.3 ms here, about what the whole softmax of [1024, 1024] may take). JS
  * kernels see plain Float32Array views of it and work unchanged.
  *
- * Growth. A view of a non-shared memory is detached (length 0) when the memory grows, which would
+ * Kinds. A view of a non-shared memory is detached (length 0) when the memory grows, which would
  * break every tensor held anywhere; views of a SHARED memory stay valid (the old SharedArrayBuffer
- * keeps its length). So: where SharedArrayBuffer exists (Node, cross-origin-isolated pages) the
- * heap is a shared memory that grows on demand up to `maxBytes`; elsewhere it is a non-shared
- * memory of fixed size (`fixedBytes`, reserved once; untouched pages cost no RAM on the usual
- * engines). When the heap is full, callers get null and fall back to ordinary typed arrays, which
+ * keeps its length). So the default heap is a non-shared memory of fixed size, `maxBytes` (1 GiB)
+ * reserved at once: V8 and SpiderMonkey commit its pages only when touched (RSS measured here: +0
+ * MB for an untouched 1 GiB heap), and smaller sizes are tried where the reservation fails. With
+ * `shared: true` (needs SharedArrayBuffer: Node, cross-origin-isolated pages) it is a shared memory
+ * that starts at 16 MiB and grows to `maxBytes`, which worker threads could use too; but copying
+ * into or out of SharedArrayBuffer-backed arrays with TypedArray.prototype.set takes V8's relaxed
+ * atomic memcpy, 1.4–1.6× slower (128 KB: 4.2 vs 3.0 µs; 4 MB: 276 vs 168 µs), and the op packs'
+ * kernels and gemm still copy their operands that way, which made the MLP MoE training step 8–12%
+ * slower. When the heap is full, callers get null and fall back to ordinary typed arrays, which
  * every kernel still accepts (the SIMD ones then copy), so a full heap is slower, never wrong.
  *
  * Lifetime. Blocks are freed explicitly (the buffer pool in host.ts does it when a tensor is
@@ -30,12 +35,10 @@ const PAGE = 65536;
 export interface HeapOptions {
   /** false: no heap (every tensor in ordinary typed arrays; SIMD kernels copy). Default true. */
   enabled?: boolean;
-  /** false: a non-shared heap of fixed size even where SharedArrayBuffer exists. Default true. */
+  /** true: a shared memory that grows (needs SharedArrayBuffer; else the fixed kind). Default false. */
   shared?: boolean;
-  /** Largest size a shared (growable) heap may reach. Default 2 GiB. */
+  /** The most the heap holds: reserved at once by the fixed kind, grown to by the shared one. Default 1 GiB. */
   maxBytes?: number;
-  /** Size of the non-shared heap used where SharedArrayBuffer is missing. Default 256 MiB. */
-  fixedBytes?: number;
 }
 
 export interface HeapInfo {
@@ -49,7 +52,7 @@ export interface HeapInfo {
   misses: number;
 }
 
-const options: Required<HeapOptions> = { enabled: true, shared: true, maxBytes: 2 ** 31, fixedBytes: 256 * 2 ** 20 };
+const options: Required<HeapOptions> = { enabled: true, shared: false, maxBytes: 2 ** 30 };
 
 /** Block allocator: exact-size free lists, a bump pointer, and coalescing when both come up empty (exported for tests). */
 export class Blocks {
@@ -147,12 +150,10 @@ let state: HeapState | null | undefined;
 function create(): HeapState | null {
   if (!options.enabled || !wasmApi) return null;
   const attempts: [shared: boolean, initialPages: number, maxPages: number][] = [];
-  if (options.shared && typeof SharedArrayBuffer === 'function') {
-    const maxPages = Math.floor(options.maxBytes / PAGE);
-    attempts.push([true, Math.min(256, maxPages), maxPages], [true, Math.min(256, maxPages), Math.min(maxPages, 16384)]);
-  }
-  const fixedPages = Math.floor(options.fixedBytes / PAGE);
-  attempts.push([false, fixedPages, fixedPages], [false, Math.min(fixedPages, 1024), Math.min(fixedPages, 1024)]);
+  const maxPages = Math.floor(options.maxBytes / PAGE);
+  if (options.shared && typeof SharedArrayBuffer === 'function') attempts.push([true, Math.min(256, maxPages), maxPages]);
+  // Where a large reservation fails (32-bit address spaces, some mobile browsers), smaller ones.
+  for (const pages of [maxPages, 4096, 1024]) if (pages <= maxPages) attempts.push([false, pages, pages]);
   for (const [shared, initial, maximum] of attempts) {
     if (initial * PAGE <= STAGING_BYTES) continue;
     try {
@@ -257,11 +258,9 @@ export function configureHeap(opts: HeapOptions = {}): HeapInfo {
       const v = opts[k];
       if (v !== undefined && typeof v !== 'boolean') throw new Error(`configureHeap: ${k} must be true or false, got ${String(v)}`);
     }
-    for (const k of ['maxBytes', 'fixedBytes'] as const) {
-      const v = opts[k];
-      if (v !== undefined && (!Number.isFinite(v) || v < 2 * STAGING_BYTES || v > 2 ** 32)) {
-        throw new Error(`configureHeap: ${k} must be a number of bytes in [${2 * STAGING_BYTES}, 2^32], got ${v}`);
-      }
+    const v = opts.maxBytes;
+    if (v !== undefined && (!Number.isFinite(v) || v < 2 * STAGING_BYTES || v > 2 ** 32)) {
+      throw new Error(`configureHeap: maxBytes must be a number of bytes in [${2 * STAGING_BYTES}, 2^32], got ${v}`);
     }
     Object.assign(options, opts);
     state = undefined;
