@@ -23,7 +23,8 @@ import { wasmApi, type WasmMemory } from './wasm/assembler.js';
  * disposed and the pool does not keep the array) or, for arrays that are simply dropped, by a
  * FinalizationRegistry once the view is garbage-collected. Finalizers only run when the JS stack
  * is empty, so a long synchronous loop that never disposes can fill the heap: it then falls back
- * as above until the collector catches up.
+ * as above until the collector catches up. The finalizer watches the view handed out, so a
+ * subarray() of it must not outlive it (the engine never keeps one).
  *
  * Layout: [0, STAGING_BYTES) is staging space for small operands that live outside the heap; blocks
  * start after it, 64-byte aligned (a cache line, and whole SIMD vectors).
