@@ -4,12 +4,16 @@ import { sizeOf, type Shape } from '../../tensor/shape.js';
 import { HostStorage, type Storage } from '../../tensor/storage.js';
 import { col2imInto, im2colInto, maxPool2dBackwardInto, maxPool2dInto } from './conv.js';
 import { binaryKernel, clampInto, planBroadcast, unaryKernel, whereInto } from './elementwise.js';
-import { binarySameWasm } from './binary-wasm.js';
+import { heapAvailable } from './heap.js';
 import { alloc, allocOverwritten, dataOf, wrap, wrapOutput } from './host.js';
 import { broadcastToInto, concatInto, gatherInto, oneHotInto, padInto, permuteInto, scatterAddInto, sliceInto } from './layout.js';
 import { matmulInto } from './matmul.js';
 import { matmulInfo } from './matmul-config.js';
 import { argmaxInto, reduceInto, softmaxInto } from './reduce.js';
+import { binaryPlanSimd, softmaxRowsSimd, unarySimd } from './simd.js';
+
+/** Host tensors at least this long move into the heap when a kernel first sees them (as pooled arrays do). */
+const HEAP_ADOPT_MIN = 64;
 
 /** The typed-array backend: every kernel by hand, float32 and float64. */
 export class CpuBackend implements Backend {
@@ -21,6 +25,13 @@ export class CpuBackend implements Backend {
   }
 
   adopt(s: Storage): Storage {
+    // New float32 tensors move into the WebAssembly heap on first use, so that the SIMD kernels
+    // read them in place from then on (one copy, instead of one per SIMD kernel call).
+    if (s.backend === 'host' && s.dtype === 'float32' && s.size >= HEAP_ADOPT_MIN && heapAvailable()) {
+      const out = allocOverwritten('float32', s.size);
+      out.set(s.readSync());
+      return wrapOutput(out);
+    }
     if (s instanceof HostStorage) return s;
     return wrap(s.readSync().slice());
   }
@@ -43,7 +54,8 @@ export class CpuBackend implements Backend {
 
   unary(op: UnaryOp, x: Storage): Storage {
     const out = allocOverwritten(x.dtype, x.size);
-    unaryKernel(op)(dataOf(x), out);
+    const xs = dataOf(x);
+    if (!unarySimd(op, xs, out)) unaryKernel(op)(xs, out);
     return wrapOutput(out);
   }
 
@@ -57,7 +69,7 @@ export class CpuBackend implements Backend {
     const out = allocOverwritten(a.dtype, sizeOf(outShape));
     const [da, db] = [dataOf(a), dataOf(b)];
     const plan = planBroadcast([aShape, bShape], outShape);
-    if (!(plan.kind === 'same' && binarySameWasm(op, da, db, out))) binaryKernel(op)(da, db, out, plan);
+    if (!binaryPlanSimd(op, da, db, out, plan)) binaryKernel(op)(da, db, out, plan);
     return wrapOutput(out);
   }
 
@@ -89,7 +101,10 @@ export class CpuBackend implements Backend {
 
   softmax(x: Storage, shape: Shape, axis: number, log: boolean): Storage {
     const out = allocOverwritten(x.dtype, x.size);
-    softmaxInto(dataOf(x), shape, axis, log, out);
+    const xs = dataOf(x);
+    const n = shape[axis]!;
+    const lastAxis = shape.slice(axis + 1).every((d) => d === 1);
+    if (!(lastAxis && n > 0 && softmaxRowsSimd(xs, out, x.size / n, n, log))) softmaxInto(xs, shape, axis, log, out);
     return wrapOutput(out);
   }
 
