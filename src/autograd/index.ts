@@ -9,6 +9,7 @@ export * from './ops/matmul.js';
 export * from './ops/softmax.js';
 export * from './ops/shape.js';
 export * from './ops/conv.js';
+export * from './ops/conv-pool.js';
 export * from './ops/fused.js';
 export type { TensorLike } from './ops/util.js';
 export { engineGradcheckCases } from './checks/index.js';

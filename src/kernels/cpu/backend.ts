@@ -6,6 +6,9 @@ import type {
   BiasActivationGrad,
   BinaryOp,
   Conv2dGeometry,
+  ConvPoolGeometry,
+  ConvPoolGrads,
+  ConvPoolNeeds,
   FusedActivation,
   MatmulArgs,
   MixRowsGrad,
@@ -18,6 +21,8 @@ import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { sizeOf, type Shape } from '../../tensor/shape.js';
 import { HostStorage, type Storage } from '../../tensor/storage.js';
 import { col2imInto, im2colInto, maxPool2dBackwardInto, maxPool2dInto } from './conv.js';
+import { convPoolReluBackwardInto, convPoolReluInto, type ConvPoolGradArrays } from './conv-pool.js';
+import { convPoolReluBackwardWasm, convPoolReluWasm, type ConvPoolGradOut } from './conv-pool-wasm.js';
 import { selectorBackwardInto, selectorForwardInto, smoothStepInto } from './dselect.js';
 import { binaryKernel, clampInto, planBroadcast, unaryKernel, whereInto } from './elementwise.js';
 import { adamUpdateInto, biasActivationGradInto, biasActivationInto, mixRowsGradInto, mixRowsInto } from './fused.js';
@@ -187,6 +192,35 @@ export class CpuBackend implements Backend {
     return wrapOutput(out);
   }
 
+  convPoolRelu(x: Storage, weight: Storage, bias: Storage | null, geo: ConvPoolGeometry): { values: Storage; codes: Storage } {
+    const size = (x.size / geo.inputShape[1]! / geo.inputShape[2]! / geo.inputShape[3]!) * filtersOf(weight, geo) * geo.pooledH * geo.pooledW;
+    const values = allocOverwritten(x.dtype, size);
+    const codes = allocOverwritten(x.dtype, size);
+    const [xs, ws, bs] = [dataOf(x), dataOf(weight), bias && dataOf(bias)];
+    const f32 = xs instanceof Float32Array && ws instanceof Float32Array && (bs === null || bs instanceof Float32Array);
+    if (!(f32 && convPoolReluWasm(xs, ws, bs, geo, values as Float32Array, codes as Float32Array) !== false)) convPoolReluInto(xs, ws, bs, geo, values, codes);
+    return { values: wrapOutput(values), codes: wrapOutput(codes) };
+  }
+
+  convPoolReluBackward(g: Storage, values: Storage, codes: Storage, x: Storage, weight: Storage, geo: ConvPoolGeometry, needs: ConvPoolNeeds): ConvPoolGrads {
+    const out = {
+      x: needs.x ? allocOverwritten(x.dtype, x.size) : null,
+      weight: needs.weight ? allocOverwritten(x.dtype, weight.size) : null,
+      bias: needs.bias ? allocOverwritten(x.dtype, filtersOf(weight, geo)) : null,
+    };
+    const [gs, vs, cs, xs, ws] = [dataOf(g), dataOf(values), dataOf(codes), dataOf(x), dataOf(weight)];
+    const simd =
+      gs instanceof Float32Array &&
+      vs instanceof Float32Array &&
+      cs instanceof Float32Array &&
+      xs instanceof Float32Array &&
+      ws instanceof Float32Array &&
+      isFloat32Grads(out) &&
+      convPoolReluBackwardWasm(gs, vs, cs, xs, ws, geo, out) !== false;
+    if (!simd) convPoolReluBackwardInto(gs, vs, cs, xs, ws, geo, out);
+    return { x: out.x && wrapOutput(out.x), weight: out.weight && wrapOutput(out.weight), bias: out.bias && wrapOutput(out.bias) };
+  }
+
   smoothStep(x: Storage, gamma: number, derivative: boolean): Storage {
     const out = allocOverwritten(x.dtype, x.size);
     smoothStepInto(dataOf(x), gamma, derivative, out);
@@ -244,6 +278,14 @@ export class CpuBackend implements Backend {
     if (!adamUpdateWasm(...ins, args, p, mOut, vOut)) adamUpdateInto(...ins, args, p, mOut, vOut);
     return { param: wrapOutput(p), m: wrapOutput(mOut), v: wrapOutput(vOut) };
   }
+}
+
+function isFloat32Grads(out: ConvPoolGradArrays): out is ConvPoolGradOut {
+  return [out.x, out.weight, out.bias].every((a) => a === null || a instanceof Float32Array);
+}
+
+function filtersOf(weight: Storage, geo: ConvPoolGeometry): number {
+  return weight.size / (geo.inputShape[1]! * geo.kernelH * geo.kernelW);
 }
 
 function hostTerms(terms: readonly MixTerm[]): MixTerm<TypedArray>[] {

@@ -1,0 +1,412 @@
+import type { ConvPoolGeometry } from '../backend.js';
+import { matmulSettings } from './matmul-config.js';
+import { WasmWorkerPool } from './threads/pool.js';
+import { workerSpawner } from './threads/spawner.js';
+import { wasmApi, type WasmMemory } from './wasm/assembler.js';
+import { buildConvModule, CONV_EXPORTS, MAX_ROW_VECTORS, PARAM, PARAM_WORDS, TILE_FILTERS, UNROLLED_KERNEL_WIDTHS } from './wasm/conv-module.js';
+
+/**
+ * Runs the fused conv → max-pool 2×2 → bias → ReLU layer (see wasm/conv-module.ts) on WebAssembly
+ * SIMD, on one thread or split by images across worker threads sharing the module's memory. Operands
+ * are copied into the memory (and padded there when the conv pads), results copied back out. Each
+ * entry returns false, touching nothing, where it does not apply (no SIMD, float64, a stride other
+ * than 1, a pool other than 2, kW > 16); the caller then runs the JS kernels of conv-pool.ts.
+ *
+ * Float32 throughout; sums run in a different order from the JS kernels (im2col + gemm), so values
+ * agree to float32 rounding (see test/conv-pool.test.ts for the tolerances), and the window codes
+ * agree except where two conv outputs of a window are equal to within that rounding.
+ */
+type Fn = (...args: number[]) => void;
+
+interface ConvWasm {
+  module: object;
+  memory: WasmMemory;
+  shared: boolean;
+  fns: Record<(typeof CONV_EXPORTS)[number], Fn>;
+  f32: Float32Array;
+  i32: Int32Array;
+  pool: WasmWorkerPool | null;
+  poolFailed: boolean;
+}
+
+const PAGE = 65536;
+const MAX_PAGES = 16384; // 1 GiB: larger layers run on the JS kernels
+/**
+ * Below this many forward multiply-adds (N·F·outH·outW·K) a layer runs on one thread: handing a
+ * slice to a worker costs tens of microseconds, ~1M multiply-adds of work at this kernel's speed.
+ */
+export const CONV_PARALLEL_MIN_MACS = 1 << 21;
+
+let state: ConvWasm | null | undefined;
+
+function instantiate(): ConvWasm | null {
+  if (!wasmApi) return null;
+  for (const shared of [true, false]) {
+    try {
+      const bytes = buildConvModule({ shared, maximumPages: MAX_PAGES });
+      if (!wasmApi.validate(bytes)) return null; // no SIMD in this engine
+      const memory = new wasmApi.Memory({ initial: 16, maximum: MAX_PAGES, shared });
+      const module = new wasmApi.Module(bytes);
+      const ex = new wasmApi.Instance(module, { env: { mem: memory } }).exports;
+      const fns = Object.fromEntries(CONV_EXPORTS.map((name) => [name, ex[name] as Fn])) as ConvWasm['fns'];
+      return { module, memory, shared, fns, f32: new Float32Array(memory.buffer), i32: new Int32Array(memory.buffer), pool: null, poolFailed: false };
+    } catch {
+      // shared memory needs SharedArrayBuffer (cross-origin isolation in browsers): try plain
+    }
+  }
+  return null;
+}
+
+function wasm(): ConvWasm | null {
+  if (state === undefined) state = instantiate();
+  return state;
+}
+
+/** Whether the SIMD conv kernels run here. */
+export function convWasmAvailable(): boolean {
+  return wasm() !== null;
+}
+
+/** Stops the conv kernels' worker threads (re-created on the next parallel layer). */
+export function shutdownConvWorkers(): void {
+  state?.pool?.terminate();
+  if (state) state.pool = null;
+}
+
+/** Grows the memory to `bytes` and renews the views; false when that is over the limit. */
+function reserve(w: ConvWasm, bytes: number): boolean {
+  if (bytes > MAX_PAGES * PAGE) return false;
+  const have = w.memory.buffer.byteLength;
+  if (bytes > have) w.memory.grow(Math.ceil((bytes - have) / PAGE));
+  if (w.f32.buffer.byteLength !== w.memory.buffer.byteLength) {
+    w.f32 = new Float32Array(w.memory.buffer);
+    w.i32 = new Int32Array(w.memory.buffer);
+  }
+  return true;
+}
+
+/** Bump allocation of one call's buffers (16-byte aligned byte offsets). */
+class Layout {
+  private next = 0;
+  take(bytes: number): number {
+    const at = this.next;
+    this.next += Math.ceil(bytes / 16) * 16 + 64; // + slack: vector reads may run up to 3 floats past a buffer
+    return at;
+  }
+  get size(): number {
+    return this.next;
+  }
+}
+
+/** The geometry the SIMD kernels take, or null when they do not apply. */
+interface Plan {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  f: number;
+  kh: number;
+  kw: number;
+  pad: number;
+  /** Prepared (padded) input plane: hp rows of wr floats. */
+  hp: number;
+  wr: number;
+  k: number;
+  pooledH: number;
+  pooledW: number;
+}
+
+function plan(geo: ConvPoolGeometry, filters: number): Plan | null {
+  if (geo.stride !== 1 || geo.pool !== 2 || geo.pooledH < 1 || geo.pooledW < 1 || geo.kernelW > 4 * MAX_ROW_VECTORS) return null;
+  const [n, c, h, w] = geo.inputShape as [number, number, number, number];
+  if (n < 1) return null;
+  const pad = geo.padding;
+  return { n, c, h, w, f: filters, kh: geo.kernelH, kw: geo.kernelW, pad, hp: h + 2 * pad, wr: w + 2 * pad, k: c * geo.kernelH * geo.kernelW, pooledH: geo.pooledH, pooledW: geo.pooledW };
+}
+
+/** Puts x [N, C, H, W] into the memory at `at` in the padded layout (planes of hp × wr). */
+function placeInput(w: ConvWasm, x: Float32Array, p: Plan, at: number, staging: number): void {
+  if (p.pad === 0) {
+    w.f32.set(x, at / 4);
+    return;
+  }
+  w.f32.set(x, staging / 4);
+  w.f32.fill(0, at / 4, at / 4 + p.n * p.c * p.hp * p.wr);
+  const start = at + 4 * (p.pad * p.wr + p.pad);
+  w.fns.copy_planes(staging, 4 * p.h * p.w, 4 * p.w, start, 4 * p.hp * p.wr, 4 * p.wr, p.n * p.c, p.h, 4 * p.w);
+}
+
+function threadsFor(w: ConvWasm, macs: number, images: number): number {
+  const want = Math.min(matmulSettings().threads, images);
+  if (want <= 1 || macs < CONV_PARALLEL_MIN_MACS || !w.shared || w.poolFailed) return 1;
+  if (!w.pool || w.pool.size < want - 1) {
+    w.pool?.terminate();
+    w.pool = WasmWorkerPool.create(w.module, w.memory, CONV_EXPORTS, want - 1);
+    if (!w.pool && workerSpawner()) w.poolFailed = true;
+  }
+  return w.pool ? want : 1;
+}
+
+/**
+ * Runs `name` over images [0, n) split in `parts` ranges: range t with params block paramsOf(t),
+ * range 0 on this thread. A range whose worker failed is redone here after `redo(t)` resets it.
+ */
+function runSplit(w: ConvWasm, name: (typeof CONV_EXPORTS)[number], n: number, parts: number, paramsOf: (t: number) => number, redo: (t: number) => void): void {
+  const bounds = Array.from({ length: parts + 1 }, (_, t) => Math.round((t * n) / parts));
+  const fn = CONV_EXPORTS.indexOf(name);
+  for (let t = 1; t < parts; t++) w.pool!.post(t - 1, fn, [paramsOf(t), bounds[t]!, bounds[t + 1]!]);
+  w.fns[name](paramsOf(0), bounds[0]!, bounds[1]!);
+  for (let t = 1; t < parts; t++) {
+    if (!w.pool!.wait(t - 1)) {
+      redo(t);
+      w.fns[name](paramsOf(t), bounds[t]!, bounds[t + 1]!);
+      w.poolFailed = true;
+    }
+  }
+  if (w.poolFailed) shutdownConvWorkers();
+}
+
+/** Byte offsets of the taps (c, kh, kw) from a conv position's input origin, plane/row strides in bytes. */
+function tapOffsets(p: Plan, planeBytes: number, rowBytes: number): Int32Array {
+  const out = new Int32Array(p.k);
+  let i = 0;
+  for (let c = 0; c < p.c; c++) for (let kh = 0; kh < p.kh; kh++) for (let kw = 0; kw < p.kw; kw++) out[i++] = c * planeBytes + kh * rowBytes + 4 * kw;
+  return out;
+}
+
+function rowOffsets(p: Plan, planeBytes: number, rowBytes: number): Int32Array {
+  const out = new Int32Array(p.c * p.kh);
+  for (let c = 0; c < p.c; c++) for (let kh = 0; kh < p.kh; kh++) out[c * p.kh + kh] = c * planeBytes + kh * rowBytes;
+  return out;
+}
+
+/**
+ * values = relu(maxPool2(conv(x, weight)) + bias) [N, F, PH, PW] and codes (window argmax dy·2 + dx,
+ * first maximum), float32. Returns the number of threads that ran, or false (nothing written) where
+ * the SIMD kernels do not apply.
+ */
+export function convPoolReluWasm(x: Float32Array, weight: Float32Array, bias: Float32Array | null, geo: ConvPoolGeometry, values: Float32Array, codes: Float32Array): number | false {
+  const [filters] = [weight.length / Math.max(1, (geo.inputShape[1] ?? 0) * geo.kernelH * geo.kernelW)];
+  const p = plan(geo, filters);
+  const w = p && wasm();
+  if (!p || !w) return false;
+  const R = TILE_FILTERS;
+  const groups = Math.ceil(p.f / R);
+  const pairs = Math.ceil(R / 2);
+  const pairCols = Math.ceil(p.pooledW / 2);
+  const rowFloats = 2 * pairCols;
+  const planeFloats = p.pooledH * rowFloats;
+  const imageFloats = groups * R * planeFloats;
+  const exact = p.f * p.pooledH * p.pooledW;
+
+  const unrolled = (UNROLLED_KERNEL_WIDTHS as readonly number[]).includes(p.kw);
+  const table = unrolled ? rowOffsets(p, 4 * p.hp * p.wr, 4 * p.wr) : tapOffsets(p, 4 * p.hp * p.wr, 4 * p.wr);
+  const L = new Layout();
+  const params = L.take(4 * PARAM_WORDS);
+  const offsets = L.take(4 * table.length);
+  const packed = L.take(4 * groups * p.k * R);
+  const biasPairs = L.take(16 * groups * pairs);
+  const xPrepared = L.take(4 * p.n * p.c * p.hp * p.wr);
+  const staging = p.pad > 0 ? L.take(4 * x.length) : 0;
+  const y = L.take(4 * p.n * imageFloats);
+  const cs = L.take(4 * p.n * imageFloats);
+  const compact = imageFloats !== exact;
+  const yOut = compact ? L.take(4 * p.n * exact) : y;
+  const cOut = compact ? L.take(4 * p.n * exact) : cs;
+  if (!reserve(w, L.size)) return false;
+
+  const { f32, i32 } = w;
+  placeInput(w, x, p, xPrepared, staging);
+  i32.set(table, offsets / 4);
+  // Weights as [group][k][R] (filters past F are zero), bias as (b_a, b_a, b_b, b_b) per filter pair.
+  f32.fill(0, packed / 4, packed / 4 + groups * p.k * R);
+  for (let fi = 0; fi < p.f; fi++) {
+    const g = Math.floor(fi / R);
+    const r = fi - g * R;
+    const dst = packed / 4 + g * p.k * R + r;
+    const src = fi * p.k;
+    for (let k = 0; k < p.k; k++) f32[dst + k * R] = weight[src + k]!;
+  }
+  f32.fill(0, biasPairs / 4, biasPairs / 4 + 4 * groups * pairs);
+  if (bias) {
+    for (let fi = 0; fi < p.f; fi++) {
+      const g = Math.floor(fi / R);
+      const r = fi - g * R;
+      const at = biasPairs / 4 + 4 * (g * pairs + (r >> 1)) + 2 * (r & 1);
+      f32[at] = bias[fi]!;
+      f32[at + 1] = bias[fi]!;
+    }
+  }
+  const P = params / 4;
+  i32.fill(0, P, P + PARAM_WORDS);
+  i32[P + PARAM.x] = xPrepared;
+  i32[P + PARAM.xImage] = 4 * p.c * p.hp * p.wr;
+  i32[P + PARAM.xRow] = 4 * p.wr;
+  i32[P + PARAM.offsets] = offsets;
+  i32[P + PARAM.k] = table.length;
+  i32[P + PARAM.weights] = packed;
+  i32[P + PARAM.groups] = groups;
+  i32[P + PARAM.biasPairs] = biasPairs;
+  i32[P + PARAM.y] = y;
+  i32[P + PARAM.codes] = cs;
+  i32[P + PARAM.yImage] = 4 * imageFloats;
+  i32[P + PARAM.yPlane] = 4 * planeFloats;
+  i32[P + PARAM.pooledH] = p.pooledH;
+  i32[P + PARAM.pairCols] = pairCols;
+
+  const macs = p.n * groups * R * p.pooledH * pairCols * 8 * p.k;
+  const name = (unrolled ? `cpr_fwd_k${p.kw}` : 'cpr_fwd') as (typeof CONV_EXPORTS)[number];
+  const parts = threadsFor(w, macs, p.n);
+  runSplit(w, name, p.n, parts, () => params, () => undefined);
+  if (compact) {
+    // Drop the padded filters and the odd last column: rows (f, qh) of rowFloats → pooledW.
+    for (const [from, to] of [[y, yOut], [cs, cOut]] as const) {
+      w.fns.copy_planes(from, 4 * imageFloats, 4 * rowFloats, to, 4 * exact, 4 * p.pooledW, p.n, p.f * p.pooledH, 4 * p.pooledW);
+    }
+  }
+  values.set(w.f32.subarray(yOut / 4, yOut / 4 + p.n * exact));
+  codes.set(w.f32.subarray(cOut / 4, cOut / 4 + p.n * exact));
+  return parts;
+}
+
+/** Where the backward writes; null for a gradient that is not needed. */
+export interface ConvPoolGradOut {
+  x: Float32Array | null;
+  weight: Float32Array | null;
+  bias: Float32Array | null;
+}
+
+/**
+ * Gradients of convPoolReluWasm's layer for the upstream g [N, F, PH, PW], given its values and
+ * codes. Writes (overwrites) the requested outputs; returns the threads that ran, or false (nothing
+ * written) where it does not apply.
+ */
+export function convPoolReluBackwardWasm(
+  g: Float32Array,
+  values: Float32Array,
+  codes: Float32Array,
+  x: Float32Array,
+  weight: Float32Array,
+  geo: ConvPoolGeometry,
+  out: ConvPoolGradOut,
+): number | false {
+  const filters = weight.length / Math.max(1, (geo.inputShape[1] ?? 0) * geo.kernelH * geo.kernelW);
+  const p = plan(geo, filters);
+  const w = p && wasm();
+  if (!p || !w) return false;
+  const needW = out.weight !== null || out.bias !== null;
+  const needX = out.x !== null;
+  const rows = p.c * p.kh;
+  const kp = Math.ceil(p.k / 4) * 4;
+  const vpr = Math.ceil(p.kw / 4);
+  const q = p.pooledH * p.pooledW;
+  const exact = p.f * q;
+  const xPlane = 4 * p.hp * p.wr;
+  const dxPlane = xPlane + 16; // slack per plane: the kW padding of a row adds zeros up to 3 floats past it
+  const macs = p.n * p.f * q * 4 * p.k;
+  const parts = threadsFor(w, macs, p.n);
+
+  const L = new Layout();
+  const blocks = Array.from({ length: parts }, () => L.take(4 * PARAM_WORDS));
+  const xPrepared = L.take(4 * p.n * p.c * p.hp * p.wr);
+  const staging = p.pad > 0 ? L.take(4 * x.length) : 0;
+  const xRows = L.take(4 * rows);
+  const gAt = L.take(4 * p.n * exact);
+  const yAt = L.take(4 * p.n * exact);
+  const cAt = L.take(4 * p.n * exact);
+  const wx = needX ? L.take(4 * p.f * rows * 4 * vpr) : 0;
+  const dx = needX ? L.take(p.n * p.c * dxPlane) : 0;
+  const dxRows = needX ? L.take(4 * rows) : 0;
+  const dxOut = needX ? L.take(4 * p.n * p.c * p.h * p.w) : 0;
+  const scratch = Array.from({ length: parts }, () => ({
+    fields: needW ? L.take(4 * q * 4 * kp) : 0,
+    list: needW ? L.take(8 * q) : 0,
+    dw: needW ? L.take(4 * p.f * kp) : 0,
+    db: needW ? L.take(4 * p.f) : 0,
+    buckets: needX ? L.take(32 * p.f + 16) : 0,
+  }));
+  if (!reserve(w, L.size)) return false;
+
+  const { f32, i32 } = w;
+  placeInput(w, x, p, xPrepared, staging);
+  i32.set(rowOffsets(p, xPlane, 4 * p.wr), xRows / 4);
+  f32.set(g, gAt / 4);
+  f32.set(values, yAt / 4);
+  f32.set(codes, cAt / 4);
+  if (needX) {
+    // Weights [F][rows][4·vpr]: each kernel row padded with zeros to whole vectors.
+    f32.fill(0, wx / 4, wx / 4 + p.f * rows * 4 * vpr);
+    for (let fi = 0; fi < p.f; fi++) {
+      for (let r = 0; r < rows; r++) {
+        const src = (fi * rows + r) * p.kw;
+        f32.set(weight.subarray(src, src + p.kw), wx / 4 + (fi * rows + r) * 4 * vpr);
+      }
+    }
+    f32.fill(0, dx / 4, dx / 4 + (p.n * p.c * dxPlane) / 4);
+    i32.set(rowOffsets(p, dxPlane, 4 * p.wr), dxRows / 4);
+  }
+  const zeroScratch = (t: number): void => {
+    const s = scratch[t]!;
+    if (!needW) return;
+    f32.fill(0, s.fields / 4, s.fields / 4 + q * 4 * kp);
+    f32.fill(0, s.dw / 4, s.dw / 4 + p.f * kp);
+    f32.fill(0, s.db / 4, s.db / 4 + p.f);
+  };
+  blocks.forEach((params, t) => {
+    const P = params / 4;
+    const s = scratch[t]!;
+    zeroScratch(t);
+    i32.fill(0, P, P + PARAM_WORDS);
+    i32[P + PARAM.x] = xPrepared;
+    i32[P + PARAM.xImage] = p.c * xPlane;
+    i32[P + PARAM.xRow] = 4 * p.wr;
+    i32[P + PARAM.g] = gAt;
+    i32[P + PARAM.yExact] = yAt;
+    i32[P + PARAM.codesExact] = cAt;
+    i32[P + PARAM.filters] = p.f;
+    i32[P + PARAM.windows] = q;
+    i32[P + PARAM.pooledW] = p.pooledW;
+    i32[P + PARAM.kernelW] = p.kw;
+    i32[P + PARAM.rows] = rows;
+    i32[P + PARAM.xRowOffsets] = xRows;
+    i32[P + PARAM.paddedK] = kp;
+    i32[P + PARAM.needW] = needW ? 1 : 0;
+    i32[P + PARAM.fields] = s.fields;
+    i32[P + PARAM.list] = s.list;
+    i32[P + PARAM.dw] = s.dw;
+    i32[P + PARAM.db] = s.db;
+    i32[P + PARAM.needX] = needX ? 1 : 0;
+    i32[P + PARAM.wx] = wx;
+    i32[P + PARAM.dx] = dx;
+    i32[P + PARAM.dxImage] = p.c * dxPlane;
+    i32[P + PARAM.dxRow] = 4 * p.wr;
+    i32[P + PARAM.dxRowOffsets] = dxRows;
+    i32[P + PARAM.buckets] = s.buckets;
+  });
+  const name = `cpr_bwd_v${vpr}` as (typeof CONV_EXPORTS)[number];
+  runSplit(w, name, p.n, parts, (t) => blocks[t]!, zeroScratch);
+
+  if (out.weight) {
+    const dwOut = out.weight;
+    for (let fi = 0; fi < p.f; fi++) {
+      for (let k = 0; k < p.k; k++) {
+        let s = 0;
+        for (let t = 0; t < parts; t++) s += w.f32[scratch[t]!.dw / 4 + fi * kp + k]!;
+        dwOut[fi * p.k + k] = s;
+      }
+    }
+  }
+  if (out.bias) {
+    for (let fi = 0; fi < p.f; fi++) {
+      let s = 0;
+      for (let t = 0; t < parts; t++) s += w.f32[scratch[t]!.db / 4 + fi]!;
+      out.bias[fi] = s;
+    }
+  }
+  if (out.x) {
+    const start = dx + 4 * (p.pad * p.wr + p.pad);
+    w.fns.copy_planes(start, dxPlane, 4 * p.wr, dxOut, 4 * p.h * p.w, 4 * p.w, p.n * p.c, p.h, 4 * p.w);
+    out.x.set(w.f32.subarray(dxOut / 4, dxOut / 4 + p.n * p.c * p.h * p.w));
+  }
+  return parts;
+}
