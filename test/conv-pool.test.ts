@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ConvPoolGeometry } from '../src/kernels/backend.js';
 import { convPoolReluBackwardInto, convPoolReluInto } from '../src/kernels/cpu/conv-pool.js';
-import { convPoolReluBackwardWasm, convPoolReluWasm, convWasmAvailable, shutdownConvWorkers } from '../src/kernels/cpu/conv-pool-wasm.js';
+import { convPoolReluBackwardWasm, convPoolReluWasm, convWasmAvailable, shutdownConvWorkers, type ConvForwardMethod } from '../src/kernels/cpu/conv-pool-wasm.js';
 import { configureMatmul } from '../src/kernels/cpu/matmul-config.js';
 import { useWorkerThreads } from '../src/node/worker-threads.js';
 import { add, conv2d, conv2dPoolRelu, maxPool2d, mul, relu, reshape, Rng, sum, tensor, type Tensor } from '../src/index.js';
@@ -13,6 +13,9 @@ import { add, conv2d, conv2dPoolRelu, maxPool2d, mul, relu, reshape, Rng, sum, t
  *    the order of summation cannot matter: the kernels must agree bit for bit, window codes (ties
  *    included: small integers tie often) and gradients too;
  *  - normal random data: agreement to float32 rounding, |a − b| ≤ TOL·(1 + |b|).
+ * The Winograd forward (3×3 and 5×5 kernels) rounds differently by construction (its transforms
+ * carry fractions like 1/6): it is held to the tolerance on both kinds of data, and its window codes
+ * to the reference's wherever the window's two largest values are further apart than that.
  */
 const TOL = 1e-4;
 
@@ -88,11 +91,11 @@ function layer(k: Case, data: 'dyadic' | 'normal', seed: number): Layer {
 /** Threads the last SIMD call ran on. */
 let threadsRan: number | false = false;
 
-function forwardBoth(l: Layer): { js: [Float32Array, Float32Array]; wasm: [Float32Array, Float32Array] } {
+function forwardBoth(l: Layer, method: ConvForwardMethod = 'direct'): { js: [Float32Array, Float32Array]; wasm: [Float32Array, Float32Array] } {
   const js: [Float32Array, Float32Array] = [new Float32Array(l.outputs), new Float32Array(l.outputs)];
   const wasm: [Float32Array, Float32Array] = [new Float32Array(l.outputs), new Float32Array(l.outputs)];
   convPoolReluInto(l.x, l.w, l.b, l.geo, ...js);
-  threadsRan = convPoolReluWasm(l.x, l.w, l.b, l.geo, ...wasm);
+  threadsRan = convPoolReluWasm(l.x, l.w, l.b, l.geo, ...wasm, method);
   expect(threadsRan).not.toBe(false);
   return { js, wasm };
 }
@@ -111,6 +114,33 @@ function backwardBoth(l: Layer, values: Float32Array, codes: Float32Array): { js
   threadsRan = convPoolReluBackwardWasm(l.g, values, codes, l.x, l.w, l.geo, wasm);
   expect(threadsRan).not.toBe(false);
   return { js, wasm };
+}
+
+/** The four conv outputs (pre-pool, bias added) of every window, in the layer's output order, in float64. */
+function convOutputs(l: Layer): number[][] {
+  const [n, c, h, w] = l.geo.inputShape as [number, number, number, number];
+  const { kernelH: kh, kernelW: kw, padding: pad, pooledH, pooledW } = l.geo;
+  const f = l.b.length;
+  const at = (img: number, ch: number, y: number, x: number): number => (y < 0 || y >= h || x < 0 || x >= w ? 0 : l.x[((img * c + ch) * h + y) * w + x]!);
+  const out: number[][] = [];
+  for (let img = 0; img < n; img++) {
+    for (let fi = 0; fi < f; fi++) {
+      for (let qh = 0; qh < pooledH; qh++) {
+        for (let qw = 0; qw < pooledW; qw++) {
+          const window: number[] = [];
+          for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
+            let s = l.b[fi]!;
+            for (let ch = 0; ch < c; ch++) {
+              for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) s += l.w[((fi * c + ch) * kh + y) * kw + x]! * at(img, ch, 2 * qh + dy + y - pad, 2 * qw + dx + x - pad);
+            }
+            window.push(s);
+          }
+          out.push(window);
+        }
+      }
+    }
+  }
+  return out;
 }
 
 function expectClose(actual: Float32Array, expected: Float32Array, what: string): void {
@@ -163,12 +193,38 @@ describe.runIf(convWasmAvailable())('conv → max-pool 2 → bias → ReLU: SIMD
     expect(weight).toEqual(backwardBoth(l, ...js).js.weight);
   });
 
-  it('declines geometries it has no kernel for (stride 2, pool 3, kernels wider than 16), touching nothing', () => {
+  for (const [i, k] of CASES.entries()) {
+    if (k.kh !== k.kw || (k.kh !== 3 && k.kh !== 5)) continue;
+    it(`Winograd F(2×2, ${k.kh}×${k.kh}) forward within tolerance: ${k.name}`, () => {
+      for (const data of ['normal', 'dyadic'] as const) {
+        const l = layer(k, data, 500 + i);
+        const { js, wasm } = forwardBoth(l, 'winograd');
+        expectClose(wasm[0], js[0], `values (${data})`);
+        const conv = convOutputs(l);
+        let compared = 0;
+        for (let o = 0; o < l.outputs; o++) {
+          const [top, second] = [...conv[o]!].sort((a, b) => b - a);
+          if (top! - second! > TOL * (1 + Math.abs(top!))) {
+            compared++;
+            if (wasm[1][o] !== js[1][o]) expect.fail(`code[${o}] = ${wasm[1][o]}, reference ${js[1][o]} (window ${conv[o]!.join(', ')})`);
+          }
+        }
+        expect(compared).toBeGreaterThan(l.outputs / 2);
+      }
+    });
+  }
+
+  it('declines geometries it has no kernel for (stride 2, pool 3; Winograd for a 2×6 kernel), touching nothing', () => {
     const k = CASES[0]!;
     const l = layer(k, 'dyadic', 302);
-    for (const geo of [geometry(k, 2, 2), geometry(k, 3), geometry({ ...k, w: 40, kw: 17 })]) {
-      const out = new Float32Array(l.outputs).fill(7);
-      expect(convPoolReluWasm(l.x, l.w, l.b, geo, out, out)).toBe(false);
+    const cases: [ConvPoolGeometry, Layer, ConvForwardMethod][] = [
+      [geometry(k, 2, 2), l, 'auto'],
+      [geometry(k, 3), l, 'auto'],
+      [geometry(CASES[5]!), layer(CASES[5]!, 'dyadic', 303), 'winograd'],
+    ];
+    for (const [geo, data, method] of cases) {
+      const out = new Float32Array(data.outputs).fill(7);
+      expect(convPoolReluWasm(data.x, data.w, data.b, geo, out, out, method)).toBe(false);
       expect(out.every((v) => v === 7)).toBe(true);
     }
   });
@@ -183,12 +239,15 @@ describe.runIf(convWasmAvailable())('conv → max-pool 2 → bias → ReLU: SIMD
       // Above CONV_PARALLEL_MIN_MACS: 9 images (an odd split) of the expert's second layer.
       const l = layer({ ...CASES[1]!, n: 9 }, 'dyadic', 303);
       const one = forwardBoth(l);
+      const oneWinograd = forwardBoth(l, 'winograd');
       const oneGrads = backwardBoth(l, ...one.js);
       expect(threadsRan).toBe(1);
       useWorkerThreads({ threads: 2 });
       const two = forwardBoth(l);
       expect(threadsRan).toBe(2);
       expect(two.wasm).toEqual(one.wasm);
+      expect(forwardBoth(l, 'winograd').wasm).toEqual(oneWinograd.wasm);
+      expect(threadsRan).toBe(2);
       const twoGrads = backwardBoth(l, ...one.js);
       expect(threadsRan).toBe(2);
       expect(twoGrads.wasm).toEqual(oneGrads.wasm);

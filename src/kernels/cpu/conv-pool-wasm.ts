@@ -3,7 +3,9 @@ import { matmulSettings } from './matmul-config.js';
 import { WasmWorkerPool } from './threads/pool.js';
 import { workerSpawner } from './threads/spawner.js';
 import { wasmApi, type WasmMemory } from './wasm/assembler.js';
-import { buildConvModule, CONV_EXPORTS, MAX_ROW_VECTORS, PARAM, PARAM_WORDS, TILE_FILTERS, UNROLLED_KERNEL_WIDTHS } from './wasm/conv-module.js';
+import { BPARAM, BPARAM_WORDS } from './wasm/conv-backward.js';
+import { buildConvModule, CONV_EXPORTS, PARAM, PARAM_WORDS, TILE_FILTERS, UNROLLED_KERNEL_WIDTHS } from './wasm/conv-module.js';
+import { WINO_FILTERS, WINO_TILES, WINOGRAD, WPARAM, WPARAM_WORDS, type WinogradSpec } from './wasm/conv-winograd.js';
 
 /**
  * Runs the fused conv → max-pool 2×2 → bias → ReLU layer (see wasm/conv-module.ts) on WebAssembly
@@ -117,7 +119,7 @@ interface Plan {
 }
 
 function plan(geo: ConvPoolGeometry, filters: number): Plan | null {
-  if (geo.stride !== 1 || geo.pool !== 2 || geo.pooledH < 1 || geo.pooledW < 1 || geo.kernelW > 4 * MAX_ROW_VECTORS) return null;
+  if (geo.stride !== 1 || geo.pool !== 2 || geo.pooledH < 1 || geo.pooledW < 1) return null;
   const [n, c, h, w] = geo.inputShape as [number, number, number, number];
   if (n < 1) return null;
   const pad = geo.padding;
@@ -185,11 +187,22 @@ function rowOffsets(p: Plan, planeBytes: number, rowBytes: number): Int32Array {
  * first maximum), float32. Returns the number of threads that ran, or false (nothing written) where
  * the SIMD kernels do not apply.
  */
-export function convPoolReluWasm(x: Float32Array, weight: Float32Array, bias: Float32Array | null, geo: ConvPoolGeometry, values: Float32Array, codes: Float32Array): number | false {
-  const [filters] = [weight.length / Math.max(1, (geo.inputShape[1] ?? 0) * geo.kernelH * geo.kernelW)];
+export function convPoolReluWasm(
+  x: Float32Array,
+  weight: Float32Array,
+  bias: Float32Array | null,
+  geo: ConvPoolGeometry,
+  values: Float32Array,
+  codes: Float32Array,
+  method: ConvForwardMethod = 'auto',
+): number | false {
+  const filters = weight.length / Math.max(1, (geo.inputShape[1] ?? 0) * geo.kernelH * geo.kernelW);
   const p = plan(geo, filters);
   const w = p && wasm();
   if (!p || !w) return false;
+  const spec = p.kh === p.kw && (p.kh === 3 || p.kh === 5) ? WINOGRAD[p.kh] : null;
+  if (method === 'winograd' && !spec) return false;
+  if (spec && (method === 'winograd' || (method === 'auto' && p.c >= WINOGRAD_MIN_CHANNELS))) return winogradForward(w, p, spec, x, weight, bias, values, codes);
   const R = TILE_FILTERS;
   const groups = Math.ceil(p.f / R);
   const pairs = Math.ceil(R / 2);
@@ -269,12 +282,122 @@ export function convPoolReluWasm(x: Float32Array, weight: Float32Array, bias: Fl
   return parts;
 }
 
+/**
+ * How the forward convolves: 'direct' (any kernel) or 'winograd' (3×3 and 5×5 kernels; 'auto' picks
+ * it from WINOGRAD_MIN_CHANNELS input channels on).
+ */
+export type ConvForwardMethod = 'auto' | 'direct' | 'winograd';
+
+/**
+ * Winograd's transforms cost about as much as the products they save when few channels share them:
+ * measured on the CNN expert, direct wins at 1 input channel, Winograd F(2×2, 5×5) by ~2× at 10.
+ */
+export const WINOGRAD_MIN_CHANNELS = 4;
+
+/** Filter transform U[ξν][c][f] = (G w_fc Gᵀ)[ξ][ν] (filters padded with zeros to `filtersPad`). */
+function winogradFilters(spec: WinogradSpec, weight: Float32Array, p: Plan, filtersPad: number, into: Float32Array, at: number): void {
+  const { alpha: a, r, g } = spec;
+  const planeFloats = p.c * filtersPad;
+  into.fill(0, at, at + a * a * planeFloats);
+  const tmp = new Float64Array(a * r);
+  for (let fi = 0; fi < p.f; fi++) {
+    for (let c = 0; c < p.c; c++) {
+      const w0 = (fi * p.c + c) * r * r;
+      // tmp = G·w (α×r), then U = tmp·Gᵀ (α×α)
+      for (let i = 0; i < a; i++) {
+        for (let l = 0; l < r; l++) {
+          let s = 0;
+          for (let k = 0; k < r; k++) s += g[i]![k]! * weight[w0 + k * r + l]!;
+          tmp[i * r + l] = s;
+        }
+      }
+      for (let i = 0; i < a; i++) {
+        for (let j = 0; j < a; j++) {
+          let s = 0;
+          for (let l = 0; l < r; l++) s += tmp[i * r + l]! * g[j]![l]!;
+          into[at + (i * a + j) * planeFloats + c * filtersPad + fi] = s;
+        }
+      }
+    }
+  }
+}
+
+function winogradForward(w: ConvWasm, p: Plan, spec: WinogradSpec, x: Float32Array, weight: Float32Array, bias: Float32Array | null, values: Float32Array, codes: Float32Array): number | false {
+  const a = spec.alpha;
+  const groups = Math.ceil(p.n / 4);
+  const tiles = p.pooledH * p.pooledW;
+  const tilesPad = Math.ceil(tiles / WINO_TILES) * WINO_TILES;
+  const filtersPad = Math.ceil(p.f / WINO_FILTERS) * WINO_FILTERS;
+  const planeBytes = 16 * p.hp * p.wr;
+  const macs = p.n * p.f * tiles * 4 * p.k;
+  const parts = threadsFor(w, macs, groups);
+
+  const L = new Layout();
+  const blocks = Array.from({ length: parts }, () => L.take(4 * WPARAM_WORDS));
+  const staging = L.take(4 * groups * 4 * p.c * p.h * p.w);
+  const lanes = L.take(groups * p.c * planeBytes);
+  const u = L.take(4 * a * a * p.c * filtersPad);
+  const biasAt = L.take(4 * p.f);
+  const outBytes = 16 * p.f * tiles;
+  const valuesAt = L.take(groups * outBytes);
+  const codesAt = L.take(groups * outBytes);
+  const valuesOut = L.take(groups * outBytes);
+  const codesOut = L.take(groups * outBytes);
+  const scratch = Array.from({ length: parts }, () => ({
+    v: L.take(16 * a * a * p.c * tilesPad),
+    m: L.take(16 * a * a * WINO_FILTERS * WINO_TILES),
+    tmp: L.take(16 * a * a),
+  }));
+  if (!reserve(w, L.size)) return false;
+
+  const { f32, i32 } = w;
+  f32.set(x, staging / 4);
+  f32.fill(0, staging / 4 + x.length, staging / 4 + groups * 4 * p.c * p.h * p.w);
+  f32.fill(0, lanes / 4, (lanes + groups * p.c * planeBytes) / 4);
+  w.fns.to_lanes(staging, lanes, groups, p.c, p.h, p.w, p.pad, p.hp, p.wr);
+  winogradFilters(spec, weight, p, filtersPad, f32, u / 4);
+  if (bias) f32.set(bias, biasAt / 4);
+  else f32.fill(0, biasAt / 4, biasAt / 4 + p.f);
+  blocks.forEach((params, t) => {
+    const P = params / 4;
+    const s = scratch[t]!;
+    i32.fill(0, P, P + WPARAM_WORDS);
+    i32[P + WPARAM.x] = lanes;
+    i32[P + WPARAM.groupBytes] = p.c * planeBytes;
+    i32[P + WPARAM.planeBytes] = planeBytes;
+    i32[P + WPARAM.rowBytes] = 16 * p.wr;
+    i32[P + WPARAM.channels] = p.c;
+    i32[P + WPARAM.pooledH] = p.pooledH;
+    i32[P + WPARAM.pooledW] = p.pooledW;
+    i32[P + WPARAM.tilesPad] = tilesPad;
+    i32[P + WPARAM.v] = s.v;
+    i32[P + WPARAM.u] = u;
+    i32[P + WPARAM.filtersPad] = filtersPad;
+    i32[P + WPARAM.filters] = p.f;
+    i32[P + WPARAM.m] = s.m;
+    i32[P + WPARAM.tmp] = s.tmp;
+    i32[P + WPARAM.bias] = biasAt;
+    i32[P + WPARAM.values] = valuesAt;
+    i32[P + WPARAM.codes] = codesAt;
+    i32[P + WPARAM.outGroupBytes] = outBytes;
+  });
+  runSplit(w, `wino_fwd_r${spec.r}` as (typeof CONV_EXPORTS)[number], groups, parts, (t) => blocks[t]!, () => undefined);
+  w.fns.from_lanes(valuesAt, valuesOut, groups, p.f * tiles);
+  w.fns.from_lanes(codesAt, codesOut, groups, p.f * tiles);
+  values.set(w.f32.subarray(valuesOut / 4, valuesOut / 4 + values.length));
+  codes.set(w.f32.subarray(codesOut / 4, codesOut / 4 + codes.length));
+  return parts;
+}
+
 /** Where the backward writes; null for a gradient that is not needed. */
 export interface ConvPoolGradOut {
   x: Float32Array | null;
   weight: Float32Array | null;
   bias: Float32Array | null;
 }
+
+/** Regions of one image block of the backward: about this many bytes (hot in L2). */
+const REGION_BLOCK_BYTES = 1 << 19;
 
 /**
  * Gradients of convPoolReluWasm's layer for the upstream g [N, F, PH, PW], given its values and
@@ -296,116 +419,121 @@ export function convPoolReluBackwardWasm(
   if (!p || !w) return false;
   const needW = out.weight !== null || out.bias !== null;
   const needX = out.x !== null;
-  const rows = p.c * p.kh;
-  const kp = Math.ceil(p.k / 4) * 4;
-  const vpr = Math.ceil(p.kw / 4);
+  const [rh, rw] = [p.kh + 1, p.kw + 1];
+  const rs = Math.ceil((rh * rw) / 4) * 4;
   const q = p.pooledH * p.pooledW;
   const exact = p.f * q;
   const xPlane = 4 * p.hp * p.wr;
-  const dxPlane = xPlane + 16; // slack per plane: the kW padding of a row adds zeros up to 3 floats past it
   const macs = p.n * p.f * q * 4 * p.k;
   const parts = threadsFor(w, macs, p.n);
+  const block = Math.max(1, Math.min(Math.ceil(p.n / parts), Math.floor(REGION_BLOCK_BYTES / (q * p.c * 4 * rs))));
 
   const L = new Layout();
-  const blocks = Array.from({ length: parts }, () => L.take(4 * PARAM_WORDS));
+  const blocks = Array.from({ length: parts }, () => L.take(4 * BPARAM_WORDS));
   const xPrepared = L.take(4 * p.n * p.c * p.hp * p.wr);
   const staging = p.pad > 0 ? L.take(4 * x.length) : 0;
-  const xRows = L.take(4 * rows);
   const gAt = L.take(4 * p.n * exact);
   const yAt = L.take(4 * p.n * exact);
   const cAt = L.take(4 * p.n * exact);
-  const wx = needX ? L.take(4 * p.f * rows * 4 * vpr) : 0;
-  const dx = needX ? L.take(p.n * p.c * dxPlane) : 0;
-  const dxRows = needX ? L.take(4 * rows) : 0;
-  const dxOut = needX ? L.take(4 * p.n * p.c * p.h * p.w) : 0;
+  const wsh = needX ? L.take(4 * p.f * p.c * 4 * rs) : 0;
+  const dx = needX ? L.take(p.n * p.c * xPlane) : 0;
+  const dxOut = needX && p.pad > 0 ? L.take(4 * p.n * p.c * p.h * p.w) : dx;
   const scratch = Array.from({ length: parts }, () => ({
-    fields: needW ? L.take(4 * q * 4 * kp) : 0,
-    list: needW ? L.take(8 * q) : 0,
-    dw: needW ? L.take(4 * p.f * kp) : 0,
+    regions: needW ? L.take(block * q * p.c * 4 * rs) : 0,
+    lists: needW ? L.take(p.f * 4 * (block * q * 8 + 4)) : 0,
+    dwsh: needW ? L.take(4 * p.f * 4 * p.c * rs) : 0,
     db: needW ? L.take(4 * p.f) : 0,
-    buckets: needX ? L.take(32 * p.f + 16) : 0,
+    region: needX ? L.take(4 * rs + 4 * q + 8 * q * p.f) : 0,
   }));
   if (!reserve(w, L.size)) return false;
 
   const { f32, i32 } = w;
   placeInput(w, x, p, xPrepared, staging);
-  i32.set(rowOffsets(p, xPlane, 4 * p.wr), xRows / 4);
   f32.set(g, gAt / 4);
   f32.set(values, yAt / 4);
   f32.set(codes, cAt / 4);
   if (needX) {
-    // Weights [F][rows][4·vpr]: each kernel row padded with zeros to whole vectors.
-    f32.fill(0, wx / 4, wx / 4 + p.f * rows * 4 * vpr);
+    // Wsh[c][f][d]: filter (f, c) placed at offset (dy, dx) of a region, zeros around it.
+    f32.fill(0, wsh / 4, wsh / 4 + p.f * p.c * 4 * rs);
     for (let fi = 0; fi < p.f; fi++) {
-      for (let r = 0; r < rows; r++) {
-        const src = (fi * rows + r) * p.kw;
-        f32.set(weight.subarray(src, src + p.kw), wx / 4 + (fi * rows + r) * 4 * vpr);
+      for (let c = 0; c < p.c; c++) {
+        const from = (fi * p.c + c) * p.kh * p.kw;
+        for (let d = 0; d < 4; d++) {
+          const base = wsh / 4 + ((c * p.f + fi) * 4 + d) * rs + (d >> 1) * rw + (d & 1);
+          for (let kh = 0; kh < p.kh; kh++) {
+            for (let kw = 0; kw < p.kw; kw++) f32[base + kh * rw + kw] = weight[from + kh * p.kw + kw]!;
+          }
+        }
       }
     }
-    f32.fill(0, dx / 4, dx / 4 + (p.n * p.c * dxPlane) / 4);
-    i32.set(rowOffsets(p, dxPlane, 4 * p.wr), dxRows / 4);
+    f32.fill(0, dx / 4, dx / 4 + (p.n * p.c * xPlane) / 4);
   }
   const zeroScratch = (t: number): void => {
     const s = scratch[t]!;
     if (!needW) return;
-    f32.fill(0, s.fields / 4, s.fields / 4 + q * 4 * kp);
-    f32.fill(0, s.dw / 4, s.dw / 4 + p.f * kp);
+    f32.fill(0, s.dwsh / 4, s.dwsh / 4 + p.f * 4 * p.c * rs);
     f32.fill(0, s.db / 4, s.db / 4 + p.f);
   };
   blocks.forEach((params, t) => {
     const P = params / 4;
     const s = scratch[t]!;
     zeroScratch(t);
-    i32.fill(0, P, P + PARAM_WORDS);
-    i32[P + PARAM.x] = xPrepared;
-    i32[P + PARAM.xImage] = p.c * xPlane;
-    i32[P + PARAM.xRow] = 4 * p.wr;
-    i32[P + PARAM.g] = gAt;
-    i32[P + PARAM.yExact] = yAt;
-    i32[P + PARAM.codesExact] = cAt;
-    i32[P + PARAM.filters] = p.f;
-    i32[P + PARAM.windows] = q;
-    i32[P + PARAM.pooledW] = p.pooledW;
-    i32[P + PARAM.kernelW] = p.kw;
-    i32[P + PARAM.rows] = rows;
-    i32[P + PARAM.xRowOffsets] = xRows;
-    i32[P + PARAM.paddedK] = kp;
-    i32[P + PARAM.needW] = needW ? 1 : 0;
-    i32[P + PARAM.fields] = s.fields;
-    i32[P + PARAM.list] = s.list;
-    i32[P + PARAM.dw] = s.dw;
-    i32[P + PARAM.db] = s.db;
-    i32[P + PARAM.needX] = needX ? 1 : 0;
-    i32[P + PARAM.wx] = wx;
-    i32[P + PARAM.dx] = dx;
-    i32[P + PARAM.dxImage] = p.c * dxPlane;
-    i32[P + PARAM.dxRow] = 4 * p.wr;
-    i32[P + PARAM.dxRowOffsets] = dxRows;
-    i32[P + PARAM.buckets] = s.buckets;
+    i32.fill(0, P, P + BPARAM_WORDS);
+    i32[P + BPARAM.x] = xPrepared;
+    i32[P + BPARAM.xImage] = p.c * xPlane;
+    i32[P + BPARAM.xPlane] = xPlane;
+    i32[P + BPARAM.xRow] = 4 * p.wr;
+    i32[P + BPARAM.channels] = p.c;
+    i32[P + BPARAM.regionH] = rh;
+    i32[P + BPARAM.regionW] = rw;
+    i32[P + BPARAM.regionBytes] = 4 * rs;
+    i32[P + BPARAM.pooledW] = p.pooledW;
+    i32[P + BPARAM.windows] = q;
+    i32[P + BPARAM.filters] = p.f;
+    i32[P + BPARAM.g] = gAt;
+    i32[P + BPARAM.y] = yAt;
+    i32[P + BPARAM.codes] = cAt;
+    i32[P + BPARAM.block] = block;
+    i32[P + BPARAM.needW] = needW ? 1 : 0;
+    i32[P + BPARAM.regions] = s.regions;
+    i32[P + BPARAM.lists] = s.lists;
+    i32[P + BPARAM.dwsh] = s.dwsh;
+    i32[P + BPARAM.db] = s.db;
+    i32[P + BPARAM.needX] = needX ? 1 : 0;
+    i32[P + BPARAM.wsh] = wsh;
+    i32[P + BPARAM.dx] = dx;
+    i32[P + BPARAM.dxImage] = p.c * xPlane;
+    i32[P + BPARAM.dxPlane] = xPlane;
+    i32[P + BPARAM.dxRow] = 4 * p.wr;
+    i32[P + BPARAM.scratch] = s.region;
   });
-  const name = `cpr_bwd_v${vpr}` as (typeof CONV_EXPORTS)[number];
-  runSplit(w, name, p.n, parts, (t) => blocks[t]!, zeroScratch);
+  runSplit(w, 'cpr_bwd', p.n, parts, (t) => blocks[t]!, zeroScratch);
 
   if (out.weight) {
+    // dW[f][c][kh][kw] = Σ_threads Σ_d dWsh[f][d][c][(dy + kh)·rw + dx + kw]
     const dwOut = out.weight;
-    for (let fi = 0; fi < p.f; fi++) {
-      for (let k = 0; k < p.k; k++) {
-        let s = 0;
-        for (let t = 0; t < parts; t++) s += w.f32[scratch[t]!.dw / 4 + fi * kp + k]!;
-        dwOut[fi * p.k + k] = s;
+    dwOut.fill(0);
+    for (const s of scratch) {
+      for (let fi = 0; fi < p.f; fi++) {
+        for (let d = 0; d < 4; d++) {
+          for (let c = 0; c < p.c; c++) {
+            const from = s.dwsh / 4 + ((fi * 4 + d) * p.c + c) * rs + (d >> 1) * rw + (d & 1);
+            const to = (fi * p.c + c) * p.kh * p.kw;
+            for (let kh = 0; kh < p.kh; kh++) for (let kw = 0; kw < p.kw; kw++) dwOut[to + kh * p.kw + kw]! += f32[from + kh * rw + kw]!;
+          }
+        }
       }
     }
   }
   if (out.bias) {
     for (let fi = 0; fi < p.f; fi++) {
       let s = 0;
-      for (let t = 0; t < parts; t++) s += w.f32[scratch[t]!.db / 4 + fi]!;
+      for (let t = 0; t < parts; t++) s += f32[scratch[t]!.db / 4 + fi]!;
       out.bias[fi] = s;
     }
   }
   if (out.x) {
-    const start = dx + 4 * (p.pad * p.wr + p.pad);
-    w.fns.copy_planes(start, dxPlane, 4 * p.wr, dxOut, 4 * p.h * p.w, 4 * p.w, p.n * p.c, p.h, 4 * p.w);
+    if (p.pad > 0) w.fns.copy_planes(dx + 4 * (p.pad * p.wr + p.pad), xPlane, 4 * p.wr, dxOut, 4 * p.h * p.w, 4 * p.w, p.n * p.c, p.h, 4 * p.w);
     out.x.set(w.f32.subarray(dxOut / 4, dxOut / 4 + p.n * p.c * p.h * p.w));
   }
   return parts;
