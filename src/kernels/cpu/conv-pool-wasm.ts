@@ -8,15 +8,16 @@ import { buildConvModule, CONV_EXPORTS, PARAM, PARAM_WORDS, TILE_FILTERS, UNROLL
 import { WINO_FILTERS, WINO_TILES, WINOGRAD, WPARAM, WPARAM_WORDS, type WinogradSpec } from './wasm/conv-winograd.js';
 
 /**
- * Runs the fused conv → max-pool 2×2 → bias → ReLU layer (see wasm/conv-module.ts) on WebAssembly
- * SIMD, on one thread or split by images across worker threads sharing the module's memory. Operands
- * are copied into the memory (and padded there when the conv pads), results copied back out. Each
- * entry returns false, touching nothing, where it does not apply (no SIMD, float64, a stride other
- * than 1, a pool other than 2, kW > 16); the caller then runs the JS kernels of conv-pool.ts.
+ * Runs the fused conv → max-pool 2×2 → bias → ReLU layer on WebAssembly SIMD (wasm/conv-module.ts:
+ * direct forward; wasm/conv-winograd.ts: Winograd forward; wasm/conv-backward.ts: backward), on one
+ * thread or split by images across worker threads sharing the module's memory. Operands are copied
+ * into the memory (and padded there when the conv pads), results copied back out. Each entry returns
+ * false, touching nothing, where it does not apply (no SIMD, a stride other than 1, a pool other
+ * than 2); the caller then runs the JS kernels of conv-pool.ts (which also serve float64).
  *
- * Float32 throughout; sums run in a different order from the JS kernels (im2col + gemm), so values
- * agree to float32 rounding (see test/conv-pool.test.ts for the tolerances), and the window codes
- * agree except where two conv outputs of a window are equal to within that rounding.
+ * Float32 throughout; sums run in another order than the JS kernels' (im2col + gemm), so values
+ * agree to float32 rounding (Winograd: ~1e-5 relative; test/conv-pool.test.ts states the
+ * tolerances), and window codes agree except where a window's two largest conv outputs are that close.
  */
 type Fn = (...args: number[]) => void;
 
@@ -34,8 +35,9 @@ interface ConvWasm {
 const PAGE = 65536;
 const MAX_PAGES = 16384; // 1 GiB: larger layers run on the JS kernels
 /**
- * Below this many forward multiply-adds (N·F·outH·outW·K) a layer runs on one thread: handing a
- * slice to a worker costs tens of microseconds, ~1M multiply-adds of work at this kernel's speed.
+ * Below this many multiply-adds of a dense conv (N·F·outH·outW·K) a layer runs on one thread: handing
+ * a slice to a worker and waiting for it costs tens of microseconds, the time of ~1M multiply-adds
+ * here; 2^21 keeps the hand-off under ~5% of the work. The threads are matmul's (configureMatmul).
  */
 export const CONV_PARALLEL_MIN_MACS = 1 << 21;
 
@@ -294,34 +296,6 @@ export type ConvForwardMethod = 'auto' | 'direct' | 'winograd';
  */
 export const WINOGRAD_MIN_CHANNELS = 4;
 
-/** Filter transform U[ξν][c][f] = (G w_fc Gᵀ)[ξ][ν] (filters padded with zeros to `filtersPad`). */
-function winogradFilters(spec: WinogradSpec, weight: Float32Array, p: Plan, filtersPad: number, into: Float32Array, at: number): void {
-  const { alpha: a, r, g } = spec;
-  const planeFloats = p.c * filtersPad;
-  into.fill(0, at, at + a * a * planeFloats);
-  const tmp = new Float64Array(a * r);
-  for (let fi = 0; fi < p.f; fi++) {
-    for (let c = 0; c < p.c; c++) {
-      const w0 = (fi * p.c + c) * r * r;
-      // tmp = G·w (α×r), then U = tmp·Gᵀ (α×α)
-      for (let i = 0; i < a; i++) {
-        for (let l = 0; l < r; l++) {
-          let s = 0;
-          for (let k = 0; k < r; k++) s += g[i]![k]! * weight[w0 + k * r + l]!;
-          tmp[i * r + l] = s;
-        }
-      }
-      for (let i = 0; i < a; i++) {
-        for (let j = 0; j < a; j++) {
-          let s = 0;
-          for (let l = 0; l < r; l++) s += tmp[i * r + l]! * g[j]![l]!;
-          into[at + (i * a + j) * planeFloats + c * filtersPad + fi] = s;
-        }
-      }
-    }
-  }
-}
-
 function winogradForward(w: ConvWasm, p: Plan, spec: WinogradSpec, x: Float32Array, weight: Float32Array, bias: Float32Array | null, values: Float32Array, codes: Float32Array): number | false {
   const a = spec.alpha;
   const groups = Math.ceil(p.n / 4);
@@ -337,6 +311,7 @@ function winogradForward(w: ConvWasm, p: Plan, spec: WinogradSpec, x: Float32Arr
   const staging = L.take(4 * groups * 4 * p.c * p.h * p.w);
   const lanes = L.take(groups * p.c * planeBytes);
   const u = L.take(4 * a * a * p.c * filtersPad);
+  const weights = L.take(4 * weight.length);
   const biasAt = L.take(4 * p.f);
   const outBytes = 16 * p.f * tiles;
   const valuesAt = L.take(groups * outBytes);
@@ -355,7 +330,10 @@ function winogradForward(w: ConvWasm, p: Plan, spec: WinogradSpec, x: Float32Arr
   f32.fill(0, staging / 4 + x.length, staging / 4 + groups * 4 * p.c * p.h * p.w);
   f32.fill(0, lanes / 4, (lanes + groups * p.c * planeBytes) / 4);
   w.fns.to_lanes(staging, lanes, groups, p.c, p.h, p.w, p.pad, p.hp, p.wr);
-  winogradFilters(spec, weight, p, filtersPad, f32, u / 4);
+  // Filter transform; the padded filters' U stays zero.
+  f32.set(weight, weights / 4);
+  f32.fill(0, u / 4, u / 4 + a * a * p.c * filtersPad);
+  w.fns[`wino_filters_r${spec.r}` as (typeof CONV_EXPORTS)[number]](weights, u, p.f, p.c, filtersPad);
   if (bias) f32.set(bias, biasAt / 4);
   else f32.fill(0, biasAt / 4, biasAt / 4 + p.f);
   blocks.forEach((params, t) => {
@@ -396,9 +374,6 @@ export interface ConvPoolGradOut {
   bias: Float32Array | null;
 }
 
-/** Regions of one image block of the backward: about this many bytes (hot in L2). */
-const REGION_BLOCK_BYTES = 1 << 19;
-
 /**
  * Gradients of convPoolReluWasm's layer for the upstream g [N, F, PH, PW], given its values and
  * codes. Writes (overwrites) the requested outputs; returns the threads that ran, or false (nothing
@@ -426,7 +401,6 @@ export function convPoolReluBackwardWasm(
   const xPlane = 4 * p.hp * p.wr;
   const macs = p.n * p.f * q * 4 * p.k;
   const parts = threadsFor(w, macs, p.n);
-  const block = Math.max(1, Math.min(Math.ceil(p.n / parts), Math.floor(REGION_BLOCK_BYTES / (q * p.c * 4 * rs))));
 
   const L = new Layout();
   const blocks = Array.from({ length: parts }, () => L.take(4 * BPARAM_WORDS));
@@ -436,14 +410,14 @@ export function convPoolReluBackwardWasm(
   const yAt = L.take(4 * p.n * exact);
   const cAt = L.take(4 * p.n * exact);
   const wsh = needX ? L.take(4 * p.f * p.c * 4 * rs) : 0;
+  const weights = L.take(4 * weight.length);
   const dx = needX ? L.take(p.n * p.c * xPlane) : 0;
   const dxOut = needX && p.pad > 0 ? L.take(4 * p.n * p.c * p.h * p.w) : dx;
   const scratch = Array.from({ length: parts }, () => ({
-    regions: needW ? L.take(block * q * p.c * 4 * rs) : 0,
-    lists: needW ? L.take(p.f * 4 * (block * q * 8 + 4)) : 0,
-    dwsh: needW ? L.take(4 * p.f * 4 * p.c * rs) : 0,
-    db: needW ? L.take(4 * p.f) : 0,
-    region: needX ? L.take(4 * rs + 4 * q + 8 * q * p.f) : 0,
+    table: L.take(8 * q * p.f),
+    dwsh: needW ? L.take(4 * p.c * p.f * 4 * rs) : 0,
+    db: L.take(4 * p.f),
+    region: L.take(4 * rs + 16),
   }));
   if (!reserve(w, L.size)) return false;
 
@@ -454,24 +428,14 @@ export function convPoolReluBackwardWasm(
   f32.set(codes, cAt / 4);
   if (needX) {
     // Wsh[c][f][d]: filter (f, c) placed at offset (dy, dx) of a region, zeros around it.
+    f32.set(weight, weights / 4);
     f32.fill(0, wsh / 4, wsh / 4 + p.f * p.c * 4 * rs);
-    for (let fi = 0; fi < p.f; fi++) {
-      for (let c = 0; c < p.c; c++) {
-        const from = (fi * p.c + c) * p.kh * p.kw;
-        for (let d = 0; d < 4; d++) {
-          const base = wsh / 4 + ((c * p.f + fi) * 4 + d) * rs + (d >> 1) * rw + (d & 1);
-          for (let kh = 0; kh < p.kh; kh++) {
-            for (let kw = 0; kw < p.kw; kw++) f32[base + kh * rw + kw] = weight[from + kh * p.kw + kw]!;
-          }
-        }
-      }
-    }
+    w.fns.shift_filters(weights, wsh, p.f, p.c, p.kh, p.kw, rw, 4 * rs);
     f32.fill(0, dx / 4, dx / 4 + (p.n * p.c * xPlane) / 4);
   }
   const zeroScratch = (t: number): void => {
     const s = scratch[t]!;
-    if (!needW) return;
-    f32.fill(0, s.dwsh / 4, s.dwsh / 4 + p.f * 4 * p.c * rs);
+    if (needW) f32.fill(0, s.dwsh / 4, s.dwsh / 4 + p.c * p.f * 4 * rs);
     f32.fill(0, s.db / 4, s.db / 4 + p.f);
   };
   blocks.forEach((params, t) => {
@@ -493,10 +457,8 @@ export function convPoolReluBackwardWasm(
     i32[P + BPARAM.g] = gAt;
     i32[P + BPARAM.y] = yAt;
     i32[P + BPARAM.codes] = cAt;
-    i32[P + BPARAM.block] = block;
+    i32[P + BPARAM.table] = s.table;
     i32[P + BPARAM.needW] = needW ? 1 : 0;
-    i32[P + BPARAM.regions] = s.regions;
-    i32[P + BPARAM.lists] = s.lists;
     i32[P + BPARAM.dwsh] = s.dwsh;
     i32[P + BPARAM.db] = s.db;
     i32[P + BPARAM.needX] = needX ? 1 : 0;
@@ -510,20 +472,10 @@ export function convPoolReluBackwardWasm(
   runSplit(w, 'cpr_bwd', p.n, parts, (t) => blocks[t]!, zeroScratch);
 
   if (out.weight) {
-    // dW[f][c][kh][kw] = Σ_threads Σ_d dWsh[f][d][c][(dy + kh)·rw + dx + kw]
-    const dwOut = out.weight;
-    dwOut.fill(0);
-    for (const s of scratch) {
-      for (let fi = 0; fi < p.f; fi++) {
-        for (let d = 0; d < 4; d++) {
-          for (let c = 0; c < p.c; c++) {
-            const from = s.dwsh / 4 + ((fi * 4 + d) * p.c + c) * rs + (d >> 1) * rw + (d & 1);
-            const to = (fi * p.c + c) * p.kh * p.kw;
-            for (let kh = 0; kh < p.kh; kh++) for (let kw = 0; kw < p.kw; kw++) dwOut[to + kh * p.kw + kw]! += f32[from + kh * rw + kw]!;
-          }
-        }
-      }
-    }
+    // dW[f][c][kh][kw] = Σ_threads Σ_d dWsh[c][f][d][(dy + kh)·rw + dx + kw], summed in the weights' place.
+    f32.fill(0, weights / 4, weights / 4 + weight.length);
+    for (const s of scratch) w.fns.gather_dw(s.dwsh, weights, p.f, p.c, p.kh, p.kw, rw, 4 * rs);
+    out.weight.set(f32.subarray(weights / 4, weights / 4 + weight.length));
   }
   if (out.bias) {
     for (let fi = 0; fi < p.f; fi++) {

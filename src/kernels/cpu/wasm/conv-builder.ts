@@ -38,6 +38,10 @@ export class Builder extends FunctionBuilder {
   v128Bitselect(): this { return this.simd(0x52); }
   f32x4ConvertI32x4S(): this { return this.simd(0xfa); }
   f32x4Sub(): this { return this.simd(0xe5); }
+  i32x4TruncSatF32x4S(): this { return this.simd(0xf8); }
+  i32x4Add(): this { return this.simd(0xae); }
+  i32x4Mul(): this { return this.simd(0xb5); }
+  f32x4ExtractLane(lane: number): this { return this.simd(0x1f, lane); }
   f32x4Neg(): this { return this.simd(0xe1); }
   v128Store32Lane(offset: number, lane: number): this { return this.simd(0x5a, 2, ...uleb(offset), lane); }
   v128Load64Zero(offset = 0): this { return this.simd(0x5d, 3, ...uleb(offset)); }

@@ -1,37 +1,28 @@
 import { assembleModule, I32, V128, type Local, type MemoryImport } from './assembler.js';
-import { convPoolBackward, listChunk, MAX_CHUNK, type ChunkIndex } from './conv-backward.js';
+import { convPoolBackward, dwPass, dxPass, gatherFilterGrads, MAX_CHUNK, shiftFilters, type PassIndex } from './conv-backward.js';
 import { Builder, emitFirstMax, emitRelu } from './conv-builder.js';
-import { fromLanes, toLanes, WINOGRAD, winogradForward } from './conv-winograd.js';
+import { fromLanes, toLanes, WINOGRAD, winogradFilters, winogradForward } from './conv-winograd.js';
 
 /**
  * The WebAssembly SIMD module of the fused conv → max-pool 2×2 → bias → ReLU layer (stride-1
  * convolution, the CNN experts' block). Every pointer is a byte offset into the imported memory;
- * each kernel reads its geometry from a block of i32 parameters (PARAM below) so that a job for the
- * worker pool is just (params, first image, end image).
+ * each kernel reads its geometry from a block of i32 parameters so that a job for the worker pool is
+ * just (params, first image or image group, end).
  *
- * Forward (`cpr_fwd`): direct convolution vectorised over output positions. A tile is R = 5 filters
- * × 2 conv rows × 4 conv columns (10 f32x4 accumulators); the K = C·kH·kW loop reads two input
- * vectors through a table of per-k byte offsets (no im2col) and five weight splats. The tile is
- * exactly 2 pooling windows wide, so the epilogue pools in registers: first maximum in scan order
- * (NaN wins, as in the JS kernel), + bias, ReLU, and stores the value and the window code (dy·2 + dx)
- * of each window. The conv output never reaches memory.
- *
- * Backward (`cpr_bwd_v1..v4`): the conv output's gradient is nonzero at one position per window
- * (the argmax), so it is never materialised:
- *  - dW[f, :] += g·field(position) over windows with g ≠ 0, where a field is the K input values under
- *    the kernel at a conv position (built once per image, 4 per window). Accumulated in registers,
- *    8 vectors of K at a time, over a per-filter list of (field, g) — 1/4 of a dense product.
- *  - dX: per window and code d, Σ g·W[f] over the filters whose maximum sat at d, added into the
- *    input gradient under the kernel (rows of kW padded to whole vectors: v = ceil(kW/4) vectors).
+ * Direct forward (`cpr_fwd`, `cpr_fwd_kW`, this file): convolution vectorised over output positions.
+ * A tile is R = 5 filters × 2 conv rows × 4 conv columns (10 f32x4 accumulators); the K = C·kH·kW
+ * loop reads two input vectors through a table of byte offsets (no im2col) and five weight splats.
+ * The tile is exactly 2 pooling windows wide, so the epilogue pools in registers: first maximum in
+ * scan order (NaN wins, as in the JS kernel), + bias, ReLU, and stores each window's value and code
+ * (dy·2 + dx). The conv output never reaches memory.
+ * Winograd forward: conv-winograd.ts. Backward: conv-backward.ts.
  */
 
-/** i32 slots of the parameter block (byte offset = 4·slot). */
+/** i32 slots of the direct forward's parameter block (byte offset = 4·slot). */
 export const PARAM = {
-  // forward and backward
   x: 0, // prepared input, image 0
   xImage: 1, // bytes per prepared input image
   xRow: 2, // bytes per prepared input row
-  // forward
   offsets: 3, // i32 byte offsets from a conv position's input origin: of each tap, or of each kernel row
   k: 4, // entries in that table
   weights: 5, // [groups][K][R] f32
@@ -53,7 +44,7 @@ export const TILE_FILTERS = 5;
 /** kW values with a forward kernel of their own (taps unrolled); other kW use the generic one. */
 export const UNROLLED_KERNEL_WIDTHS = [1, 2, 3, 4, 5, 6, 7] as const;
 
-export const CONV_EXPORTS = ['cpr_fwd', 'cpr_fwd_k1', 'cpr_fwd_k2', 'cpr_fwd_k3', 'cpr_fwd_k4', 'cpr_fwd_k5', 'cpr_fwd_k6', 'cpr_fwd_k7', 'cpr_bwd', 'copy_planes', 'wino_fwd_r3', 'wino_fwd_r5', 'to_lanes', 'from_lanes'] as const;
+export const CONV_EXPORTS = ['cpr_fwd', 'cpr_fwd_k1', 'cpr_fwd_k2', 'cpr_fwd_k3', 'cpr_fwd_k4', 'cpr_fwd_k5', 'cpr_fwd_k6', 'cpr_fwd_k7', 'cpr_bwd', 'shift_filters', 'gather_dw', 'copy_planes', 'wino_fwd_r3', 'wino_fwd_r5', 'wino_filters_r3', 'wino_filters_r5', 'to_lanes', 'from_lanes'] as const;
 
 /**
  * cpr_fwd(params, n0, n1): pooled values and codes of images [n0, n1). With `taps` (= kW) the table
@@ -196,13 +187,13 @@ function copyPlanes(): Builder {
 /** The module: exports CONV_EXPORTS (plus unexported helpers). */
 export function buildConvModule(memory: MemoryImport): Uint8Array {
   const fns: Builder[] = [forward(null), ...UNROLLED_KERNEL_WIDTHS.map((kw) => forward(kw))];
-  const chunks: ChunkIndex = { add: [], set: [] };
+  const passes: PassIndex = { dw: [], dx: [] };
   for (let w = 1; w <= MAX_CHUNK; w++) {
-    chunks.add[w] = fns.length;
-    fns.push(listChunk(w, true));
-    chunks.set[w] = fns.length;
-    fns.push(listChunk(w, false));
+    passes.dw[w] = fns.length;
+    fns.push(dwPass(w));
+    passes.dx[w] = fns.length;
+    fns.push(dxPass(w));
   }
-  fns.push(convPoolBackward(chunks), copyPlanes(), winogradForward(WINOGRAD[3]), winogradForward(WINOGRAD[5]), toLanes(), fromLanes());
+  fns.push(convPoolBackward(passes), shiftFilters(), gatherFilterGrads(), copyPlanes(), winogradForward(WINOGRAD[3]), winogradForward(WINOGRAD[5]), winogradFilters(WINOGRAD[3]), winogradFilters(WINOGRAD[5]), toLanes(), fromLanes());
   return assembleModule(fns, memory);
 }

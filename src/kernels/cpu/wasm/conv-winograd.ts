@@ -1,5 +1,5 @@
 import { I32, V128, type Local } from './assembler.js';
-import { Builder, emitFirstMax, emitRelu } from './conv-builder.js';
+import { Builder, emitFirstMax, emitRelu, F32 } from './conv-builder.js';
 
 /**
  * Winograd F(2×2, r×r) forward of the fused conv → max-pool 2×2 → bias → ReLU layer (stride 1).
@@ -318,6 +318,53 @@ export function fromLanes(): Builder {
         f.get(s).get(j).i32(16).mul().add().f32Load(4 * k);
         f.f32Store();
       }
+    });
+  });
+  return f;
+}
+
+/**
+ * wino_filters_rR(w, u, filters, channels, filtersPad): U[ξν][c][f] = (G·w[f][c]·Gᵀ)[ξ][ν] in float32,
+ * w as [F][C][r][r]. Straight-line per (f, c), zero coefficients skipped.
+ */
+export function winogradFilters(spec: WinogradSpec): Builder {
+  const { alpha: a, r, g } = spec;
+  const f = new Builder(`wino_filters_r${spec.r}`, 5);
+  const [w, u, filters, channels, filtersPad] = [0, 1, 2, 3, 4];
+  const [fi, c, src, planeBytes, dst] = Array.from({ length: 5 }, () => f.local(I32));
+  const wv = Array.from({ length: r * r }, () => f.local(F32));
+  const tmp = Array.from({ length: a * r }, () => f.local(F32));
+  /** Pushes Σ_k coefs[k]·terms[k] (at least one coefficient is nonzero). */
+  const dot = (coefs: readonly number[], terms: readonly Local[]): void => {
+    let first = true;
+    coefs.forEach((k, i) => {
+      if (k === 0) return;
+      f.get(terms[i]!);
+      if (k !== 1) f.f32Const(k).f32Mul();
+      if (!first) f.f32Add();
+      first = false;
+    });
+  };
+  f.get(channels).get(filtersPad).mul().i32(4).mul().set(planeBytes);
+  f.get(w).set(src);
+  f.loop(fi, () => f.i32(0), filters, 1, () => {
+    f.loop(c, () => f.i32(0), channels, 1, () => {
+      wv.forEach((l, i) => f.get(src).f32Load(4 * i).set(l));
+      for (let i = 0; i < a; i++) {
+        for (let l = 0; l < r; l++) {
+          dot(g[i]!, Array.from({ length: r }, (_, k) => wv[k * r + l]!));
+          f.set(tmp[i * r + l]!);
+        }
+      }
+      f.get(u).get(c).get(filtersPad).mul().get(fi).add().i32(4).mul().add().set(dst);
+      for (let i = 0; i < a; i++) {
+        for (let j = 0; j < a; j++) {
+          f.get(dst).get(planeBytes).i32(i * a + j).mul().add();
+          dot(g[j]!, tmp.slice(i * r, i * r + r));
+          f.f32Store();
+        }
+      }
+      f.addTo(src, () => f.i32(4 * r * r));
     });
   });
   return f;
