@@ -21,6 +21,7 @@ import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { sizeOf, type Shape } from '../../tensor/shape.js';
 import { HostStorage, type Storage } from '../../tensor/storage.js';
 import { col2imInto, im2colInto, maxPool2dBackwardInto, maxPool2dInto } from './conv.js';
+import { col2imWasm, im2colWasm, maxPool2dBackwardWasm, maxPool2dWasm } from './conv-layout-wasm.js';
 import { convPoolReluBackwardInto, convPoolReluInto, type ConvPoolGradArrays } from './conv-pool.js';
 import { convPoolReluBackwardWasm, convPoolReluWasm, type ConvPoolGradOut } from './conv-pool-wasm.js';
 import { selectorBackwardInto, selectorForwardInto, smoothStepInto } from './dselect.js';
@@ -166,29 +167,33 @@ export class CpuBackend implements Backend {
 
   im2col(x: Storage, geo: Conv2dGeometry): Storage {
     const [n, c] = geo.inputShape as [number, number];
-    const out = alloc(x.dtype, n * c * geo.kernelH * geo.kernelW * geo.outH * geo.outW);
-    im2colInto(dataOf(x), geo, out);
+    const out = allocOverwritten(x.dtype, n * c * geo.kernelH * geo.kernelW * geo.outH * geo.outW);
+    const xs = dataOf(x);
+    if (!(xs instanceof Float32Array && im2colWasm(xs, geo, out as Float32Array))) im2colInto(xs, geo, out);
     return wrapOutput(out);
   }
 
   col2im(cols: Storage, geo: Conv2dGeometry): Storage {
-    const out = alloc(cols.dtype, sizeOf(geo.inputShape));
-    col2imInto(dataOf(cols), geo, out);
+    const out = allocOverwritten(cols.dtype, sizeOf(geo.inputShape));
+    const cs = dataOf(cols);
+    if (!(cs instanceof Float32Array && col2imWasm(cs, geo, out as Float32Array))) col2imInto(cs, geo, out);
     return wrapOutput(out);
   }
 
   maxPool2d(x: Storage, geo: PoolGeometry): { values: Storage; argmax: Storage } {
     const [n, c] = geo.inputShape as [number, number];
     const size = n * c * geo.outH * geo.outW;
-    const values = alloc(x.dtype, size);
-    const argmax = alloc(x.dtype === 'float64' ? 'float64' : 'float32', size);
-    maxPool2dInto(dataOf(x), geo, values, argmax);
+    const values = allocOverwritten(x.dtype, size);
+    const argmax = allocOverwritten(x.dtype === 'float64' ? 'float64' : 'float32', size);
+    const xs = dataOf(x);
+    if (!(xs instanceof Float32Array && maxPool2dWasm(xs, geo, values as Float32Array, argmax as Float32Array))) maxPool2dInto(xs, geo, values, argmax);
     return { values: wrapOutput(values), argmax: wrapOutput(argmax) };
   }
 
   maxPool2dBackward(g: Storage, argmax: Storage, geo: PoolGeometry): Storage {
-    const out = alloc(g.dtype, sizeOf(geo.inputShape));
-    maxPool2dBackwardInto(dataOf(g), dataOf(argmax), geo, out);
+    const out = allocOverwritten(g.dtype, sizeOf(geo.inputShape));
+    const [gs, as] = [dataOf(g), dataOf(argmax)];
+    if (!(gs instanceof Float32Array && as instanceof Float32Array && maxPool2dBackwardWasm(gs, as, out as Float32Array))) maxPool2dBackwardInto(gs, as, geo, out);
     return wrapOutput(out);
   }
 

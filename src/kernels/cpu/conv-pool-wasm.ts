@@ -1,10 +1,7 @@
 import type { ConvPoolGeometry } from '../backend.js';
-import { matmulSettings } from './matmul-config.js';
-import { WasmWorkerPool } from './threads/pool.js';
-import { workerSpawner } from './threads/spawner.js';
-import { wasmApi, type WasmMemory } from './wasm/assembler.js';
+import { convWasm, Layout, reserve, runSplit, threadsFor, type ConvExport, type ConvWasm } from './conv-wasm-runtime.js';
 import { BPARAM, BPARAM_WORDS } from './wasm/conv-backward.js';
-import { buildConvModule, CONV_EXPORTS, PARAM, PARAM_WORDS, TILE_FILTERS, UNROLLED_KERNEL_WIDTHS } from './wasm/conv-module.js';
+import { PARAM, PARAM_WORDS, TILE_FILTERS, UNROLLED_KERNEL_WIDTHS } from './wasm/conv-module.js';
 import { WINO_FILTERS, WINO_TILES, WINOGRAD, WPARAM, WPARAM_WORDS, type WinogradSpec } from './wasm/conv-winograd.js';
 
 /**
@@ -19,89 +16,6 @@ import { WINO_FILTERS, WINO_TILES, WINOGRAD, WPARAM, WPARAM_WORDS, type Winograd
  * agree to float32 rounding (Winograd: ~1e-5 relative; test/conv-pool.test.ts states the
  * tolerances), and window codes agree except where a window's two largest conv outputs are that close.
  */
-type Fn = (...args: number[]) => void;
-
-interface ConvWasm {
-  module: object;
-  memory: WasmMemory;
-  shared: boolean;
-  fns: Record<(typeof CONV_EXPORTS)[number], Fn>;
-  f32: Float32Array;
-  i32: Int32Array;
-  pool: WasmWorkerPool | null;
-  poolFailed: boolean;
-}
-
-const PAGE = 65536;
-const MAX_PAGES = 16384; // 1 GiB: larger layers run on the JS kernels
-/**
- * Below this many multiply-adds of a dense conv (N·F·outH·outW·K) a layer runs on one thread: handing
- * a slice to a worker and waiting for it costs tens of microseconds, the time of ~1M multiply-adds
- * here; 2^21 keeps the hand-off under ~5% of the work. The threads are matmul's (configureMatmul).
- */
-export const CONV_PARALLEL_MIN_MACS = 1 << 21;
-
-let state: ConvWasm | null | undefined;
-
-function instantiate(): ConvWasm | null {
-  if (!wasmApi) return null;
-  for (const shared of [true, false]) {
-    try {
-      const bytes = buildConvModule({ shared, maximumPages: MAX_PAGES });
-      if (!wasmApi.validate(bytes)) return null; // no SIMD in this engine
-      const memory = new wasmApi.Memory({ initial: 16, maximum: MAX_PAGES, shared });
-      const module = new wasmApi.Module(bytes);
-      const ex = new wasmApi.Instance(module, { env: { mem: memory } }).exports;
-      const fns = Object.fromEntries(CONV_EXPORTS.map((name) => [name, ex[name] as Fn])) as ConvWasm['fns'];
-      return { module, memory, shared, fns, f32: new Float32Array(memory.buffer), i32: new Int32Array(memory.buffer), pool: null, poolFailed: false };
-    } catch {
-      // shared memory needs SharedArrayBuffer (cross-origin isolation in browsers): try plain
-    }
-  }
-  return null;
-}
-
-function wasm(): ConvWasm | null {
-  if (state === undefined) state = instantiate();
-  return state;
-}
-
-/** Whether the SIMD conv kernels run here. */
-export function convWasmAvailable(): boolean {
-  return wasm() !== null;
-}
-
-/** Stops the conv kernels' worker threads (re-created on the next parallel layer). */
-export function shutdownConvWorkers(): void {
-  state?.pool?.terminate();
-  if (state) state.pool = null;
-}
-
-/** Grows the memory to `bytes` and renews the views; false when that is over the limit. */
-function reserve(w: ConvWasm, bytes: number): boolean {
-  if (bytes > MAX_PAGES * PAGE) return false;
-  const have = w.memory.buffer.byteLength;
-  if (bytes > have) w.memory.grow(Math.ceil((bytes - have) / PAGE));
-  if (w.f32.buffer.byteLength !== w.memory.buffer.byteLength) {
-    w.f32 = new Float32Array(w.memory.buffer);
-    w.i32 = new Int32Array(w.memory.buffer);
-  }
-  return true;
-}
-
-/** Bump allocation of one call's buffers (16-byte aligned byte offsets). */
-class Layout {
-  private next = 0;
-  take(bytes: number): number {
-    const at = this.next;
-    this.next += Math.ceil(bytes / 16) * 16 + 64; // + slack: vector reads may run up to 3 floats past a buffer
-    return at;
-  }
-  get size(): number {
-    return this.next;
-  }
-}
-
 /** The geometry the SIMD kernels take, or null when they do not apply. */
 interface Plan {
   n: number;
@@ -140,36 +54,6 @@ function placeInput(w: ConvWasm, x: Float32Array, p: Plan, at: number, staging: 
   w.fns.copy_planes(staging, 4 * p.h * p.w, 4 * p.w, start, 4 * p.hp * p.wr, 4 * p.wr, p.n * p.c, p.h, 4 * p.w);
 }
 
-function threadsFor(w: ConvWasm, macs: number, images: number): number {
-  const want = Math.min(matmulSettings().threads, images);
-  if (want <= 1 || macs < CONV_PARALLEL_MIN_MACS || !w.shared || w.poolFailed) return 1;
-  if (!w.pool || w.pool.size < want - 1) {
-    w.pool?.terminate();
-    w.pool = WasmWorkerPool.create(w.module, w.memory, CONV_EXPORTS, want - 1);
-    if (!w.pool && workerSpawner()) w.poolFailed = true;
-  }
-  return w.pool ? want : 1;
-}
-
-/**
- * Runs `name` over images [0, n) split in `parts` ranges: range t with params block paramsOf(t),
- * range 0 on this thread. A range whose worker failed is redone here after `redo(t)` resets it.
- */
-function runSplit(w: ConvWasm, name: (typeof CONV_EXPORTS)[number], n: number, parts: number, paramsOf: (t: number) => number, redo: (t: number) => void): void {
-  const bounds = Array.from({ length: parts + 1 }, (_, t) => Math.round((t * n) / parts));
-  const fn = CONV_EXPORTS.indexOf(name);
-  for (let t = 1; t < parts; t++) w.pool!.post(t - 1, fn, [paramsOf(t), bounds[t]!, bounds[t + 1]!]);
-  w.fns[name](paramsOf(0), bounds[0]!, bounds[1]!);
-  for (let t = 1; t < parts; t++) {
-    if (!w.pool!.wait(t - 1)) {
-      redo(t);
-      w.fns[name](paramsOf(t), bounds[t]!, bounds[t + 1]!);
-      w.poolFailed = true;
-    }
-  }
-  if (w.poolFailed) shutdownConvWorkers();
-}
-
 /** Byte offsets of the taps (c, kh, kw) from a conv position's input origin, plane/row strides in bytes. */
 function tapOffsets(p: Plan, planeBytes: number, rowBytes: number): Int32Array {
   const out = new Int32Array(p.k);
@@ -200,7 +84,7 @@ export function convPoolReluWasm(
 ): number | false {
   const filters = weight.length / Math.max(1, (geo.inputShape[1] ?? 0) * geo.kernelH * geo.kernelW);
   const p = plan(geo, filters);
-  const w = p && wasm();
+  const w = p && convWasm();
   if (!p || !w) return false;
   const spec = p.kh === p.kw && (p.kh === 3 || p.kh === 5) ? WINOGRAD[p.kh] : null;
   if (method === 'winograd' && !spec) return false;
@@ -270,7 +154,7 @@ export function convPoolReluWasm(
   i32[P + PARAM.pairCols] = pairCols;
 
   const macs = p.n * groups * R * p.pooledH * pairCols * 8 * p.k;
-  const name = (unrolled ? `cpr_fwd_k${p.kw}` : 'cpr_fwd') as (typeof CONV_EXPORTS)[number];
+  const name = (unrolled ? `cpr_fwd_k${p.kw}` : 'cpr_fwd') as ConvExport;
   const parts = threadsFor(w, macs, p.n);
   runSplit(w, name, p.n, parts, () => params, () => undefined);
   if (compact) {
@@ -333,7 +217,7 @@ function winogradForward(w: ConvWasm, p: Plan, spec: WinogradSpec, x: Float32Arr
   // Filter transform; the padded filters' U stays zero.
   f32.set(weight, weights / 4);
   f32.fill(0, u / 4, u / 4 + a * a * p.c * filtersPad);
-  w.fns[`wino_filters_r${spec.r}` as (typeof CONV_EXPORTS)[number]](weights, u, p.f, p.c, filtersPad);
+  w.fns[`wino_filters_r${spec.r}` as ConvExport](weights, u, p.f, p.c, filtersPad);
   if (bias) f32.set(bias, biasAt / 4);
   else f32.fill(0, biasAt / 4, biasAt / 4 + p.f);
   blocks.forEach((params, t) => {
@@ -359,7 +243,7 @@ function winogradForward(w: ConvWasm, p: Plan, spec: WinogradSpec, x: Float32Arr
     i32[P + WPARAM.codes] = codesAt;
     i32[P + WPARAM.outGroupBytes] = outBytes;
   });
-  runSplit(w, `wino_fwd_r${spec.r}` as (typeof CONV_EXPORTS)[number], groups, parts, (t) => blocks[t]!, () => undefined);
+  runSplit(w, `wino_fwd_r${spec.r}` as ConvExport, groups, parts, (t) => blocks[t]!, () => undefined);
   w.fns.from_lanes(valuesAt, valuesOut, groups, p.f * tiles);
   w.fns.from_lanes(codesAt, codesOut, groups, p.f * tiles);
   values.set(w.f32.subarray(valuesOut / 4, valuesOut / 4 + values.length));
@@ -390,7 +274,7 @@ export function convPoolReluBackwardWasm(
 ): number | false {
   const filters = weight.length / Math.max(1, (geo.inputShape[1] ?? 0) * geo.kernelH * geo.kernelW);
   const p = plan(geo, filters);
-  const w = p && wasm();
+  const w = p && convWasm();
   if (!p || !w) return false;
   const needW = out.weight !== null || out.bias !== null;
   const needX = out.x !== null;
@@ -490,3 +374,5 @@ export function convPoolReluBackwardWasm(
   }
   return parts;
 }
+
+export { CONV_PARALLEL_MIN_MACS, convWasmAvailable, shutdownConvWorkers } from './conv-wasm-runtime.js';

@@ -19,6 +19,8 @@ export class Builder extends FunctionBuilder {
   leS(): this { return this.op(0x4c); }
   gtS(): this { return this.op(0x4a); }
   and(): this { return this.op(0x71); }
+  or(): this { return this.op(0x72); }
+  xor(): this { return this.op(0x73); }
   shl(): this { return this.op(0x74); }
   shrU(): this { return this.op(0x76); }
   f32Add(): this { return this.op(0x92); }
