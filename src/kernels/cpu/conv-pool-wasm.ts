@@ -1,6 +1,6 @@
 import type { ConvPoolGeometry } from '../backend.js';
 import { convWasm, Layout, reserve, runSplit, threadsFor, type ConvExport, type ConvWasm } from './conv-wasm-runtime.js';
-import { BPARAM, BPARAM_WORDS } from './wasm/conv-backward.js';
+import { BPARAM, BPARAM_WORDS, FIXED_REGION_VECTORS } from './wasm/conv-backward.js';
 import { PARAM, PARAM_WORDS, TILE_FILTERS, UNROLLED_KERNEL_WIDTHS } from './wasm/conv-module.js';
 import { WINO_FILTERS, WINO_TILES, WINOGRAD, WPARAM, WPARAM_WORDS, type WinogradSpec } from './wasm/conv-winograd.js';
 
@@ -353,7 +353,8 @@ export function convPoolReluBackwardWasm(
     i32[P + BPARAM.dxRow] = 4 * p.wr;
     i32[P + BPARAM.scratch] = s.region;
   });
-  runSplit(w, 'cpr_bwd', p.n, parts, (t) => blocks[t]!, zeroScratch);
+  const fixed = (FIXED_REGION_VECTORS as readonly number[]).includes(rs / 4);
+  runSplit(w, fixed ? (`cpr_bwd_r${rs / 4}` as ConvExport) : 'cpr_bwd', p.n, parts, (t) => blocks[t]!, zeroScratch);
 
   if (out.weight) {
     // dW[f][c][kh][kw] = Σ_threads Σ_d dWsh[c][f][d][(dy + kh)·rw + dx + kw], summed in the weights' place.

@@ -99,9 +99,16 @@ export interface PassIndex {
   dx: number[];
 }
 
-/** cpr_bwd(params, n0, n1): adds dWsh and db of images [n0, n1) into the block's buffers; writes their dX. */
-export function convPoolBackward(passes: PassIndex): Builder {
-  const f = new Builder('cpr_bwd', 3);
+/** Region sizes (in vectors) with a backward of their own: 3×3 kernels (4×4 regions) and 5×5 (6×6). */
+export const FIXED_REGION_VECTORS = [4, 9] as const;
+
+/**
+ * cpr_bwd(params, n0, n1): adds dWsh and db of images [n0, n1) into the block's buffers; writes their
+ * dX. `cpr_bwd_rV` is the same for regions of exactly V vectors (V ≤ MAX_CHUNK), calling its passes
+ * directly instead of splitting the region at run time.
+ */
+export function convPoolBackward(passes: PassIndex, regionVectors: number | null): Builder {
+  const f = new Builder(regionVectors === null ? 'cpr_bwd' : `cpr_bwd_r${regionVectors}`, 3);
   const [params, n0, n1] = [0, 1, 2];
   const L = (): Local => f.local(I32);
   const P = {} as Record<keyof typeof BPARAM, Local>;
@@ -138,6 +145,13 @@ export function convPoolBackward(passes: PassIndex): Builder {
     f.get(P.table).get(q).get(entryBytes).mul().add().set(e);
     f.get(e).get(entryBytes).add().set(tabEnd);
     f.i32(0).set(off);
+    if (regionVectors !== null) {
+      f.get(e).get(tabEnd);
+      first();
+      second();
+      f.call(which[regionVectors]!);
+      return;
+    }
     const call = (fn: number): void => {
       f.get(e).get(tabEnd);
       first();

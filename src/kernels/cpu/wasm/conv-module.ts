@@ -1,5 +1,5 @@
 import { assembleModule, I32, V128, type Local, type MemoryImport } from './assembler.js';
-import { convPoolBackward, dwPass, dxPass, gatherFilterGrads, MAX_CHUNK, shiftFilters, type PassIndex } from './conv-backward.js';
+import { convPoolBackward, dwPass, dxPass, FIXED_REGION_VECTORS, gatherFilterGrads, MAX_CHUNK, shiftFilters, type PassIndex } from './conv-backward.js';
 import { Builder, emitFirstMax, emitRelu } from './conv-builder.js';
 import { imageColumns, maxPool, maxPoolBackward } from './conv-layout.js';
 import { fromLanes, toLanes, WINOGRAD, winogradFilters, winogradForward } from './conv-winograd.js';
@@ -45,7 +45,7 @@ export const TILE_FILTERS = 5;
 /** kW values with a forward kernel of their own (taps unrolled); other kW use the generic one. */
 export const UNROLLED_KERNEL_WIDTHS = [1, 2, 3, 4, 5, 6, 7] as const;
 
-export const CONV_EXPORTS = ['cpr_fwd', 'cpr_fwd_k1', 'cpr_fwd_k2', 'cpr_fwd_k3', 'cpr_fwd_k4', 'cpr_fwd_k5', 'cpr_fwd_k6', 'cpr_fwd_k7', 'cpr_bwd', 'shift_filters', 'gather_dw', 'copy_planes', 'wino_fwd_r3', 'wino_fwd_r5', 'wino_filters_r3', 'wino_filters_r5', 'to_lanes', 'from_lanes', 'im2col_f32', 'col2im_f32', 'maxpool_f32', 'maxpool_bwd_f32'] as const;
+export const CONV_EXPORTS = ['cpr_fwd', 'cpr_fwd_k1', 'cpr_fwd_k2', 'cpr_fwd_k3', 'cpr_fwd_k4', 'cpr_fwd_k5', 'cpr_fwd_k6', 'cpr_fwd_k7', 'cpr_bwd', 'cpr_bwd_r4', 'cpr_bwd_r9', 'shift_filters', 'gather_dw', 'copy_planes', 'wino_fwd_r3', 'wino_fwd_r5', 'wino_filters_r3', 'wino_filters_r5', 'to_lanes', 'from_lanes', 'im2col_f32', 'col2im_f32', 'maxpool_f32', 'maxpool_bwd_f32'] as const;
 
 /**
  * cpr_fwd(params, n0, n1): pooled values and codes of images [n0, n1). With `taps` (= kW) the table
@@ -195,7 +195,7 @@ export function buildConvModule(memory: MemoryImport): Uint8Array {
     passes.dx[w] = fns.length;
     fns.push(dxPass(w));
   }
-  fns.push(convPoolBackward(passes), shiftFilters(), gatherFilterGrads(), copyPlanes(), winogradForward(WINOGRAD[3]), winogradForward(WINOGRAD[5]), winogradFilters(WINOGRAD[3]), winogradFilters(WINOGRAD[5]), toLanes(), fromLanes());
+  fns.push(convPoolBackward(passes, null), ...FIXED_REGION_VECTORS.map((v) => convPoolBackward(passes, v)), shiftFilters(), gatherFilterGrads(), copyPlanes(), winogradForward(WINOGRAD[3]), winogradForward(WINOGRAD[5]), winogradFilters(WINOGRAD[3]), winogradFilters(WINOGRAD[5]), toLanes(), fromLanes());
   fns.push(imageColumns(false), imageColumns(true), maxPool(), maxPoolBackward());
   return assembleModule(fns, memory);
 }
