@@ -222,7 +222,7 @@ async function runTfjsCpu() {
   const xNchw = tf.tensor(value(x), x.shape);
   const xNhwc = tf.transpose(xNchw, [0, 2, 3, 1]);
   const flat = tf.reshape(xNchw, [BATCH, 36 * 36]);
-  const onehot = batch.labels.map((l) => tf.oneHot(tf.tensor1d(l, 'int32'), 10).toFloat());
+  const onehot = batch.labels.map((l) => tf.cast(tf.oneHot(tf.tensor1d(l, 'int32'), 10), 'float32'));
   const v = (name) => vars.get(name);
   const dense = (h, prefix) => tf.add(tf.matMul(h, v(`${prefix}.weight`)), v(`${prefix}.bias`));
   const lossFn = () => {
