@@ -6,7 +6,8 @@
 //   node bench/conv2d.js --batches 64,256 --max-time 3 --profile --experts 8 --gate softmax --json out.json
 import { writeFileSync } from 'node:fs';
 import Benchmark from 'benchmark';
-import { add, Adam, backend, buildMMoE, CnnExpert, conv2d, getBackend, mul, rand, randn, Rng, softmaxCrossEntropy, sum, tidy } from '../dist/index.js';
+import { add, Adam, buildMMoE, CnnExpert, conv2d, getBackend, mul, rand, randn, Rng, softmaxCrossEntropy, sum, tidy } from '../dist/index.js';
+import { backend } from '../dist/advanced.js';
 
 const args = parseArgs(process.argv.slice(2));
 const batches = (args.batches ?? '64,256').split(',').map(Number);

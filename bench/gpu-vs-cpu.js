@@ -10,7 +10,11 @@
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import Benchmark from 'benchmark';
-import { getBackend, matmul, randn, Rng, setBackend, setBackendNotices, tidy } from '../dist/index.js';
+import { getBackend, matmul, randn, Rng, setBackend, tidy } from '../dist/index.js';
+import { setBackendNotices } from '../dist/advanced.js';
+import { registerGpuBackend } from '../dist/gpu/index.js';
+
+registerGpuBackend();
 
 const args = parseArgs(process.argv.slice(2));
 const sizes = (args.sizes ?? '64,128,256,512,1024').split(',').map(Number);

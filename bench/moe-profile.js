@@ -11,7 +11,10 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { fileURLToPath } from 'node:url';
-import * as dk from '../dist/index.js';
+import * as core from '../dist/index.js';
+import * as advanced from '../dist/advanced.js';
+
+const dk = { ...core, ...advanced };
 import { buildOurModel, makeBatch, ourTrainer } from './moe-workload.js';
 
 const GATES = {

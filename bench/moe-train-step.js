@@ -17,7 +17,10 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import Benchmark from 'benchmark';
-import * as dk from '../dist/index.js';
+import * as core from '../dist/index.js';
+import * as advanced from '../dist/advanced.js';
+
+const dk = { ...core, ...advanced };
 import {
   ADAM,
   buildOurModel,

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadCheckpoint } from '../src/cli/checkpoint.js';
+import { readCheckpoint } from '../src/node/checkpoint.js';
 import type { CompareResults } from '../src/report/results.js';
 import { countMarkItems, parseXml } from './cli-helpers.js';
 
@@ -49,11 +49,11 @@ function expectUserError(r: Run, pattern: RegExp): void {
 const TINY = ['--tasks', '4', '--groups', '2', '--input-dim', '6', '--train-size', '96', '--val-size', '24', '--test-size', '32', '--experts', '4', '--k', '2', '--expert-hidden', '6', '--expert-output', '4', '--tower-hidden', '4', '--batch-size', '32', '-q'];
 
 function modelBytes(dir: string): Record<string, number[]> {
-  const c = loadCheckpoint(dir);
+  const c = readCheckpoint(dir);
   const out: Record<string, number[]> = {};
   for (const [name, t] of Object.entries(c.model)) out[`model/${name}`] = Array.from(new Uint8Array(t.toArray().buffer));
-  for (const [name, t] of Object.entries(c.optimizer.slots)) out[`optim/${name}`] = Array.from(new Uint8Array(t.toArray().buffer));
-  out['steps'] = c.optimizer.steps;
+  for (const [name, t] of Object.entries(c.optimizer!.slots)) out[`optim/${name}`] = Array.from(new Uint8Array(t.toArray().buffer));
+  out['steps'] = c.optimizer!.steps;
   return out;
 }
 
@@ -105,7 +105,7 @@ describe('bad input', () => {
     const dir = join(work, 'garbage');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'checkpoint.dsk'), 'DSKCKPT\n\x04\x00\x00\x00{bad');
-    expectUserError(cli(['train', '--resume', dir]), /corrupt checkpoint .*: header is not valid JSON/);
+    expectUserError(cli(['train', '--resume', dir]), /--resume: corrupt checkpoint .*checkpoint\.dsk: checksum mismatch/);
   });
 });
 
@@ -121,9 +121,9 @@ describe('dselect-k train', () => {
     expect(metrics.history).toHaveLength(2);
     expect(metrics.test.taskMetrics).toHaveLength(4);
     expect(metrics.test.gateWeights[0]).toHaveLength(4);
-    const c = loadCheckpoint(out);
-    expect(c.epoch).toBe(2);
-    expect((c.config as { model: { gate: string } }).model.gate).toBe('dselect-k');
+    const meta = readCheckpoint(out).meta as { epoch: number; config: { model: { gate: string } } };
+    expect(meta.epoch).toBe(2);
+    expect(meta.config.model.gate).toBe('dselect-k');
   });
 
   it.each([['dselect-k', '--per-example'], ['noisy-topk', '--per-example']])('--resume continues exactly: 2 epochs = 1 + resume 1 (%s)', (gate, mode) => {
@@ -134,7 +134,7 @@ describe('dselect-k train', () => {
     expect(cli(['train', ...args, '--epochs', '1', '--out', split]).status).toBe(0);
     const resumed = cli(['train', '--resume', split, '--epochs', '2', '-q']);
     expect(resumed.status, resumed.stderr).toBe(0);
-    expect(loadCheckpoint(split).epoch).toBe(2);
+    expect((readCheckpoint(split).meta as { epoch: number }).epoch).toBe(2);
     expect(modelBytes(split)).toEqual(modelBytes(straight));
   });
 
@@ -150,7 +150,7 @@ describe('dselect-k train', () => {
     const r = cli(['train', ...TINY, '--epochs', '3', '--out', crashed], { DSELECT_K_TEST_CRASH_IN_CHECKPOINT: '2' });
     expect(r.signal).toBe('SIGKILL');
     // the epoch-1 checkpoint is intact; the half-written epoch-2 data is only in a temporary file
-    expect(loadCheckpoint(crashed).epoch).toBe(1);
+    expect((readCheckpoint(crashed).meta as { epoch: number }).epoch).toBe(1);
     expect(readdirSync(crashed).filter((f) => f.endsWith('.tmp'))).toHaveLength(1);
     const resumed = cli(['train', '--resume', crashed, '--epochs', '3', '-q']);
     expect(resumed.status, resumed.stderr).toBe(0);

@@ -6,7 +6,7 @@ import { mul, relu } from '../src/autograd/ops/elementwise.js';
 import { sum } from '../src/autograd/ops/reduce.js';
 import { Conv2d, convPoolRelu, Flatten, MaxPool2d } from '../src/nn/conv2d.js';
 import type { Tensor } from '../src/tensor/tensor.js';
-import { cnnGradcheckCases } from '../src/moe/cnn-checks.js';
+import { cnnGradcheckCases } from '../src/checks/cnn.js';
 import { buildMMoE } from '../src/moe/build-mmoe.js';
 import { rand, randn } from '../src/tensor/creation.js';
 import { Rng } from '../src/tensor/random.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { BinaryOp, DType, ReduceOp, TypedArray, UnaryOp } from '../src/index.js';
-import { logSoftmax, logsumexp, matmul, max, min, Rng, softmax, sum, tensor } from '../src/index.js';
+import type { BinaryOp, ReduceOp, UnaryOp } from '../src/advanced.js';
+import { logSoftmax, logsumexp, matmul, max, min, Rng, softmax, sum, tensor, type DType, type TypedArray } from '../src/index.js';
 import { CpuBackend } from '../src/kernels/cpu/backend.js';
 import type { Storage } from '../src/tensor/storage.js';
 

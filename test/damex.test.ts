@@ -1,7 +1,7 @@
 import '../src/index.js';
 import { describe, expect, it } from 'vitest';
-import { damexTable, runDamexExperiment } from '../src/cli/damex-command.js';
-import { loadImageClassification } from '../src/cli/moe-layer-training.js';
+import { damexTable, runDamexExperiment } from '../src/experiments/damex.js';
+import { loadImageClassification } from '../src/experiments/moe-layer-training.js';
 import { buildFashionMnistMixture, mixtureSubset } from '../src/data/dataset-mixture.js';
 import { buildDamexNet, damexTargets, defaultExpertOfDataset, fitDamex, routingSeparation } from '../src/moe/damex.js';
 import { barImages } from './image-helpers.js';

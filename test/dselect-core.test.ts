@@ -1,20 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  add,
-  dselectKWeights,
-  dselectKWeightsWithSelectors,
-  mul,
-  reachabilityPenalty,
-  selectorBitCount,
-  selectorEntropy,
-  selectorOutputs,
-  selectorProducts,
-  smoothStep,
-  sum,
-  tensor,
-  type Tensor,
-} from '../src/index.js';
+import { add, dselectKWeights, mul, reachabilityPenalty, selectorBitCount, selectorEntropy, selectorOutputs, smoothStep, sum, tensor, type Tensor } from '../src/index.js';
+import { dselectKWeightsWithSelectors, selectorProducts } from '../src/advanced.js';
 
 interface GoldenCase {
   numExperts: number;

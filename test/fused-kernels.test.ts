@@ -1,12 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import type { AdamUpdateArgs, FusedActivation } from '../src/kernels/backend.js';
-import { adamUpdateByParts, biasActivationByParts, biasActivationGradByParts, mixRowsByParts, mixRowsGradByParts } from '../src/kernels/composed.js';
 import { CpuBackend } from '../src/kernels/cpu/backend.js';
-import { adamUpdateInto, biasActivationGradInto, biasActivationInto, mixRowsGradInto, mixRowsInto } from '../src/kernels/cpu/fused.js';
-import { adamUpdateWasm, biasActivationWasm, binarySameWasm, configureFusedKernels, mixRowsGradWasm, mixRowsWasm, reluGradWasm } from '../src/kernels/cpu/fused-wasm.js';
+import { binarySameWasm } from '../src/kernels/cpu/binary-wasm.js';
+import { configureFusedKernels } from '../src/kernels/cpu/wasm/kernel-module.js';
+import { adamUpdateInto, cpuAdamUpdate } from '../src/packs/adam-update/cpu.js';
+import { adamUpdateKernels, type AdamUpdateArgs } from '../src/packs/adam-update/kernels.js';
+import { adamUpdateWasm } from '../src/packs/adam-update/wasm.js';
+import { biasActivationGradInto, biasActivationInto, cpuBiasActivation } from '../src/packs/bias-activation/cpu.js';
+import { biasActivationKernels, type FusedActivation } from '../src/packs/bias-activation/kernels.js';
+import { biasActivationWasm, reluGradWasm } from '../src/packs/bias-activation/wasm.js';
+import { cpuExpertMixture, mixRowsGradInto, mixRowsInto } from '../src/packs/expert-mixture/cpu.js';
+import { expertMixtureKernels } from '../src/packs/expert-mixture/kernels.js';
+import { mixRowsGradWasm, mixRowsWasm } from '../src/packs/expert-mixture/wasm.js';
 import { binaryKernel, planBroadcast } from '../src/kernels/cpu/elementwise.js';
 import { configureBufferPool } from '../src/kernels/cpu/host.js';
-import { biasActivation, engineGradcheckCases, Linear, mixRows, MLP, Rng, tensor, tidy, type DType, type TypedArray } from '../src/index.js';
+import { Linear, MLP, Rng, tensor, tidy, type DType, type TypedArray } from '../src/index.js';
+import { biasActivation, mixRows } from '../src/advanced.js';
+import { PACK_GRADCHECK_CASES } from '../src/checks/index.js';
 import type { Storage } from '../src/tensor/storage.js';
 
 const cpu = new CpuBackend();
@@ -28,7 +37,7 @@ describe('fused kernels (cpu) against plain references', () => {
       const x = array(dtype, edge.length, (i) => edge[i]!);
       const expected = edge.map((v) => stored(dtype, Math.max(v, 0)));
       const viaUnary = values(cpu.unary('relu', cpu.fromHost(x)));
-      const viaFused = values(cpu.biasActivation(cpu.fromHost(x), [edge.length], null, 'relu'));
+      const viaFused = values(cpuBiasActivation.forward(cpu.fromHost(x), [edge.length], null, 'relu'));
       for (const out of [viaUnary, viaFused]) {
         out.forEach((v, i) => expect(Object.is(v, expected[i]) || (Number.isNaN(v) && Number.isNaN(expected[i])), `relu(${edge[i]}) = ${v}`).toBe(true));
       }
@@ -42,13 +51,13 @@ describe('fused kernels (cpu) against plain references', () => {
       const bias = array(dtype, cols, () => rng.normal());
       const g = array(dtype, rows * cols, () => rng.normal());
       for (const activation of ['identity', 'relu'] as FusedActivation[]) {
-        const y = cpu.biasActivation(cpu.fromHost(x), [rows, cols], cpu.fromHost(bias), activation);
+        const y = cpuBiasActivation.forward(cpu.fromHost(x), [rows, cols], cpu.fromHost(bias), activation);
         const expectedY = Array.from(x, (v, i) => {
           const s = stored(dtype, v + bias[i % cols]!);
           return activation === 'relu' ? Math.max(s, 0) : s;
         });
         expect(values(y)).toEqual(expectedY);
-        const grad = cpu.biasActivationGrad(activation, cpu.fromHost(g), y, [rows, cols], true);
+        const grad = cpuBiasActivation.backward(activation, cpu.fromHost(g), y, [rows, cols], true);
         const expectedGx = Array.from(g, (v, i) => (activation === 'identity' ? v : v * (expectedY[i]! > 0 ? 1 : 0)));
         expect(values(grad.x)).toEqual(expectedGx);
         const expectedBias = Array.from({ length: cols }, (_, j) => {
@@ -57,7 +66,7 @@ describe('fused kernels (cpu) against plain references', () => {
           return stored(dtype, acc);
         });
         values(grad.bias!).forEach((v, j) => expect(v).toBeCloseTo(expectedBias[j]!, dtype === 'float32' ? 5 : 13));
-        expect(cpu.biasActivationGrad(activation, cpu.fromHost(g), y, [rows, cols], false).bias).toBeNull();
+        expect(cpuBiasActivation.backward(activation, cpu.fromHost(g), y, [rows, cols], false).bias).toBeNull();
       }
     });
 
@@ -68,7 +77,7 @@ describe('fused kernels (cpu) against plain references', () => {
       const v = array(dtype, n, () => Math.abs(rng.normal()));
       for (const [decoupled, weightDecay] of [[false, 0], [false, 0.1], [true, 0.05]] as const) {
         const args: AdamUpdateArgs = { lr: 0.01, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay, decoupled, step: 3 };
-        const r = cpu.adamUpdate(cpu.fromHost(p), cpu.fromHost(g), cpu.fromHost(m), cpu.fromHost(v), args);
+        const r = cpuAdamUpdate.update(cpu.fromHost(p), cpu.fromHost(g), cpu.fromHost(m), cpu.fromHost(v), args);
         for (let i = 0; i < n; i++) {
           const gi = decoupled ? g[i]! : g[i]! + weightDecay * p[i]!;
           const mi = 0.8 * m[i]! + 0.2 * gi;
@@ -94,7 +103,7 @@ describe('fused kernels (cpu) against plain references', () => {
       const columns = [2, 0, 2];
       const terms = fs.map((f, i) => ({ f: cpu.fromHost(f), column: columns[i]!, rows: index[i]! }));
       const g = array(dtype, rows * cols, () => rng.normal());
-      const out = cpu.mixRows(cpu.fromHost(q), qCols, terms, rows, cols);
+      const out = cpuExpertMixture.forward(cpu.fromHost(q), qCols, terms, rows, cols);
       const digits = dtype === 'float32' ? 6 : 14;
       const expectedOut = new Array<number>(rows * cols).fill(0);
       const expectedGq = new Array<number>(rows * qCols).fill(0);
@@ -112,14 +121,14 @@ describe('fused kernels (cpu) against plain references', () => {
         }
       });
       values(out).forEach((v, i) => expect(v).toBeCloseTo(expectedOut[i]!, digits));
-      const grad = cpu.mixRowsGrad(cpu.fromHost(q), qCols, terms, cpu.fromHost(g), rows, cols, true, [true, false, true]);
+      const grad = cpuExpertMixture.backward(cpu.fromHost(q), qCols, terms, cpu.fromHost(g), rows, cols, true, [true, false, true]);
       expect(grad.fs[1]).toBeNull();
       values(grad.q!).forEach((v, i) => expect(v).toBeCloseTo(expectedGq[i]!, digits));
       for (const i of [0, 2]) values(grad.fs[i]!).forEach((v, k) => expect(v).toBeCloseTo(expectedGf[i]![k]!, digits));
     });
   }
 
-  it('the composed versions (used by the gpu backend) agree with the fused cpu kernels', () => {
+  it('the generic versions (what the gpu backend runs) agree with the fused cpu kernels', () => {
     const rng = new Rng(5);
     const shape = [6, 4];
     const x = cpu.fromHost(array('float64', 24, () => rng.normal()));
@@ -127,10 +136,10 @@ describe('fused kernels (cpu) against plain references', () => {
     const g = cpu.fromHost(array('float64', 24, () => rng.normal()));
     for (const activation of ['identity', 'relu'] as FusedActivation[]) {
       for (const b of [bias, null]) {
-        const fused = cpu.biasActivation(x, shape, b, activation);
-        expect(values(biasActivationByParts(cpu, x, shape, b, activation))).toEqual(values(fused));
-        const ref = cpu.biasActivationGrad(activation, g, fused, shape, true);
-        const parts = biasActivationGradByParts(cpu, activation, g, fused, shape, true);
+        const fused = cpuBiasActivation.forward(x, shape, b, activation);
+        expect(values(biasActivationKernels.genericOn(cpu).forward(x, shape, b, activation))).toEqual(values(fused));
+        const ref = cpuBiasActivation.backward(activation, g, fused, shape, true);
+        const parts = biasActivationKernels.genericOn(cpu).backward(activation, g, fused, shape, true);
         expect(values(parts.x)).toEqual(values(ref.x));
         values(parts.bias!).forEach((v, j) => expect(v).toBeCloseTo(values(ref.bias!)[j]!, 13));
       }
@@ -142,17 +151,17 @@ describe('fused kernels (cpu) against plain references', () => {
       { f: subset, column: 0, rows: Int32Array.from([5, 0]) },
       { f: g, column: 0, rows: null },
     ];
-    const mixed = cpu.mixRows(q, 3, terms, 6, 4);
-    values(mixRowsByParts(cpu, q, 3, terms, 6, 4)).forEach((value, i) => expect(value).toBeCloseTo(values(mixed)[i]!, 13));
-    const ref = cpu.mixRowsGrad(q, 3, terms, x, 6, 4, true, [true, true, true]);
-    const parts = mixRowsGradByParts(cpu, q, 3, terms, x, 6, 4, true, [true, true, true]);
+    const mixed = cpuExpertMixture.forward(q, 3, terms, 6, 4);
+    values(expertMixtureKernels.genericOn(cpu).forward(q, 3, terms, 6, 4)).forEach((value, i) => expect(value).toBeCloseTo(values(mixed)[i]!, 13));
+    const ref = cpuExpertMixture.backward(q, 3, terms, x, 6, 4, true, [true, true, true]);
+    const parts = expertMixtureKernels.genericOn(cpu).backward(q, 3, terms, x, 6, 4, true, [true, true, true]);
     values(parts.q!).forEach((value, i) => expect(value).toBeCloseTo(values(ref.q!)[i]!, 13));
     parts.fs.forEach((s, k) => values(s!).forEach((value, i) => expect(value).toBeCloseTo(values(ref.fs[k]!)[i]!, 13)));
     const v = cpu.fromHost(array('float64', 24, () => Math.abs(rng.normal())));
     for (const decoupled of [false, true]) {
       const args: AdamUpdateArgs = { lr: 0.02, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, decoupled, step: 2 };
-      const fused = cpu.adamUpdate(x, g, g, v, args);
-      const parts = adamUpdateByParts(cpu, x, g, g, v, args);
+      const fused = cpuAdamUpdate.update(x, g, g, v, args);
+      const parts = adamUpdateKernels.genericOn(cpu).update(x, g, g, v, args);
       for (const key of ['param', 'm', 'v'] as const) {
         values(parts[key]).forEach((value, i) => expect(value).toBeCloseTo(values(fused[key])[i]!, 12));
       }
@@ -256,10 +265,9 @@ describe('WebAssembly SIMD fused kernels (float32) against the JS kernels', () =
 });
 
 describe('biasActivation op and the fused dense layer', () => {
-  it('has gradient checks in the engine suite', () => {
-    const names = engineGradcheckCases.map((c) => c.name).filter((n) => n.startsWith('biasActivation'));
-    expect(names.length).toBeGreaterThanOrEqual(3);
-    expect(engineGradcheckCases.filter((c) => c.name.startsWith('mixRows')).length).toBeGreaterThanOrEqual(2);
+  it('has gradient checks in its pack', () => {
+    expect(PACK_GRADCHECK_CASES['bias-activation']!.length).toBeGreaterThanOrEqual(3);
+    expect(PACK_GRADCHECK_CASES['expert-mixture']!.length).toBeGreaterThanOrEqual(2);
   });
 
   it('mixRows checks its operands', () => {

@@ -1,22 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  createGate,
-  cvSquared,
-  dselectKWeights,
-  DSelectKGate,
-  linearWarmupSchedule,
-  NoisyTopKGate,
-  normalCdf,
-  parseEntropySchedule,
-  randn,
-  Rng,
-  SoftmaxGate,
-  tensor,
-  TopKGate,
-  zeros,
-  type Gate,
-  type Tensor,
-} from '../src/index.js';
+import { createGate, dselectKWeights, DSelectKGate, linearWarmupSchedule, NoisyTopKGate, parseEntropySchedule, randn, Rng, SoftmaxGate, tensor, TopKGate, zeros, type Gate, type Tensor } from '../src/index.js';
+import { cvSquared, normalCdf } from '../src/advanced.js';
 
 const arr = (t: Tensor): number[] => Array.from(t.toArray());
 const rows = (t: Tensor): number[][] => t.toNested() as number[][];

@@ -1,22 +1,8 @@
 import { createRequire } from 'node:module';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  backend,
-  conv2d,
-  getBackend,
-  GpuBackend,
-  GpuStorage,
-  matmul,
-  randn,
-  Rng,
-  setBackend,
-  setBackendNotices,
-  tensor,
-  tidy,
-  type GpuBackendInfo,
-  type GpuModeRequest,
-  type Tensor,
-} from '../src/index.js';
+import { conv2d, getBackend, matmul, randn, Rng, setBackend, tensor, tidy, type Tensor } from '../src/index.js';
+import { backend, setBackendNotices } from '../src/advanced.js';
+import { GpuBackend, GpuStorage, registerGpuBackend, type GpuBackendInfo, type GpuModeRequest } from '../src/gpu/index.js';
 import { headlessGlAvailable } from './gpu-helpers.js';
 
 /**
@@ -34,10 +20,14 @@ afterAll(() => {
 });
 
 describe('loading and mode reporting', () => {
-  it('importing the package does not load GPU.js; setBackend("gpu") does', () => {
+  it('importing the package does not load GPU.js; setBackend("gpu") does, once dselect-k/gpu is registered', () => {
     // This must be the first test of the file: nothing before it has asked for the gpu backend.
     expect(gpuJsLoaded()).toBe(false);
     setBackendNotices(false);
+    expect(() => setBackend('gpu')).toThrow(/the gpu backend is not loaded; import \{ registerGpuBackend \} from 'dselect-k\/gpu' and call it first .*npm install gpu\.js/);
+    expect(getBackend().name).toBe('cpu');
+    registerGpuBackend();
+    expect(gpuJsLoaded()).toBe(false);
     const info = setBackend('gpu') as GpuBackendInfo;
     expect(gpuJsLoaded()).toBe(true);
     console.log(`[gpu-backend] auto mode ran '${info.mode}' on ${info.device}`);

@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
-import { backend, GpuBackend, setBackend, setBackendNotices, type GpuBackendInfo } from '../src/index.js';
+import { setBackend } from '../src/index.js';
+import { backend, setBackendNotices } from '../src/advanced.js';
+import { GpuBackend, registerGpuBackend, type GpuBackendInfo } from '../src/gpu/index.js';
 import { HostStorage, type Storage } from '../src/tensor/storage.js';
 import { Rng } from '../src/tensor/random.js';
 
@@ -20,6 +22,7 @@ let reported = false;
 /** Activates the gpu backend (quietly) and reports, once per file, the mode that really runs. */
 export function useGpu(file: string): GpuBackend {
   setBackendNotices(false);
+  registerGpuBackend();
   const info = setBackend('gpu') as GpuBackendInfo;
   if (!reported) console.log(`[${file}] gpu backend: GPU.js mode '${info.mode}' requested '${info.requestedMode}' on ${info.device}`);
   reported = true;

@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BinaryOp, MatmulArgs, ReduceOp, UnaryOp } from '../src/kernels/backend.js';
 import { CpuBackend } from '../src/kernels/cpu/backend.js';
-import { GpuStorage, setBackend, type GpuBackend } from '../src/index.js';
+import { cpuDSelect } from '../src/packs/dselect/cpu.js';
+import { gpuDSelect } from '../src/packs/dselect/gpu.js';
+import { setBackend } from '../src/index.js';
+import { GpuStorage, type GpuBackend } from '../src/gpu/index.js';
 import { Rng } from '../src/tensor/random.js';
 import { broadcastShapes, sizeOf, type Shape } from '../src/tensor/shape.js';
 import { HostStorage, type Storage } from '../src/tensor/storage.js';
@@ -142,7 +145,7 @@ describe('elementwise', () => {
       x.data[0] = gamma / 2;
       x.data[1] = -gamma / 2;
       for (const d of [false, true]) {
-        expectClose(`smoothStep γ=${gamma} d=${d}`, gpu.smoothStep(gpu.adopt(x), gamma, d), cpu.smoothStep(x, gamma, d));
+        expectClose(`smoothStep γ=${gamma} d=${d}`, gpuDSelect.smoothStep(gpu.adopt(x), gamma, d), cpuDSelect.smoothStep(x, gamma, d));
       }
     }
   });
@@ -316,8 +319,8 @@ describe('DSelect-k selector kernels', () => {
       s.data[0] = 0;
       s.data[1] = 1; // saturated factors: the leave-one-out product must not divide by them
       const g = randomStorage(rng, rows * n!);
-      expectClose('selectorForward', gpu.selectorForward(gpu.adopt(s), rows, m!, n!), cpu.selectorForward(s, rows, m!, n!));
-      expectClose('selectorBackward', gpu.selectorBackward(gpu.adopt(s), gpu.adopt(g), rows, m!, n!), cpu.selectorBackward(s, g, rows, m!, n!), {
+      expectClose('selectorForward', gpuDSelect.selectorForward(gpu.adopt(s), rows, m!, n!), cpuDSelect.selectorForward(s, rows, m!, n!));
+      expectClose('selectorBackward', gpuDSelect.selectorBackward(gpu.adopt(s), gpu.adopt(g), rows, m!, n!), cpuDSelect.selectorBackward(s, g, rows, m!, n!), {
         atol: 1e-6,
         rtol: 1e-5,
       });

@@ -1,20 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  dselectKWeights,
-  keep,
-  matmul,
-  noGrad,
-  randn,
-  Rng,
-  setBackend,
-  softmax,
-  stack,
-  sum,
-  tensor,
-  tidy,
-  type GpuBackend,
-  type Tensor,
-} from '../src/index.js';
+import { dselectKWeights, keep, matmul, noGrad, randn, Rng, setBackend, softmax, stack, sum, tensor, tidy, type Tensor } from '../src/index.js';
+import { type GpuBackend } from '../src/gpu/index.js';
 import { GpuStorage } from '../src/kernels/gpu/storage.js';
 import { useGpu } from './gpu-helpers.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { assertGradcheck, dselectGradcheckCases } from '../src/index.js';
+import { assertGradcheck } from '../src/index.js';
+import { dselectGradcheckCases } from '../src/checks/index.js';
 
 describe('DSelect-k core gradients match central differences in float64', () => {
   it('covers static and per-example gates, n = 2,3,5,8,16, k = 1..4, γ = 0.5,1,2', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatGradcheckReport, gradcheck, modelGradcheckCases } from '../src/index.js';
+import { formatGradcheckReport, gradcheck } from '../src/index.js';
+import { modelGradcheckCases } from '../src/checks/index.js';
 
 describe('gradcheck: layers, losses, gates and whole models (float64)', () => {
   for (const c of modelGradcheckCases) {

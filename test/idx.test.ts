@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeIdx, encodeIdx, IdxFormatError, labelledImagesFromIdx, readIdx } from '../src/data/idx.js';
+import { decodeIdx, encodeIdx, IdxFormatError, labelledImagesFromIdx, readIdx } from '../src/node/data/idx.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dselect-k-idx-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

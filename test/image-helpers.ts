@@ -1,4 +1,4 @@
-import type { LabelledImages } from '../src/data/idx.js';
+import type { LabelledImages } from '../src/data/types.js';
 import { Rng } from '../src/tensor/random.js';
 
 /**

@@ -1,26 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  add,
-  buildMMoE,
-  DSelectKGate,
-  Linear,
-  mixExperts,
-  MLP,
-  MMoE,
-  Module,
-  MoE,
-  mul,
-  randn,
-  Rng,
-  slice,
-  SoftmaxGate,
-  sum,
-  tensor,
-  TopKGate,
-  zeros,
-  type Gate,
-  type Tensor,
-} from '../src/index.js';
+import { add, buildMMoE, DSelectKGate, Linear, MLP, MMoE, Module, MoE, mul, randn, Rng, slice, SoftmaxGate, sum, tensor, TopKGate, zeros, type Gate, type Tensor } from '../src/index.js';
+import { mixExperts } from '../src/advanced.js';
 
 const f64 = { dtype: 'float64' } as const;
 const arr = (t: Tensor): number[] => Array.from(t.toArray());

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { reshape } from '../src/autograd/ops/shape.js';
-import { imageExpertOverrides } from '../src/cli/image-experts.js';
-import { multiFashionDataset, registerMultiDatasets } from '../src/data/multi-datasets.js';
-import { datasetNames, loadDataset } from '../src/data/registry.js';
+import { imageExpertOverrides } from '../src/experiments/image-experts.js';
+import { multiFashionDataset } from '../src/experiments/image-datasets.js';
+import { datasetNames, loadDataset } from '../src/experiments/datasets.js';
 import type { MultiTaskData } from '../src/data/types.js';
 import { buildMMoE } from '../src/moe/build-mmoe.js';
 import type { GateSpec } from '../src/moe/gate-factory.js';
@@ -16,8 +16,6 @@ import { CnnExpert } from '../src/nn/cnn-expert.js';
 
 describe('multi-mnist / multi-fashion in the dataset registry', () => {
   it('registers both names once and loads Multi-MNIST as 36×36 two-task classification', async () => {
-    registerMultiDatasets();
-    registerMultiDatasets(); // idempotent
     expect(datasetNames()).toEqual(expect.arrayContaining(['synthetic', 'multi-mnist', 'multi-fashion']));
     const data = await loadDataset('multi-mnist', { seed: 3, numTrain: 24, numVal: 8, numTest: 6 });
     expect(data.input).toEqual({ kind: 'image', shape: [1, 36, 36] });

@@ -1,16 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import type { LabelledImages } from '../src/data/types.js';
+import { loadMultiFashion, loadMultiMnist } from '../src/node/data/image-sets.js';
 import {
   buildMultiFashion,
   buildMultiMnist,
   buildMultiPairs,
   gatherMultiBatch,
-  type LabelledImages,
-  loadMnistDigits,
   multiImagesTensor,
   multiTaskDataFromSplits,
   type MultiImageSet,
   overlayPair,
-} from '../src/data/real.js';
+} from '../src/data/multi.js';
+import { loadMnistDigits } from '../src/node/data/mnist.js';
 import { Rng } from '../src/tensor/random.js';
 
 const SIDE = 28;
@@ -173,7 +174,7 @@ describe('Multi-MNIST from the real digits', () => {
   });
 
   it('loads the default digits and produces conv2d-ready tensors and the multi-task form', () => {
-    const splits = buildMultiMnist({ seed: 1, trainPairs: 40, validationPairs: 10, testPairs: 12 });
+    const splits = loadMultiMnist({ seed: 1, trainPairs: 40, validationPairs: 10, testPairs: 12 });
     const x = multiImagesTensor(splits.train);
     expect(x.shape).toEqual([40, 1, 36, 36]);
     expect(x.dtype).toBe('float32');
@@ -219,7 +220,7 @@ describe('Multi-Fashion', () => {
   });
 
   it('builds from the real Fashion-MNIST files (Debian package dataset-fashion-mnist)', () => {
-    const splits = buildMultiFashion({ seed: 2, trainPairs: 200, validationPairs: 50, testPairs: 50 });
+    const splits = loadMultiFashion({ seed: 2, trainPairs: 200, validationPairs: 50, testPairs: 50 });
     expect(splits.train.shape).toEqual([200, 1, 36, 36]);
     expect(splits.train.sourceName).toBe('fashion-mnist/train');
     expect(splits.test.sourceName).toBe('fashion-mnist/test');

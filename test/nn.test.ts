@@ -1,19 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  bceWithLogitsLoss,
-  glorotUniform,
-  heUniform,
-  initContext,
-  Linear,
-  MLP,
-  Module,
-  mseLoss,
-  Rng,
-  softmaxCrossEntropy,
-  tensor,
-  withParameters,
-  type Tensor,
-} from '../src/index.js';
+import { bceWithLogitsLoss, glorotUniform, heUniform, Linear, MLP, Module, mseLoss, Rng, softmaxCrossEntropy, tensor, type Tensor } from '../src/index.js';
+import { initContext, withParameters } from '../src/advanced.js';
 
 const arr = (t: Tensor): number[] => Array.from(t.toArray());
 

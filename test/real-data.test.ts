@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeIdx, FASHION_MNIST_DEBIAN_DIR, type LabelledImages, loadFashionMnist, loadMnistDigits } from '../src/data/real.js';
+import type { LabelledImages } from '../src/data/types.js';
+import { FASHION_MNIST_DEBIAN_DIR, loadFashionMnist } from '../src/node/data/fashion-mnist.js';
+import { encodeIdx } from '../src/node/data/idx.js';
+import { loadMnistDigits } from '../src/node/data/mnist.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dselect-k-real-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

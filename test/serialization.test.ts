@@ -2,7 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Adam, buildMMoE, fit, Linear, loadCheckpoint, loadWeights, randn, readWeights, Rng, saveCheckpoint, saveWeights, type WeightsManifest } from '../src/index.js';
+import { Adam, buildMMoE, fit, Linear, randn, Rng } from '../src/index.js';
+import type { WeightsManifest } from '../src/advanced.js';
+import { loadCheckpoint, loadWeights, readWeights, saveCheckpoint, saveWeights } from '../src/node/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dselect-k-weights-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -114,7 +116,7 @@ describe('saveCheckpoint / loadCheckpoint', () => {
     saveCheckpoint(target, { model: first, optimizer: opt, meta: { epoch: 2, gate: 'dselect-k' } });
     saveCheckpoint(target, { model: first, optimizer: opt, meta: { epoch: 2, gate: 'dselect-k' } }); // overwrite in place
     expect(readdirSync(dir).filter((f) => f.startsWith('ckpt'))).toEqual(['ckpt']);
-    expect(readdirSync(target).sort()).toEqual(['checkpoint.json', 'model.bin', 'model.json', 'optimizer.bin', 'optimizer.json']);
+    expect(readdirSync(target)).toEqual(['checkpoint.dsk']);
 
     const resumed = config(10);
     const opt2 = new Adam(resumed, { lr: 0.5 });
@@ -127,11 +129,11 @@ describe('saveCheckpoint / loadCheckpoint', () => {
   });
 
   it('names what is wrong with a missing or foreign checkpoint', () => {
-    expect(() => loadCheckpoint(join(dir, 'absent'), config(1))).toThrow(/absent is not a checkpoint \(no checkpoint.json\)/);
+    expect(() => loadCheckpoint(join(dir, 'absent'), config(1))).toThrow(/no checkpoint at .*absent\/checkpoint\.dsk/);
     const target = join(dir, 'other');
     saveCheckpoint(target, { model: new Linear(2, 2) });
     expect(() => loadCheckpoint(target, config(1))).toThrow(/problem\(s\):[\s\S]*missing parameter 'experts.0.layers.0.weight'/);
-    writeFileSync(join(target, 'checkpoint.json'), '{"format":"something-else"}');
-    expect(() => loadCheckpoint(target, new Linear(2, 2))).toThrow(`has format "something-else", expected 'dselect-k-checkpoint'`);
+    writeFileSync(join(target, 'checkpoint.dsk'), '{"format":"something-else"}');
+    expect(() => loadCheckpoint(target, new Linear(2, 2))).toThrow(/corrupt checkpoint .*: not a dselect-k checkpoint \(bad magic bytes\)/);
   });
 });

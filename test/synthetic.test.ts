@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { generateSynthetic, loadDataset, syntheticResponse } from '../src/data/index.js';
+import { generateSynthetic, syntheticResponse } from '../src/data/synthetic.js';
+import { loadDataset } from '../src/experiments/datasets.js';
 
 function column(data: Float32Array | Float64Array, rows: number, cols: number, c: number): number[] {
   return Array.from({ length: rows }, (_, r) => data[r * cols + c]!);

@@ -1,6 +1,6 @@
 // dselect-k as a user gets it: the built package in dist/ (npm run bench builds it first).
 export async function loadOurs() {
-  const dk = await import('../../dist/index.js');
+  const dk = { ...(await import('../../dist/index.js')), ...(await import('../../dist/advanced.js')) };
   (await import('../../dist/node/worker-threads.js')).useWorkerThreads();
   const config = await import('../../dist/kernels/cpu/matmul-config.js');
   const wasm = await import('../../dist/kernels/cpu/gemm-wasm.js');

@@ -1,122 +1,14 @@
 import { resolve } from 'node:path';
-import { reportFolder } from '../report/write.js';
 import { Command, Option } from 'commander';
+import { PLOTS_UNAVAILABLE } from '../report/plots.js';
 import { importanceSources, type ImportanceSource } from '../moe/balanced-gate.js';
-import { mixtureSubset } from '../data/dataset-mixture.js';
-import { buildDamexNet, buildTopOneBalancedNet, damexTargets, defaultExpertOfDataset, routingSeparation, type RoutingSeparation } from '../moe/damex.js';
-import { renderSvg } from '../report/plots.js';
-import { formatTable } from '../report/table.js';
-import { routingTableSpec, utilizationSpec, type UtilizationPoint } from '../report/utilization-plot.js';
-import { classAccuracy, fitWithUsage, loadImageClassification, type ImageClassificationData } from './moe-layer-training.js';
-import { addImageTrainingOptions, integerArg, numberArg } from './options.js';
+import { damexTable, runDamexExperiment, writeDamexReport, type DamexResults, type DamexSettings } from '../experiments/damex.js';
+import { loadImageClassification, type ImageClassificationData } from '../experiments/moe-layer-training.js';
+import { UserError } from '../experiments/user-error.js';
+import { addImageTrainingOptions, defaultOutDir, integerArg, numberArg } from './options.js';
 import { createProgress, progressEnabled } from './progress.js';
-import { UserError } from './user-error.js';
 
 /** `dselect-k damex`: one MoE trained on Fashion-MNIST + MNIST, dataset-aware routing vs top-1 + balancing. */
-
-export interface DamexSettings {
-  experts: number;
-  routerWeight: number;
-  /** Soft constraint of the top-1 baseline: weight and importance source (see BalancedTopKGate). */
-  balanceWeight: number;
-  importance: ImportanceSource;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  seed: number;
-  checkpointsPerEpoch: number;
-}
-
-export type DamexVariant = 'damex' | 'top1-balanced';
-
-export interface DamexRun {
-  variant: DamexVariant;
-  label: string;
-  /** Test accuracy per dataset (argmax over the joint label space). */
-  datasetAccuracy: number[];
-  separation: RoutingSeparation;
-  timeline: UtilizationPoint[];
-  trainSeconds: number;
-}
-
-export interface DamexResults {
-  tool: 'dselect-k damex';
-  datasets: string[];
-  expertOfDataset: number[];
-  sizes: { train: number; test: number };
-  settings: DamexSettings;
-  runs: DamexRun[];
-}
-
-const LABELS: Record<DamexVariant, string> = {
-  damex: 'DAMEX (router CE to the dataset expert)',
-  'top1-balanced': 'Top-1 + balancing (noisy gating, CV² importance + load)',
-};
-
-export function runDamexExperiment(data: ImageClassificationData, s: DamexSettings, onBatch?: (label: string, fraction: number, loss: number) => void): DamexResults {
-  const D = data.datasets.length;
-  const expertOfDataset = defaultExpertOfDataset(D, s.experts);
-  const y = damexTargets(data.train.labels, data.train.datasetIds, expertOfDataset);
-  const subsets = Array.from({ length: D }, (_, d) => mixtureSubset(data.test, d));
-  const variants: DamexVariant[] = ['damex', 'top1-balanced'];
-  const runs = variants.map((variant, runIndex): DamexRun => {
-    const common = { numClasses: data.classNames.length, numExperts: s.experts, seed: s.seed };
-    const model = variant === 'damex' ? buildDamexNet(common) : buildTopOneBalancedNet({ ...common, balanceWeight: s.balanceWeight, importance: s.importance });
-    const started = performance.now();
-    const trace = fitWithUsage(
-      model,
-      { x: data.train.x, y },
-      {
-        epochs: s.epochs,
-        batchSize: s.batchSize,
-        lr: s.lr,
-        seed: s.seed,
-        losses: ['ce', 'ce'],
-        taskWeights: [1, variant === 'damex' ? s.routerWeight : 0],
-        onBatch: (b) => onBatch?.(variant, (runIndex + (b.epoch + (b.batch + 1) / b.batches) / s.epochs) / variants.length, b.loss),
-      },
-      s.checkpointsPerEpoch,
-      variant,
-    );
-    const trainSeconds = (performance.now() - started) / 1000;
-    const route = model.routeOf(data.test.x);
-    return {
-      variant,
-      label: LABELS[variant],
-      datasetAccuracy: subsets.map((sub) => classAccuracy(model, sub)),
-      separation: routingSeparation(data.test.datasetIds, route, D, s.experts, expertOfDataset),
-      timeline: trace.timeline,
-      trainSeconds,
-    };
-  });
-  return { tool: 'dselect-k damex', datasets: data.datasets, expertOfDataset, sizes: { train: data.train.size, test: data.test.size }, settings: s, runs };
-}
-
-export function damexTable(r: DamexResults): string {
-  const pct = (v: number): string => `${(100 * v).toFixed(2)}%`;
-  return formatTable(
-    ['variant', ...r.datasets.map((d) => `${d} acc`), ...r.datasets.map((d) => `${d} → own expert`), 'purity', 'NMI', 'train s'],
-    r.runs.map((run) => [
-      run.label,
-      ...run.datasetAccuracy.map(pct),
-      ...(run.separation.ownExpertFraction ?? []).map((v) => (v === null ? '-' : pct(v))),
-      run.separation.purity.map((v) => v.toFixed(2)).join(' '),
-      run.separation.normalizedMutualInformation.toFixed(3),
-      run.trainSeconds.toFixed(1),
-    ]),
-  );
-}
-
-export async function writeDamexReport(dir: string, r: DamexResults): Promise<string[]> {
-  const { put, written: files } = reportFolder(dir);
-  put('results.json', JSON.stringify(r, null, 2) + '\n');
-  put('utilization.svg', await renderSvg(utilizationSpec(r.runs.flatMap((run) => run.timeline), r.settings.experts, `Expert utilisation during training — ${r.datasets.join(' + ')}`)));
-  for (const run of r.runs) {
-    const title = `Test routing by dataset — ${run.label} (NMI ${run.separation.normalizedMutualInformation.toFixed(2)})`;
-    put(`routing-${run.variant}.svg`, await renderSvg(routingTableSpec({ title, rowLabels: r.datasets, shares: run.separation.matrix })));
-  }
-  return files;
-}
 
 export function addDamexCommand(program: Command, print: (line: string) => void): Command {
   const cmd = program
@@ -129,7 +21,7 @@ export function addDamexCommand(program: Command, print: (line: string) => void)
     .option('--router-weight <w>', 'weight of the router cross-entropy against the dataset expert', numberArg({ min: 0 }), 0.1)
     .option('--balance-weight <w>', 'weight of the balancing loss of the top-1 baseline', numberArg({ min: 0 }), 0.1)
     .addOption(new Option('--importance <source>', "importance term of the baseline's balancing loss: routed 'gates' or full router 'probabilities'").choices(importanceSources).default('probabilities'));
-  return addImageTrainingOptions(cmd, 'dselect-k-damex').action(async (opts: Record<string, unknown>) => {
+  return addImageTrainingOptions(cmd, defaultOutDir('damex')).action(async (opts: Record<string, unknown>) => {
     process.exitCode = await runDamexCommand(opts, print);
   });
 }
@@ -171,5 +63,6 @@ export async function runDamexCommand(opts: Record<string, unknown>, print: (lin
   print(damexTable(results));
   const files = await writeDamexReport(resolve(String(opts['out'])), results);
   print(`report: ${files.length} files in ${resolve(String(opts['out']))} (results.json, utilization.svg, routing-*.svg)`);
+  if (!files.some((f) => f.endsWith('.svg'))) print(PLOTS_UNAVAILABLE);
   return 0;
 }

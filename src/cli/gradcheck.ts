@@ -1,26 +1,13 @@
-import { engineGradcheckCases } from '../autograd/checks/index.js';
 import { gradcheck, type GradcheckCase } from '../autograd/gradcheck.js';
-import { dselectGradcheckCases } from '../moe/checks.js';
-import { modelGradcheckCases } from '../moe/model-checks.js';
-import { cnnGradcheckCases } from '../moe/cnn-checks.js';
+import { gradcheckSuites as allSuites, type GradcheckSuite } from '../checks/index.js';
 import { fromTypedArray } from '../tensor/creation.js';
 import { formatTable } from '../report/table.js';
 import { createProgress, progressEnabled } from './progress.js';
-import { UserError } from './user-error.js';
+import { UserError } from '../experiments/user-error.js';
 
-/** The float64 gradient-check suite a user runs to verify an installation. */
-export interface GradcheckSuite {
-  name: string;
-  cases: readonly GradcheckCase[];
-}
-
+/** The float64 gradient-check suites a user runs to verify an installation. */
 export function gradcheckSuites(): GradcheckSuite[] {
-  const suites: GradcheckSuite[] = [
-    { name: 'engine', cases: engineGradcheckCases },
-    { name: 'dselect-k', cases: dselectGradcheckCases },
-    { name: 'models', cases: modelGradcheckCases },
-    { name: 'cnn', cases: cnnGradcheckCases },
-  ];
+  const suites = allSuites();
   if (process.env[BROKEN_CASE_ENV] === '1') suites.push({ name: 'self-test', cases: [deliberatelyWrongCase()] });
   return suites;
 }

@@ -1,34 +1,12 @@
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import type { EpochMetrics } from '../moe/train/fit.js';
-import type { OptimizerState } from '../optim/optimizer.js';
+import { resolve } from 'node:path';
 import { formatTable } from '../report/table.js';
-import { CheckpointError, loadCheckpoint, saveCheckpoint, type CheckpointContents } from './checkpoint.js';
-import { DEFAULTS, GATE_KINDS, validateModelConfig, type GateKind, type TrainConfig } from './config.js';
-import { buildExperiment, describeGate, loadExperimentData, selectBackend, testReport, trainExperiment } from './experiment.js';
-import { writeTextAtomic } from './atomic-write.js';
+import { DEFAULTS, GATE_KINDS, validateModelConfig, type GateKind, type TrainConfig } from '../experiments/config.js';
+import { describeGate, selectBackend } from '../experiments/experiment.js';
+import { readSavedRun, runTraining } from '../experiments/train-run.js';
+import type { CsvDataConfig, CsvTaskType } from '../experiments/csv-data.js';
+import { UserError } from '../experiments/user-error.js';
 import { createProgress, progressEnabled } from './progress.js';
-import { UserError } from './user-error.js';
-
-/** One epoch as kept in the checkpoint and metrics.json. */
-export interface EpochRecord {
-  epoch: number;
-  loss: number;
-  regularization: number;
-  valLoss: number | null;
-  taskLosses: number[];
-  seconds: number;
-}
-
-interface CheckpointExtra {
-  history: EpochRecord[];
-  /**
-   * All randomness after initialisation derives from (seed, epoch): shuffling uses a generator seeded
-   * from both, and the noisy gates reseed their noise at every epoch start. So seed + epoch is the
-   * complete RNG state at an epoch boundary.
-   */
-  rng: { seed: number; epoch: number };
-}
 
 /** Environment hook for the crash-safety test: SIGKILL ourselves halfway through writing this epoch's checkpoint. */
 const CRASH_ENV = 'DSELECT_K_TEST_CRASH_IN_CHECKPOINT';
@@ -46,9 +24,10 @@ export function configFromOptions(opts: Record<string, unknown>): TrainConfig {
   const perExampleOnly = gate === 'topk' || gate === 'noisy-topk';
   if (perExampleOnly && opts['static'] === true) throw new UserError(`the ${gate} gate is per-example only; drop --static`);
   const perExample = opts['perExample'] === true || perExampleOnly || (gate === 'softmax' && opts['static'] !== true);
+  const csv = csvConfig(opts);
   const config: TrainConfig = {
     data: {
-      dataset: String(opts['dataset'] ?? DEFAULTS.dataset),
+      dataset: csv ? 'csv' : String(opts['dataset'] ?? DEFAULTS.dataset),
       tasks: optionNumber(opts, 'tasks'),
       trainSize: optionNumber(opts, 'trainSize'),
       valSize: optionNumber(opts, 'valSize'),
@@ -57,6 +36,7 @@ export function configFromOptions(opts: Record<string, unknown>): TrainConfig {
       groups: optionNumber(opts, 'groups'),
       correlation: optionNumber(opts, 'correlation'),
       inputDim: optionNumber(opts, 'inputDim'),
+      ...(csv ? { csv } : {}),
     },
     model: {
       gate,
@@ -86,6 +66,20 @@ export function configFromOptions(opts: Record<string, unknown>): TrainConfig {
   return config;
 }
 
+/** `--data file.csv --targets y1,y2 [--task-types mse,bce] [--features a,b]`, or null without --data. */
+function csvConfig(opts: Record<string, unknown>): CsvDataConfig | null {
+  const data = opts['data'];
+  for (const flag of ['targets', 'taskTypes', 'features'] as const) {
+    if (data === undefined && opts[flag] !== undefined) throw new UserError(`${flagName(flag)} needs --data <file.csv>`);
+  }
+  if (typeof data !== 'string') return null;
+  const targets = opts['targets'] as string[] | undefined;
+  if (!targets) throw new UserError('--data needs --targets <columns> (the target columns, one task each)');
+  const taskTypes = (opts['taskTypes'] as CsvTaskType[] | undefined) ?? targets.map(() => 'mse' as const);
+  if (taskTypes.length !== targets.length) throw new UserError(`--task-types gives ${taskTypes.length} type(s) for ${targets.length} target(s) (${targets.join(', ')})`);
+  return { path: resolve(data), targets, taskTypes, features: (opts['features'] as string[] | undefined) ?? null };
+}
+
 /** Options that may differ from the checkpoint when resuming (they do not change the run's maths). */
 const RESUMABLE_OVERRIDES = new Set(['epochs', 'out', 'resume', 'quiet', 'backend']);
 
@@ -112,6 +106,10 @@ const CONFIG_PATHS: Record<string, (c: TrainConfig) => unknown> = {
   expertHidden: (c) => c.model.expertHidden,
   expertOutput: (c) => c.model.expertOutput,
   towerHidden: (c) => c.model.towerHidden,
+  data: (c) => c.data.csv?.path ?? null,
+  targets: (c) => c.data.csv?.targets ?? null,
+  taskTypes: (c) => c.data.csv?.taskTypes ?? null,
+  features: (c) => c.data.csv?.features ?? null,
   batchSize: (c) => c.optim.batchSize,
   lr: (c) => c.optim.lr,
   seed: (c) => c.optim.seed,
@@ -119,19 +117,6 @@ const CONFIG_PATHS: Record<string, (c: TrainConfig) => unknown> = {
 
 function flagName(attribute: string): string {
   return '--' + attribute.replace(/[A-Z]/g, (ch) => '-' + ch.toLowerCase());
-}
-
-function isTrainConfig(value: unknown): value is TrainConfig {
-  const c = value as TrainConfig | null;
-  return (
-    typeof c === 'object' &&
-    c !== null &&
-    typeof c.data?.dataset === 'string' &&
-    GATE_KINDS.includes(c.model?.gate) &&
-    typeof c.model?.experts === 'number' &&
-    typeof c.optim?.seed === 'number' &&
-    typeof c.optim?.epochs === 'number'
-  );
 }
 
 /** Refuses flags that would silently change a resumed run. */
@@ -147,45 +132,15 @@ function checkResumeFlags(saved: TrainConfig, opts: Record<string, unknown>, exp
   }
 }
 
-interface Resumed {
-  config: TrainConfig;
-  checkpoint: CheckpointContents<unknown, unknown>;
-  history: EpochRecord[];
-}
-
-function readResume(dir: string, opts: Record<string, unknown>, explicit: ReadonlySet<string>): Resumed {
-  let checkpoint: CheckpointContents<unknown, unknown>;
-  try {
-    checkpoint = loadCheckpoint(dir);
-  } catch (e) {
-    if (e instanceof CheckpointError) throw new UserError(`--resume: ${e.message}`);
-    throw e;
-  }
-  if (!isTrainConfig(checkpoint.config)) throw new UserError(`--resume: the checkpoint in ${dir} does not hold a dselect-k train configuration`);
-  const config = checkpoint.config;
-  checkResumeFlags(config, opts, explicit, dir);
-  const extra = checkpoint.extra as Partial<CheckpointExtra> | null;
-  return { config, checkpoint, history: Array.isArray(extra?.history) ? extra.history : [] };
-}
-
-function recordOf(m: EpochMetrics): EpochRecord {
-  return {
-    epoch: m.epoch + 1,
-    loss: m.loss,
-    regularization: m.regularization,
-    valLoss: m.validation ? m.validation.loss : null,
-    taskLosses: m.taskLosses,
-    seconds: m.seconds,
-  };
-}
-
 export async function runTrainCommand(opts: Record<string, unknown>, explicit: ReadonlySet<string>, print: (line: string) => void): Promise<number> {
   const quiet = opts['quiet'] === true;
+  if (explicit.has('data') && explicit.has('dataset')) throw new UserError('--data and --dataset exclude each other (--data trains on your CSV file)');
   const resumeDir = typeof opts['resume'] === 'string' ? resolve(opts['resume']) : null;
-  const resumed = resumeDir ? readResume(resumeDir, opts, explicit) : null;
+  const resumed = resumeDir ? readSavedRun(resumeDir) : null;
+  if (resumed) checkResumeFlags(resumed.config, opts, explicit, resumeDir!);
   const config = resumed ? resumed.config : configFromOptions(opts);
   const outDir = resolve(explicit.has('out') || !resumeDir ? String(opts['out']) : resumeDir);
-  const startEpoch = resumed ? resumed.checkpoint.epoch : 0;
+  const startEpoch = resumed ? resumed.epoch : 0;
   const targetEpochs = resumed && !explicit.has('epochs') ? config.optim.epochs : Number(opts['epochs'] ?? config.optim.epochs);
   if (resumed && targetEpochs <= startEpoch) {
     throw new UserError(`--resume: the checkpoint in ${resumeDir} has already trained ${startEpoch} epoch(s); pass --epochs N with N > ${startEpoch} to continue`);
@@ -193,54 +148,42 @@ export async function runTrainCommand(opts: Record<string, unknown>, explicit: R
   config.optim.epochs = targetEpochs;
 
   selectBackend(String(opts['backend'] ?? 'cpu'));
-  const data = await loadExperimentData(config.data, typeof opts['dataDir'] === 'string' ? opts['dataDir'] : undefined);
-  const exp = buildExperiment(config, data);
-  if (resumed) {
-    try {
-      exp.model.loadStateDict(resumed.checkpoint.model);
-      exp.optimizer.loadStateDict(resumed.checkpoint.optimizer as OptimizerState);
-    } catch (e) {
-      throw new UserError(`--resume: the checkpoint in ${resumeDir} does not fit the model: ${(e as Error).message}`);
-    }
-  }
   mkdirSync(outDir, { recursive: true });
-
-  const history: EpochRecord[] = resumed ? [...resumed.history] : [];
   const progress = createProgress(progressEnabled(quiet));
   const epochLines = !quiet && !progressEnabled(quiet);
   const crashAt = Number(process.env[CRASH_ENV] ?? NaN);
-  const T = data.tasks.length;
-  if (!quiet) {
-    print(`dselect-k train: ${data.description}`);
-    print(`  gate ${describeGate(config.model)}, ${config.model.experts} experts, ${exp.model.parameterCount()} parameters; epochs ${startEpoch + 1}..${targetEpochs}, batch ${config.optim.batchSize}, lr ${config.optim.lr}, seed ${config.optim.seed}`);
-  }
-  const batchesPerEpoch = Math.ceil(data.train.size / config.optim.batchSize);
-  progress.start((targetEpochs - startEpoch) * batchesPerEpoch, 'train');
-  const started = performance.now();
+  let T = 1;
+  let run;
   try {
-    trainExperiment(exp, config, targetEpochs, startEpoch, {
-      onBatch: (b) => progress.update((b.epoch - startEpoch) * b.batches + b.batch + 1, { loss: b.loss / T, epoch: `${b.epoch + 1}/${targetEpochs}` }),
-      onEpoch: (m) => {
-        const record = recordOf(m);
-        history.push(record);
-        const extra: CheckpointExtra = { history, rng: { seed: config.optim.seed, epoch: m.epoch + 1 } };
-        saveCheckpoint(
-          outDir,
-          { config, epoch: m.epoch + 1, model: exp.model.stateDict(), optimizer: exp.optimizer.stateDict(), extra },
-          crashAt === m.epoch + 1 ? { afterChunk: () => process.kill(process.pid, 'SIGKILL') } : undefined,
-        );
-        if (epochLines) {
-          const val = record.valLoss === null ? '' : `  val ${(record.valLoss / T).toFixed(4)}`;
-          print(`epoch ${record.epoch}/${targetEpochs}  loss ${(record.loss / T).toFixed(4)}  reg ${record.regularization.toExponential(2)}${val}  (${record.seconds.toFixed(1)} s)`);
-        }
+    run = await runTraining({
+      config,
+      outDir,
+      ...(resumed ? { resume: resumed } : {}),
+      ...(typeof opts['dataDir'] === 'string' ? { dataDir: opts['dataDir'] } : {}),
+      checkpointFaults: (epoch) => (crashAt === epoch ? { afterChunk: () => process.kill(process.pid, 'SIGKILL') } : undefined),
+      hooks: {
+        onStart: ({ data, experiment, batchesPerEpoch }) => {
+          T = data.tasks.length;
+          if (!quiet) {
+            print(`dselect-k train: ${data.description}`);
+            print(`  gate ${describeGate(config.model)}, ${config.model.experts} experts, ${experiment.model.parameterCount()} parameters; epochs ${startEpoch + 1}..${targetEpochs}, batch ${config.optim.batchSize}, lr ${config.optim.lr}, seed ${config.optim.seed}`);
+          }
+          progress.start((targetEpochs - startEpoch) * batchesPerEpoch, 'train');
+        },
+        // The mean task loss, as metrics.json stores it (EPOCH_LOSS_DEFINITION).
+        onBatch: (b) => progress.update((b.epoch - startEpoch) * b.batches + b.batch + 1, { loss: b.taskLosses.reduce((a, v) => a + v, 0) / b.taskLosses.length, epoch: `${b.epoch + 1}/${targetEpochs}` }),
+        onEpoch: (record) => {
+          if (epochLines) {
+            const val = record.valLoss === null ? '' : `  val ${record.valLoss.toFixed(4)}`;
+            print(`epoch ${record.epoch}/${targetEpochs}  loss ${record.loss.toFixed(4)}  reg ${record.regularization.toExponential(2)}${val}  (${record.seconds.toFixed(1)} s)`);
+          }
+        },
       },
     });
   } finally {
     progress.stop();
   }
-  const seconds = (performance.now() - started) / 1000;
-
-  const report = testReport(exp);
+  const { data, report } = run;
   const groups = data.taskGroups;
   const rows = data.tasks.map((task, t) => [
     task.name,
@@ -253,29 +196,7 @@ export async function runTrainCommand(opts: Record<string, unknown>, explicit: R
   const meanMetric = report.taskMetrics.reduce((a, b) => a + b, 0) / T;
   print('');
   print(formatTable(['task', ...(groups ? ['group'] : []), metricName, 'selected experts', 'active'], rows, groups ? ['left', 'right', 'right', 'left'] : ['left', 'right', 'left']));
-  print(`mean ${metricName} over ${T} task(s): ${meanMetric.toFixed(4)}; training ${seconds.toFixed(1)} s`);
-
-  const metricsPath = join(outDir, 'metrics.json');
-  writeTextAtomic(
-    metricsPath,
-    JSON.stringify(
-      {
-        config,
-        epochs: targetEpochs,
-        history,
-        test: {
-          metric: report.metricKinds,
-          taskMetrics: report.taskMetrics,
-          taskLosses: report.evaluation.taskLosses,
-          gateWeights: report.gateWeights,
-          diagnostics: report.diagnostics,
-        },
-        targetScaling: data.targetScaling ?? null,
-      },
-      null,
-      2,
-    ) + '\n',
-  );
-  print(`checkpoint: ${join(outDir, 'checkpoint.dsk')} (epoch ${targetEpochs}); metrics: ${metricsPath}`);
+  print(`mean ${metricName} over ${T} task(s): ${meanMetric.toFixed(4)}; training ${run.seconds.toFixed(1)} s`);
+  print(`checkpoint: ${run.checkpointPath} (epoch ${targetEpochs}); metrics: ${run.metricsPath}`);
   return 0;
 }

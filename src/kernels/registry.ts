@@ -1,5 +1,4 @@
-import type { Backend, BackendInfo, BackendName } from './backend.js';
-import type { GpuModeRequest } from './gpu/device.js';
+import type { Backend, BackendInfo, BackendName, GpuModeRequest } from './backend.js';
 
 /** Options for `setBackend`. */
 export interface BackendOptions {
@@ -13,7 +12,7 @@ export interface BackendOptions {
 
 type BackendFactory = (opts: BackendOptions) => Backend;
 
-/** The active backend. Backends register themselves; `cpu` is always there. */
+/** The active backend. The core's setup registers `cpu`; `dselect-k/gpu` registers `gpu`. */
 const factories = new Map<BackendName, BackendFactory>();
 const instances = new Map<string, Backend>();
 let active: Backend | null = null;
@@ -30,7 +29,14 @@ function instantiate(name: BackendName, opts: BackendOptions): Backend {
   if (!b) {
     const factory = factories.get(name);
     if (!factory) {
-      throw new Error(`setBackend: unknown backend '${name}' (registered: ${[...factories.keys()].join(', ')})`);
+      const registered = [...factories.keys()].join(', ') || 'none';
+      if (name === 'gpu') {
+        throw new Error(
+          "setBackend('gpu'): the gpu backend is not loaded; import { registerGpuBackend } from 'dselect-k/gpu' and call it first " +
+            `(it needs the optional peer dependency gpu.js: npm install gpu.js). Registered backends: ${registered}`,
+        );
+      }
+      throw new Error(`setBackend: unknown backend '${name}' (registered: ${registered})`);
     }
     b = factory(opts);
     instances.set(key, b);

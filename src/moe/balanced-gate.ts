@@ -10,7 +10,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { assignWithCapacity, assignmentMask, checkCapacityFactor, expertCapacity, rankRows, type CapacityAssignment } from './capacity.js';
 import { checkExpertCount, checkInputDim, checkK, Gate, type GateOutput } from './gate.js';
 import { loadBalancingLoss } from './load-balance.js';
-import { normalCdf } from './normal-cdf.js';
+import { normalCdf } from '../packs/normal-cdf/op.js';
 import { indexMask } from './top-k.js';
 
 /**

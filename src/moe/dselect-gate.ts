@@ -8,7 +8,7 @@ import type { Rng } from '../tensor/random.js';
 import { keep } from '../tensor/scope.js';
 import type { Storage } from '../tensor/storage.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { dselectKWeights, dselectKWeightsWithSelectors, reachabilityPenalty, selectorBitCount, selectorEntropy, selectorOutputs, type RegularizerReduction } from './core.js';
+import { dselectKWeights, dselectKWeightsWithSelectors, reachabilityPenalty, selectorBitCount, selectorEntropy, selectorOutputs, type RegularizerReduction } from '../packs/dselect/index.js';
 import { constantSchedule, type EntropySchedule } from './entropy-schedule.js';
 import { checkExpertCount, checkInputDim, checkK, Gate, type GateOutput } from './gate.js';
 

@@ -1,10 +1,10 @@
 import { add, mul } from '../autograd/ops/elementwise.js';
-import { mixRows } from '../autograd/ops/fused.js';
+import { mixRows } from '../packs/expert-mixture/op.js';
 import { gather, reshape, slice } from '../autograd/ops/shape.js';
 import type { Layer } from '../nn/module.js';
 import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { scatterRows } from './scatter-rows.js';
+import { scatterRows } from '../packs/scatter-rows/op.js';
 
 /**
  * y_t = Σ_e q_t[:, e] · f_e(x) for every gate t at once, with the experts shared between gates.

@@ -1,6 +1,6 @@
 import type { DType } from '../tensor/dtype.js';
 import type { Rng } from '../tensor/random.js';
-import type { RegularizerReduction } from './core.js';
+import type { RegularizerReduction } from '../packs/dselect/index.js';
 import { DSelectKGate } from './dselect-gate.js';
 import type { EntropySchedule } from './entropy-schedule.js';
 import type { Gate } from './gate.js';

@@ -8,7 +8,7 @@ import { getGlobalRng, Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkExpertCount, checkInputDim, checkK, Gate, type GateOutput } from './gate.js';
 import { loadBalancingLoss } from './load-balance.js';
-import { normalCdf } from './normal-cdf.js';
+import { normalCdf } from '../packs/normal-cdf/op.js';
 import { indexMask, topKSoftmax } from './top-k.js';
 
 export interface NoisyTopKGateOptions {

@@ -1,4 +1,4 @@
-import { biasActivation } from '../autograd/ops/fused.js';
+import { biasActivation } from '../packs/bias-activation/op.js';
 import { matmul } from '../autograd/ops/matmul.js';
 import type { DType } from '../tensor/dtype.js';
 import type { Rng } from '../tensor/random.js';

@@ -4,6 +4,7 @@ import { backend } from '../kernels/registry.js';
 import { formatShape, shapesEqual } from '../tensor/shape.js';
 import { keep } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
+import { summary } from './summary.js';
 
 /** Parameter name → tensor. `stateDict()` returns copies; `loadStateDict` copies values in. */
 export type StateDict = Record<string, Tensor>;
@@ -90,6 +91,19 @@ export abstract class Module {
     for (const p of this.parameters()) p.zeroGrad();
   }
 
+  /**
+   * Called by `fit` on every module at the start of every epoch (0-based): regulariser schedules,
+   * reseeding noise and dropout from (seed, epoch) so resumed runs repeat exactly. Default: nothing.
+   */
+  onEpochStart(epoch: number): void {
+    void epoch;
+  }
+
+  /** The module tree with its parameters per module, as a table (see `summary`). */
+  toString(): string {
+    return summary(this);
+  }
+
   /** Copies of every parameter (detached, owned by the caller), keyed by dotted name. */
   stateDict(): StateDict {
     const out: StateDict = {};
@@ -105,6 +119,24 @@ export abstract class Module {
    * (missing, unexpected, mis-shaped) is reported in one error.
    */
   loadStateDict(state: StateDict, opts: LoadStateDictOptions = {}): void {
+    this.checkStateDict(state, opts);
+    const own = new Map(this.namedParameters());
+    noGrad(() => {
+      for (const [name, p] of own) {
+        const value = state[name];
+        if (value === undefined) continue;
+        const converted = value.dtype === p.dtype ? value : cast(value, p.dtype);
+        p.setStorage(copyOf(converted).storage);
+        if (converted !== value) converted.dispose();
+      }
+    });
+  }
+
+  /** Throws the error `loadStateDict` would throw for `state`, changing nothing. */
+  checkStateDict(state: StateDict, opts: LoadStateDictOptions = {}): void {
+    if (typeof state !== 'object' || state === null) {
+      throw new Error(`${this.constructor.name}.loadStateDict: state must be an object of tensors, got ${state === null ? 'null' : typeof state}`);
+    }
     const strict = opts.strict ?? true;
     const problems: string[] = [];
     const own = new Map(this.namedParameters());
@@ -126,15 +158,6 @@ export abstract class Module {
     if (problems.length > 0) {
       throw new Error(`${this.constructor.name}.loadStateDict: ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
     }
-    noGrad(() => {
-      for (const [name, p] of own) {
-        const value = state[name];
-        if (value === undefined) continue;
-        const converted = value.dtype === p.dtype ? value : cast(value, p.dtype);
-        p.setStorage(copyOf(converted).storage);
-        if (converted !== value) converted.dispose();
-      }
-    });
   }
 
   /** @internal Swaps the tensor behind a dotted parameter name; returns the previous one. */

@@ -1,6 +1,5 @@
-import { storageOf } from '../autograd/ops/util.js';
-import { backend } from '../kernels/registry.js';
-import { Tensor } from '../tensor/tensor.js';
+import { adamStep } from '../packs/adam-update/op.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { assertInRange, assertPositive, Optimizer, readNumber, type ParameterSource } from './optimizer.js';
 
 export interface AdamOptions {
@@ -44,14 +43,9 @@ export class Adam extends Optimizer {
     assertInRange(this.type, 'weightDecay', this.weightDecay, 0, Infinity);
   }
 
-  /** One fused kernel per parameter (a single pass instead of ~12 elementwise ops and their arrays). */
+  /** One fused kernel per parameter (the adam-update pack). */
   protected update(index: number, param: Tensor, grad: Tensor, t: number): void {
-    const b = backend();
-    const m0 = this.getSlot(index, 'exp_avg');
-    const v0 = this.getSlot(index, 'exp_avg_sq');
-    // Moments start at 0 (PyTorch): β·0 + (1−β)·g is exactly the first step's (1−β)·g.
-    const zeros = m0 && v0 ? null : b.fill(param.size, 0, param.dtype);
-    const r = b.adamUpdate(storageOf(param), storageOf(grad), m0 ? storageOf(m0) : zeros!, v0 ? storageOf(v0) : zeros!, {
+    const r = adamStep(param, grad, { m: this.getSlot(index, 'exp_avg'), v: this.getSlot(index, 'exp_avg_sq') }, {
       lr: this.lr,
       beta1: this.beta1,
       beta2: this.beta2,
@@ -60,10 +54,9 @@ export class Adam extends Optimizer {
       decoupled: this.decoupled,
       step: t,
     });
-    zeros?.dispose();
-    this.setSlot(index, 'exp_avg', new Tensor(r.m, param.shape));
-    this.setSlot(index, 'exp_avg_sq', new Tensor(r.v, param.shape));
-    this.assign(param, new Tensor(r.param, param.shape));
+    this.setSlot(index, 'exp_avg', r.m);
+    this.setSlot(index, 'exp_avg_sq', r.v);
+    this.assign(param, r.param);
   }
 
   protected hyperparameters(): Record<string, number | boolean> {

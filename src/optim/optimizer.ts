@@ -54,7 +54,8 @@ export abstract class Optimizer {
 
   /** One update of every parameter that has a gradient (parameters without one are left alone). */
   step(): void {
-    assertPositive(this.type, 'lr', this.lr);
+    // 0 is allowed here (a schedule may end or start at 0); the constructor asks for a rate > 0.
+    if (typeof this.lr !== 'number' || !Number.isFinite(this.lr) || this.lr < 0) throw new Error(`${this.type}: lr must be a finite number ≥ 0, got ${String(this.lr)}`);
     noGrad(() =>
       tidy(() => {
         this.params.forEach((p, i) => {
@@ -105,6 +106,17 @@ export abstract class Optimizer {
 
   /** Restores a state from `stateDict()`; its type, parameter count and slot shapes must match. */
   loadStateDict(state: OptimizerState): void {
+    const parsed = this.checkStateDict(state);
+    const { lr, ...rest } = state.hyperparameters ?? {};
+    if (typeof lr === 'number') this.lr = lr;
+    this.setHyperparameters(rest);
+    this.slotTensors.forEach((m) => m.clear());
+    for (const [index, name, t] of parsed) this.slotTensors[index]!.set(name, copy(t));
+    state.steps.forEach((s, i) => (this.paramSteps[i] = s));
+  }
+
+  /** Throws the error `loadStateDict` would throw for `state`, changing nothing; returns its slots by parameter. */
+  checkStateDict(state: OptimizerState): [index: number, slot: string, value: Tensor][] {
     const where = `${this.type}.loadStateDict`;
     if (typeof state !== 'object' || state === null) throw new Error(`${where}: state must be an object`);
     if (state.type !== this.type) throw new Error(`${where}: state is for ${String(state.type)}, not ${this.type}`);
@@ -131,12 +143,7 @@ export abstract class Optimizer {
       if (!Number.isInteger(s) || s < 0) problems.push(`step count ${i} is ${s}, expected an integer ≥ 0`);
     });
     if (problems.length > 0) throw new Error(`${where}: ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
-    const { lr, ...rest } = state.hyperparameters ?? {};
-    if (typeof lr === 'number') this.lr = lr;
-    this.setHyperparameters(rest);
-    this.slotTensors.forEach((m) => m.clear());
-    for (const [index, name, t] of parsed) this.slotTensors[index]!.set(name, copy(t));
-    state.steps.forEach((s, i) => (this.paramSteps[i] = s));
+    return parsed;
   }
 }
 

@@ -1,4 +1,4 @@
-import * as vega from 'vega';
+import type * as vega from 'vega';
 
 /** Vega specs for the comparison report, rendered to SVG headless (no browser, no canvas). */
 
@@ -154,8 +154,24 @@ export function heatmapSpec(input: HeatmapInput): vega.Spec {
 }
 
 /** Renders a Vega spec to a standalone SVG document without a browser. */
-export async function renderSvg(spec: vega.Spec): Promise<string> {
-  const view = new vega.View(vega.parse(spec), { renderer: 'none', logLevel: vega.Warn });
+/** Why no SVG could be drawn: the plotting stack (vega) is an optional peer dependency. */
+export const PLOTS_UNAVAILABLE = 'plots skipped: the optional dependency vega is not installed (npm install vega)';
+
+let vegaModule: Promise<typeof vega | null> | undefined;
+
+function loadVega(): Promise<typeof vega | null> {
+  vegaModule ??= import('vega').then(
+    (m) => m,
+    () => null,
+  );
+  return vegaModule;
+}
+
+/** The figure as an SVG document, or null when vega is not installed (see PLOTS_UNAVAILABLE). */
+export async function renderSvg(spec: vega.Spec): Promise<string | null> {
+  const v = await loadVega();
+  if (!v) return null;
+  const view = new v.View(v.parse(spec), { renderer: 'none', logLevel: v.Warn });
   try {
     const svg = await view.toSVG();
     return `<?xml version="1.0" encoding="UTF-8"?>\n${svg}\n`;

@@ -66,6 +66,8 @@ export function renderText(r: CompareResults, maxTaskRows = 16): string {
 export interface ReportFigures {
   lossCurves: string;
   heatmaps: { variant: string; file: string }[];
+  /** Why the figures are missing, when they could not be drawn. */
+  unavailable: string | null;
 }
 
 export function renderMarkdown(r: CompareResults, figures: ReportFigures): string {
@@ -111,7 +113,7 @@ export function renderMarkdown(r: CompareResults, figures: ReportFigures): strin
     '',
     '## Loss curves',
     '',
-    `![loss curves](${figures.lossCurves})`,
+    figures.unavailable ? `(${figures.unavailable})` : `![loss curves](${figures.lossCurves})`,
     '',
     'Solid: validation loss, dashed: training loss (task losses only, without the gate regularisers, averaged over the epoch\'s batches); both are means over tasks. Band: ± one std over seeds.',
     '',
@@ -119,7 +121,7 @@ export function renderMarkdown(r: CompareResults, figures: ReportFigures): strin
     '',
     'Rows are tasks (with their ground-truth group), columns experts; the colour is the gate weight (per-example gates: averaged over the test set). One model per gate (the first seed): expert identities are arbitrary, so weights are not averaged across seeds.',
     '',
-    ...figures.heatmaps.flatMap((h) => [`### ${h.variant}`, '', `![${h.variant}](${h.file})`, '']),
+    ...(figures.unavailable ? [`(${figures.unavailable})`, ''] : figures.heatmaps.flatMap((h) => [`### ${h.variant}`, '', `![${h.variant}](${h.file})`, ''])),
     '## Per-task results',
     '',
     markdownTable(perTaskHeaders(r), perTaskRows(r, true)),

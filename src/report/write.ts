@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { heatmapSpec, lossCurveSpec, renderSvg, type LossPoint } from './plots.js';
+import { heatmapSpec, lossCurveSpec, PLOTS_UNAVAILABLE, renderSvg, type LossPoint } from './plots.js';
 import { renderMarkdown, type ReportFigures } from './render.js';
 import type { CompareResults } from './results.js';
 import { summarise } from './stats.js';
@@ -25,22 +25,30 @@ export function slug(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
 }
 
-/** Creates `dir`; `put` writes a file into it and records its path in `written`. */
-export function reportFolder(dir: string): { put: (name: string, text: string) => void; written: string[] } {
+/**
+ * Creates `dir`; `put` writes a file into it and records its path in `written`. A null text (a figure
+ * that could not be drawn, see PLOTS_UNAVAILABLE) writes nothing and is counted in `skipped`.
+ */
+export function reportFolder(dir: string): { put: (name: string, text: string | null) => void; written: string[]; skipped: string[] } {
   mkdirSync(dir, { recursive: true });
   const written: string[] = [];
-  const put = (name: string, text: string): void => {
+  const skipped: string[] = [];
+  const put = (name: string, text: string | null): void => {
+    if (text === null) {
+      skipped.push(name);
+      return;
+    }
     writeFileSync(join(dir, name), text);
     written.push(join(dir, name));
   };
-  return { put, written };
+  return { put, written, skipped };
 }
 
 /** Writes results.json, report.md and the SVG figures into `dir`; returns the files written. */
 export async function writeReport(dir: string, r: CompareResults): Promise<string[]> {
-  const { put, written } = reportFolder(dir);
+  const { put, written, skipped } = reportFolder(dir);
   put('results.json', JSON.stringify(r, null, 2) + '\n');
-  const figures: ReportFigures = { lossCurves: 'loss-curves.svg', heatmaps: [] };
+  const figures: ReportFigures = { lossCurves: 'loss-curves.svg', heatmaps: [], unavailable: null };
   put(figures.lossCurves, await renderSvg(lossCurveSpec(lossPoints(r), `Loss per epoch — ${r.dataset.name}`)));
   const groups = r.dataset.tasks.some((t) => t.group !== null) ? r.dataset.tasks.map((t) => t.group ?? -1) : undefined;
   for (const v of r.variants) {
@@ -51,6 +59,7 @@ export async function writeReport(dir: string, r: CompareResults): Promise<strin
     put(file, await renderSvg(heatmapSpec({ title, weights: run.gateWeights, ...(groups ? { groups } : {}) })));
     figures.heatmaps.push({ variant: v.label, file });
   }
+  if (skipped.length > 0) figures.unavailable = PLOTS_UNAVAILABLE;
   put('report.md', renderMarkdown(r, figures));
   return written;
 }

@@ -1,22 +1,4 @@
-import type {
-  AdamUpdateArgs,
-  AdamUpdateResult,
-  Backend,
-  BackendInfo,
-  BiasActivationGrad,
-  BinaryOp,
-  Conv2dGeometry,
-  ConvPoolGeometry,
-  ConvPoolGrads,
-  ConvPoolNeeds,
-  FusedActivation,
-  MatmulArgs,
-  MixRowsGrad,
-  MixTerm,
-  PoolGeometry,
-  ReduceOp,
-  UnaryOp,
-} from '../backend.js';
+import type { Backend, BackendInfo, BinaryOp, Conv2dGeometry, ConvPoolGeometry, ConvPoolGrads, ConvPoolNeeds, MatmulArgs, PoolGeometry, ReduceOp, UnaryOp } from '../backend.js';
 import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { sizeOf, type Shape } from '../../tensor/shape.js';
 import { HostStorage, type Storage } from '../../tensor/storage.js';
@@ -24,10 +6,8 @@ import { col2imInto, im2colInto, maxPool2dBackwardInto, maxPool2dInto } from './
 import { col2imWasm, im2colWasm, maxPool2dBackwardWasm, maxPool2dWasm } from './conv-layout-wasm.js';
 import { convPoolReluBackwardInto, convPoolReluInto, type ConvPoolGradArrays } from './conv-pool.js';
 import { convPoolReluBackwardWasm, convPoolReluWasm, type ConvPoolGradOut } from './conv-pool-wasm.js';
-import { selectorBackwardInto, selectorForwardInto, smoothStepInto } from './dselect.js';
 import { binaryKernel, clampInto, planBroadcast, unaryKernel, whereInto } from './elementwise.js';
-import { adamUpdateInto, biasActivationGradInto, biasActivationInto, mixRowsGradInto, mixRowsInto } from './fused.js';
-import { adamUpdateWasm, biasActivationWasm, binarySameWasm, mixRowsGradWasm, mixRowsWasm, reluGradWasm } from './fused-wasm.js';
+import { binarySameWasm } from './binary-wasm.js';
 import { alloc, allocOverwritten, dataOf, wrap, wrapOutput } from './host.js';
 import { broadcastToInto, concatInto, gatherInto, oneHotInto, padInto, permuteInto, scatterAddInto, sliceInto } from './layout.js';
 import { matmulInto } from './matmul.js';
@@ -225,64 +205,6 @@ export class CpuBackend implements Backend {
     if (!simd) convPoolReluBackwardInto(gs, vs, cs, xs, ws, geo, out);
     return { x: out.x && wrapOutput(out.x), weight: out.weight && wrapOutput(out.weight), bias: out.bias && wrapOutput(out.bias) };
   }
-
-  smoothStep(x: Storage, gamma: number, derivative: boolean): Storage {
-    const out = allocOverwritten(x.dtype, x.size);
-    smoothStepInto(dataOf(x), gamma, derivative, out);
-    return wrapOutput(out);
-  }
-
-  selectorForward(s: Storage, rows: number, m: number, numExperts: number): Storage {
-    const out = allocOverwritten(s.dtype, rows * numExperts);
-    selectorForwardInto(dataOf(s), rows, m, numExperts, out);
-    return wrapOutput(out);
-  }
-
-  selectorBackward(s: Storage, g: Storage, rows: number, m: number, numExperts: number): Storage {
-    const out = alloc(s.dtype, rows * m);
-    selectorBackwardInto(dataOf(s), dataOf(g), rows, m, numExperts, out);
-    return wrapOutput(out);
-  }
-
-  biasActivation(x: Storage, shape: Shape, bias: Storage | null, activation: FusedActivation): Storage {
-    const out = allocOverwritten(x.dtype, x.size);
-    const cols = shape.length > 0 ? shape[shape.length - 1]! : 1;
-    const xs = dataOf(x);
-    const b = bias && dataOf(bias);
-    if (!(b && biasActivationWasm(xs, b, cols, activation === 'relu', out))) biasActivationInto(xs, b, cols, activation, out);
-    return wrapOutput(out);
-  }
-
-  biasActivationGrad(activation: FusedActivation, g: Storage, y: Storage, shape: Shape, withBias: boolean): BiasActivationGrad {
-    const cols = shape.length > 0 ? shape[shape.length - 1]! : 1;
-    const gx = allocOverwritten(g.dtype, g.size);
-    const bias = withBias ? alloc(g.dtype, cols) : null;
-    if (!(activation === 'relu' && reluGradWasm(dataOf(g), dataOf(y), cols, gx, bias))) biasActivationGradInto(activation, dataOf(g), dataOf(y), cols, gx, bias);
-    return { x: wrapOutput(gx), bias: bias && wrapOutput(bias) };
-  }
-
-  mixRows(q: Storage, qCols: number, terms: readonly MixTerm[], rows: number, cols: number): Storage {
-    const out = allocOverwritten(q.dtype, rows * cols);
-    const [qs, ts] = [dataOf(q), hostTerms(terms)];
-    if (!mixRowsWasm(qs, qCols, ts, rows, cols, out)) mixRowsInto(qs, qCols, ts, rows, cols, out);
-    return wrapOutput(out);
-  }
-
-  mixRowsGrad(q: Storage, qCols: number, terms: readonly MixTerm[], g: Storage, rows: number, cols: number, needQ: boolean, needF: readonly boolean[]): MixRowsGrad {
-    const gq = needQ ? alloc(q.dtype, rows * qCols) : null;
-    const gfs = terms.map((t, i) => (needF[i] ? allocOverwritten(q.dtype, t.f.size) : null));
-    const [qs, ts, gs] = [dataOf(q), hostTerms(terms), dataOf(g)];
-    if (!mixRowsGradWasm(qs, qCols, ts, gs, rows, cols, gq, gfs)) mixRowsGradInto(qs, qCols, ts, gs, rows, cols, gq, gfs);
-    return { q: gq && wrapOutput(gq), fs: gfs.map((a) => a && wrapOutput(a)) };
-  }
-
-  adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, args: AdamUpdateArgs): AdamUpdateResult {
-    const n = param.size;
-    const [p, mOut, vOut] = [allocOverwritten(param.dtype, n), allocOverwritten(param.dtype, n), allocOverwritten(param.dtype, n)];
-    const ins = [dataOf(param), dataOf(grad), dataOf(m), dataOf(v)] as const;
-    if (!adamUpdateWasm(...ins, args, p, mOut, vOut)) adamUpdateInto(...ins, args, p, mOut, vOut);
-    return { param: wrapOutput(p), m: wrapOutput(mOut), v: wrapOutput(vOut) };
-  }
 }
 
 function isFloat32Grads(out: ConvPoolGradArrays): out is ConvPoolGradOut {
@@ -291,8 +213,4 @@ function isFloat32Grads(out: ConvPoolGradArrays): out is ConvPoolGradOut {
 
 function filtersOf(weight: Storage, geo: ConvPoolGeometry): number {
   return weight.size / (geo.inputShape[1]! * geo.kernelH * geo.kernelW);
-}
-
-function hostTerms(terms: readonly MixTerm[]): MixTerm<TypedArray>[] {
-  return terms.map((t) => ({ f: dataOf(t.f), column: t.column, rows: t.rows }));
 }

@@ -1,14 +1,11 @@
 import type { Backend, BackendInfo, BinaryOp, Conv2dGeometry, ConvPoolGeometry, ConvPoolGrads, ConvPoolNeeds, MatmulArgs, PoolGeometry, ReduceOp, UnaryOp } from '../backend.js';
-import type { AdamUpdateArgs, AdamUpdateResult, BiasActivationGrad, FusedActivation, MixRowsGrad, MixTerm } from '../backend.js';
-import { adamUpdateByParts, biasActivationByParts, biasActivationGradByParts, mixRowsByParts, mixRowsGradByParts } from '../composed.js';
 import { CpuBackend } from '../cpu/backend.js';
 import { noticeOnce, type BackendOptions } from '../registry.js';
 import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { sizeOf, type Shape } from '../../tensor/shape.js';
 import { HostStorage, type Storage } from '../../tensor/storage.js';
 import { GpuDevice, type DegradedKernel, type GpuDeviceStats, type GpuMode, type GpuModeRequest } from './device.js';
-import { selectorBackwardSource, selectorForwardSource } from './dselect.js';
-import { binarySource, clampSource, smoothStepSource, unarySource, whereSource } from './elementwise.js';
+import { binarySource, clampSource, unarySource, whereSource, type SourceSpec } from './elementwise.js';
 import {
   broadcastToSource,
   concatSource,
@@ -315,49 +312,16 @@ export class GpuBackend implements Backend {
     return { x: r.x && this.toDevice(r.x), weight: r.weight && this.toDevice(r.weight), bias: r.bias && this.toDevice(r.bias) };
   }
 
-  smoothStep(x: Storage, gamma: number, derivative: boolean): Storage {
+  /**
+   * Runs a pack's GPU.js kernel: `spec` over `inputs` (device storages, uploaded if needed) and the
+   * scalar `args`, producing `size` values; float64 or empty inputs run `onCpu` on host copies.
+   */
+  runPackKernel(spec: SourceSpec, size: number, inputs: readonly Storage[], args: readonly number[], onCpu: (hostInputs: HostStorage[]) => Storage): Storage {
     return this.compute(
-      [x],
-      () => this.cpu.smoothStep(this.host(x), gamma, derivative),
-      () => this.device.run(smoothStepSource(x.size, derivative), x.size, [this.dev(x), gamma]),
+      inputs,
+      () => onCpu(inputs.map((s) => this.host(s))),
+      () => this.device.run(spec, size, [...inputs.map((s) => this.dev(s)), ...args]),
     );
-  }
-
-  selectorForward(s: Storage, rows: number, m: number, numExperts: number): Storage {
-    return this.compute(
-      [s],
-      () => this.cpu.selectorForward(this.host(s), rows, m, numExperts),
-      () => this.device.run(selectorForwardSource(rows, m, numExperts), rows * numExperts, [this.dev(s)]),
-    );
-  }
-
-  selectorBackward(s: Storage, g: Storage, rows: number, m: number, numExperts: number): Storage {
-    return this.compute(
-      [s, g],
-      () => this.cpu.selectorBackward(this.host(s), this.host(g), rows, m, numExperts),
-      () => this.device.run(selectorBackwardSource(rows, m, numExperts), rows * m, [this.dev(s), this.dev(g)]),
-    );
-  }
-
-  // Fused kernels (one pass on the cpu backend) composed here from the kernels above: data stays on the device.
-  biasActivation(x: Storage, shape: Shape, bias: Storage | null, activation: FusedActivation): Storage {
-    return biasActivationByParts(this, x, shape, bias, activation);
-  }
-
-  biasActivationGrad(activation: FusedActivation, g: Storage, y: Storage, shape: Shape, withBias: boolean): BiasActivationGrad {
-    return biasActivationGradByParts(this, activation, g, y, shape, withBias);
-  }
-
-  mixRows(q: Storage, qCols: number, terms: readonly MixTerm[], rows: number, cols: number): Storage {
-    return mixRowsByParts(this, q, qCols, terms, rows, cols);
-  }
-
-  mixRowsGrad(q: Storage, qCols: number, terms: readonly MixTerm[], g: Storage, rows: number, cols: number, needQ: boolean, needF: readonly boolean[]): MixRowsGrad {
-    return mixRowsGradByParts(this, q, qCols, terms, g, rows, cols, needQ, needF);
-  }
-
-  adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, args: AdamUpdateArgs): AdamUpdateResult {
-    return adamUpdateByParts(this, param, grad, m, v, args);
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { GpuMode, GpuModeRequest } from '../backend.js';
 import {
   loadGpuJs,
   type GpuJsArgument,
@@ -10,11 +11,10 @@ import {
 import { copySource, fillSource, type SourceSpec } from './elementwise.js';
 import { MAX_GPU_ELEMENTS } from './source.js';
 import { GpuStorage, type GpuStorageOwner } from './storage.js';
+import { describeWebGlRenderer } from './webgl-renderer.js';
 
-/** The GPU.js implementations a kernel can really run on. */
-export type GpuMode = 'headlessgl' | 'webgl2' | 'webgl' | 'webgpu' | 'webasm' | 'cpu';
-/** What may be asked for: a mode, or 'auto' (GPU.js picks: headlessgl/webgl2/webgl → webasm → cpu). */
-export type GpuModeRequest = 'auto' | GpuMode;
+export type { GpuMode, GpuModeRequest };
+
 
 const GL_MODES: ReadonlySet<GpuMode> = new Set(['headlessgl', 'webgl2', 'webgl']);
 const REQUESTABLE: ReadonlySet<string> = new Set(['auto', 'headlessgl', 'webgl2', 'webgl', 'webgpu', 'webasm', 'cpu']);
@@ -96,7 +96,10 @@ export class GpuDevice implements GpuStorageOwner {
     }
     this.mode = probeMode;
     this.textures = GL_MODES.has(probeMode);
-    this.driver = this.textures ? detectGlDriver() : probeMode === 'webasm' ? 'WebAssembly on the host CPU (no GPU)' : 'JavaScript on the host CPU (no GPU)';
+    this.driver =
+      probeMode === 'headlessgl' ? detectGlDriver()
+      : this.textures ? describeWebGlRenderer(this.gpu.context)
+      : probeMode === 'webasm' ? 'WebAssembly on the host CPU (no GPU)' : 'JavaScript on the host CPU (no GPU)';
     if (this.textures) this.countGlTextures();
   }
 

@@ -124,16 +124,6 @@ export function clampSource(size: number): SourceSpec {
   };
 }
 
-/** DSelect-k smooth-step S or S' (γ an argument); at ±γ/2 the constant branch is taken, as on the cpu. */
-export function smoothStepSource(size: number, derivative: boolean): SourceSpec {
-  const body = derivative
-    ? 'const t = a[this.thread.x];\nconst half = gamma * 0.5;\nif (t <= -half || t >= half) { return 0; }\n' +
-      'return (3 / (2 * gamma)) * (1 - (4 / (gamma * gamma)) * t * t);\n'
-    : 'const t = a[this.thread.x];\nconst half = gamma * 0.5;\nif (t <= -half) { return 0; }\nif (t >= half) { return 1; }\n' +
-      'return (-2 / (gamma * gamma * gamma)) * t * t * t + (3 / (2 * gamma)) * t + 0.5;\n';
-  return { key: `smoothStep:${derivative ? 'd' : 's'}:${size}`, source: () => kernelSource(['a', 'gamma'], body) };
-}
-
 /** Copies `size` elements (the upload kernel on GL modes). */
 export function copySource(size: number): SourceSpec {
   return { key: `copy:${size}`, source: () => kernelSource(['a'], 'return a[this.thread.x];\n') };

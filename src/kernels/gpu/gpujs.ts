@@ -77,7 +77,7 @@ export function loadGpuJs(): GpuJsModule {
       try {
         loaded = nodeModule.createRequire(import.meta.url)('gpu.js');
       } catch (e) {
-        reason = (e as Error).message;
+        reason = (e as Error).message.split('\n')[0]!;
       }
     }
   }
@@ -89,7 +89,7 @@ export function loadGpuJs(): GpuJsModule {
     throw new Error(
       "setBackend('gpu'): GPU.js could not be loaded" +
         (reason ? `: ${reason}` : ' (no require in this environment and no global GPU)') +
-        '. Install it with `npm install gpu.js`, or stay on the cpu backend.',
+        '. GPU.js is an optional peer dependency of dselect-k: install it with `npm install gpu.js`, or stay on the cpu backend.',
     );
   }
   cached = loaded;

@@ -1,4 +1,0 @@
-export * from './idx.js';
-export * from './fashion-mnist.js';
-export * from './mnist.js';
-export * from './multi.js';
