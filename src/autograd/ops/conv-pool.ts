@@ -5,6 +5,9 @@ import { Tensor } from '../../tensor/tensor.js';
 import { recordOp } from '../engine.js';
 import { assertSameDType, assertTensor, storageOf } from './util.js';
 
+/** The op names recorded here (the gradcheck coverage registry, ops/registry.ts). */
+export const CONV_POOL_OPS = ['conv2dPoolRelu'] as const;
+
 export interface Conv2dPoolReluOptions {
   stride?: number;
   padding?: number;
