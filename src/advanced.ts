@@ -14,6 +14,7 @@ export { configureFusedKernels, type FusedKernelOptions } from './kernels/cpu/wa
 export { configureHeap, type HeapInfo, type HeapOptions } from './kernels/cpu/heap.js';
 export { configureSimdKernels, type SimdKernelOptions } from './kernels/cpu/simd.js';
 export { shutdownGemmWorkers } from './kernels/cpu/gemm-wasm.js';
+export { shutdownConvWorkers } from './kernels/cpu/conv-wasm-runtime.js';
 export { setWorkerSpawner, type WorkerHandle, type WorkerSpawner } from './kernels/cpu/threads/spawner.js';
 
 // Backends, kernels and storage
