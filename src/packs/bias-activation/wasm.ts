@@ -1,9 +1,12 @@
 import { I32, V128 } from '../../kernels/cpu/wasm/assembler.js';
-import { CallLayout, isF32, KernelBuilder, WasmKernelModule } from '../../kernels/cpu/wasm/kernel-module.js';
+import { KernelCall } from '../../kernels/cpu/kernel-call.js';
+import { kernelSpace } from '../../kernels/cpu/kernel-space.js';
+import { isF32, KernelBuilder, WasmKernelModule } from '../../kernels/cpu/wasm/kernel-module.js';
 
 /**
  * WebAssembly SIMD (f32x4) versions of cpu.ts's float32 kernels: bias + ReLU over [256, 128] went
- * from 3.9 to 0.5 ns/element here. Bit-identical to the JS kernels.
+ * from 3.9 to 0.5 ns/element here. Bit-identical to the JS kernels. Operands in the heap are used
+ * in place (KernelCall).
  */
 
 /** bias_act(x, bias, out, rows, rowBytes): out = act(x + bias) row by row (rowBytes a multiple of 16). */
@@ -82,31 +85,29 @@ const module = new WasmKernelModule(['bias_relu', 'bias_add', 'relu_grad'], () =
 /** out = act(x + bias) for float32 with rows of a multiple of 4; false when it does not apply. */
 export function biasActivationWasm(x: ArrayLike<number>, bias: ArrayLike<number>, cols: number, relu: boolean, out: Float32Array | Float64Array): boolean {
   if (!isF32(x, bias, out) || cols % 4 !== 0 || cols === 0 || out.length === 0) return false;
-  const n = out.length;
-  const L = new CallLayout();
-  const [px, pb, po] = [L.take(4 * n), L.take(4 * cols), L.take(4 * n)];
-  const k = module.ready(L.size);
+  const k = module.ready();
   if (!k) return false;
-  k.f32.set(x as Float32Array, px / 4);
-  k.f32.set(bias as Float32Array, pb / 4);
+  const n = out.length;
+  const call = new KernelCall(kernelSpace()!);
+  const [px, pb, po] = [call.input(x as Float32Array), call.input(bias as Float32Array), call.output(out)];
+  if (!call.ok) return call.abandon(), false;
   (relu ? k.fns.bias_relu : k.fns.bias_add)(px, pb, po, n / cols, 4 * cols);
-  out.set(k.f32.subarray(po / 4, po / 4 + n));
+  call.finish();
   return true;
 }
 
 /** gx = g·[y > 0] and, with biasOut, Σ_rows gx (float64 sums, row order); float32 only. */
 export function reluGradWasm(g: ArrayLike<number>, y: ArrayLike<number>, cols: number, gx: Float32Array | Float64Array, biasOut: Float32Array | Float64Array | null): boolean {
   if (!isF32(g, y, gx, biasOut) || cols % 4 !== 0 || cols === 0 || gx.length === 0) return false;
-  const n = gx.length;
-  const L = new CallLayout();
-  const [pg, py, pgx, pacc] = [L.take(4 * n), L.take(4 * n), L.take(4 * n), L.take(8 * cols)];
-  const k = module.ready(L.size);
+  const k = module.ready();
   if (!k) return false;
-  k.f32.set(g as Float32Array, pg / 4);
-  k.f32.set(y as Float32Array, py / 4);
-  if (biasOut) k.f64.fill(0, pacc / 8, pacc / 8 + cols);
+  const n = gx.length;
+  const call = new KernelCall(kernelSpace()!);
+  const [pg, py, pgx, pacc] = [call.input(g as Float32Array), call.input(y as Float32Array), call.output(gx), call.scratch(8 * cols)];
+  if (!call.ok) return call.abandon(), false;
+  if (biasOut) call.views.f64.fill(0, pacc / 8, pacc / 8 + cols);
   k.fns.relu_grad(pg, py, pgx, n / cols, 4 * cols, pacc, biasOut ? 1 : 0);
-  gx.set(k.f32.subarray(pgx / 4, pgx / 4 + n));
-  if (biasOut) biasOut.set(k.f64.subarray(pacc / 8, pacc / 8 + cols));
+  if (biasOut) biasOut.set(call.views.f64.subarray(pacc / 8, pacc / 8 + cols));
+  call.finish();
   return true;
 }
