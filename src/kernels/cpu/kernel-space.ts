@@ -1,4 +1,4 @@
-import { HEAP_ALIGN, heapMemory, isHeapArray, STAGING_BYTES } from './heap.js';
+import { freeHeapArray, HEAP_ALIGN, heapFloat32, heapMemory, isHeapArray, STAGING_BYTES } from './heap.js';
 import { wasmApi, type WasmMemory } from './wasm/assembler.js';
 
 /**
@@ -9,10 +9,12 @@ import { wasmApi, type WasmMemory } from './wasm/assembler.js';
  * operands from module to module.
  *
  * Scratch. Operands outside the heap, and a call's temporaries (a gemm's packed panels, term
- * records), get scratch space from a stack: the staging area [0, STAGING_BYTES) of the heap, or
- * the whole private memory. A call takes what it needs and gives it back when it ends, in LIFO
- * order, so a kernel may run another one (a pending elementwise chain computed while a pack
- * kernel gathers its operands) without either clobbering the other's scratch.
+ * records), get scratch space from a stack: the staging area [0, STAGING_BYTES) of the heap, then
+ * an overflow block in the heap that is kept between calls (and replaced by a larger one when a
+ * call needs more while it is empty), or the whole private memory. A call takes what it needs and
+ * gives it back when it ends, in LIFO order, so a kernel may run another one (a pending
+ * elementwise chain computed while a pack kernel gathers its operands) without either clobbering
+ * the other's scratch.
  */
 const PAGE = 65536;
 /** 1 GiB: a private memory never grows past this (larger calls run on the JS kernels). */
@@ -28,8 +30,10 @@ export interface KernelSpace {
 
 let space: KernelSpace | null | undefined;
 let views: { buffer: ArrayBufferLike; f32: Float32Array; f64: Float64Array; i32: Int32Array } | null = null;
-/** Scratch stack pointer (bytes). */
+/** Scratch stack pointer (bytes), and the overflow block's (bytes used of it). */
 let stackTop = 0;
+let overflow: Float32Array | null = null;
+let overflowTop = 0;
 
 function create(): KernelSpace | null {
   if (!wasmApi) return null;
@@ -60,28 +64,40 @@ export function usableInPlace(s: KernelSpace, a: ArrayLike<number>): a is Float3
   return s.onHeap && isHeapArray(a);
 }
 
-/** Takes `bytes` of scratch (HEAP_ALIGN-aligned); −1 when it does not fit (heap: the staging area is full). */
+/** Takes `bytes` of scratch (HEAP_ALIGN-aligned); −1 when it does not fit. */
 export function pushScratch(s: KernelSpace, bytes: number): number {
   const size = Math.ceil(bytes / HEAP_ALIGN) * HEAP_ALIGN;
   const at = stackTop;
-  if (s.onHeap) {
-    if (at + size > STAGING_BYTES) return -1;
-  } else {
+  if (!s.onHeap) {
     const have = s.memory.buffer.byteLength;
     if (at + size > have) {
       if (at + size > PRIVATE_MAX_PAGES * PAGE) return -1;
       s.memory.grow(Math.ceil((at + size - have) / PAGE));
     }
+    stackTop = at + size;
+    return at;
   }
-  stackTop = at + size;
-  return at;
+  if (at + size <= STAGING_BYTES) {
+    stackTop = at + size;
+    return at;
+  }
+  if (!overflow || overflowTop + size > overflow.byteLength) {
+    if (overflowTop > 0) return -1;
+    const bigger = heapFloat32(Math.max(size, 2 * (overflow?.byteLength ?? 0)) / 4);
+    if (!bigger) return -1;
+    if (overflow) freeHeapArray(overflow);
+    overflow = bigger;
+  }
+  const from = overflow.byteOffset + overflowTop;
+  overflowTop += size;
+  return from;
 }
 
 /** The scratch stack's position, to hand back to `popScratch` when a call ends. */
-export function scratchMark(): number {
-  return stackTop;
+export function scratchMark(): [number, number] {
+  return [stackTop, overflowTop];
 }
 
-export function popScratch(mark: number): void {
-  stackTop = mark;
+export function popScratch(mark: readonly [number, number]): void {
+  [stackTop, overflowTop] = mark;
 }

@@ -1,5 +1,5 @@
-import { kernelSpace } from '../kernel-space.js';
-import { WasmWorkerPool, type PoolModule } from './pool.js';
+import { kernelSpace, popScratch, pushScratch, scratchMark, type KernelSpace } from '../kernel-space.js';
+import { WasmWorkerPool } from './pool.js';
 import { workerSpawner } from './spawner.js';
 
 /**
@@ -10,11 +10,13 @@ import { workerSpawner } from './spawner.js';
  * size threshold, everything runs on the calling thread. How many threads: `configureMatmul({
  * threads })`, which has always set the matmul threads and now sets them for these kernels too.
  *
- * A job names a module by the index it got from registerPoolModule. Workers instantiate the
- * modules registered when they start; a job for a module registered later restarts the pool with
- * all of them (that happens a few times while the first kernels run, not in a training loop).
+ * A job names a module by the index it got from registerPoolModule. Workers start with none and
+ * load a module (its bytes, placed in the shared memory) the first time a job needs it, so new
+ * modules (each distinct fused chain is one) never restart the pool.
  */
-const registered: PoolModule[] = [];
+const registered: Uint8Array[] = [];
+/** Which modules the current pool's workers have loaded. */
+let loaded: boolean[] = [];
 /** Threads kernels may use (set by configureMatmul). */
 let configuredThreads = 1;
 let pool: WasmWorkerPool | null = null;
@@ -26,9 +28,12 @@ export function setKernelThreads(threads: number): void {
   configuredThreads = threads;
 }
 
-/** Lets worker threads run `exportNames` of `module`; returns its module index for runParts. */
-export function registerPoolModule(module: object, exportNames: readonly string[]): number {
-  registered.push({ module, exportNames });
+/**
+ * Lets worker threads run the exports of the module assembled as `bytes` (a job names an export by
+ * its position in the module's export section); returns its module index for runParts.
+ */
+export function registerPoolModule(bytes: Uint8Array): number {
+  registered.push(bytes);
   return registered.length - 1;
 }
 
@@ -46,13 +51,36 @@ export function threadsFor(work: number, minWork: number, moduleIndex: number, c
 function workersFor(want: number, moduleIndex: number): number {
   const s = kernelSpace();
   if (want <= 0 || failed || !s?.shared) return 0;
-  if (!pool || pool.size < want || pool.moduleCount <= moduleIndex) {
+  if (!pool || pool.size < want) {
     const size = Math.max(want, pool?.size ?? 0);
     pool?.terminate();
-    pool = WasmWorkerPool.create(registered, s.memory, size);
+    pool = WasmWorkerPool.create([], s.memory, size);
+    loaded = [];
     if (!pool && workerSpawner()) failed = true;
   }
+  if (pool && !loaded[moduleIndex] && !loadEverywhere(pool, s, moduleIndex)) return 0;
   return pool ? Math.min(want, pool.size) : 0;
+}
+
+/** Has every worker load module `index`; false (and no threads from now on) if one fails. */
+function loadEverywhere(p: WasmWorkerPool, s: KernelSpace, index: number): boolean {
+  const bytes = registered[index]!;
+  const mark = scratchMark();
+  const at = pushScratch(s, bytes.length);
+  let ok = at >= 0;
+  if (ok) {
+    new Uint8Array(s.memory.buffer, at, bytes.length).set(bytes);
+    for (let w = 0; w < p.size; w++) p.postLoad(w, at, bytes.length, index);
+    for (let w = 0; w < p.size; w++) ok = p.wait(w) && ok;
+  }
+  popScratch(mark);
+  if (!ok) {
+    failed = true;
+    shutdownKernelThreads();
+    return false;
+  }
+  loaded[index] = true;
+  return true;
 }
 
 /**

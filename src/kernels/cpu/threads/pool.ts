@@ -18,6 +18,8 @@ const FAILED = 3;
 const BOOT_TIMEOUT_MS = 10_000;
 /** A job word is module index << MODULE_SHIFT | export index. */
 const MODULE_SHIFT = 10;
+/** The job word that loads a module: arguments (address, length) of its bytes in the memory, and its index. */
+const LOAD_JOB = -1;
 
 /** A compiled module the workers instantiate, and the exports a job may name (by index). */
 export interface PoolModule {
@@ -36,6 +38,12 @@ try {
     const instance = new WebAssembly.Instance(module, { env: { mem: memory } });
     return exportNames.map((name) => instance.exports[name]);
   });
+  // A module loaded later arrives as bytes in the shared memory; its exports in export-section order.
+  var load = (at, length, index) => {
+    const module = new WebAssembly.Module(new Uint8Array(memory.buffer, at, length).slice());
+    const instance = new WebAssembly.Instance(module, { env: { mem: memory } });
+    fns[index] = WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => instance.exports[e.name]);
+  };
   Atomics.store(ctrl, base, ${IDLE});
 } catch (e) {
   Atomics.store(ctrl, base, ${FAILED});
@@ -47,7 +55,8 @@ while (fns) {
   const a = ctrl.subarray(base + 2, base + ${SLOT});
   try {
     const job = ctrl[base + 1];
-    fns[job >> ${MODULE_SHIFT}][job & ${(1 << MODULE_SHIFT) - 1}](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13]);
+    if (job === ${LOAD_JOB}) load(a[0], a[1], a[2]);
+    else fns[job >> ${MODULE_SHIFT}][job & ${(1 << MODULE_SHIFT) - 1}](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13]);
     Atomics.store(ctrl, base, ${DONE});
   } catch (e) {
     Atomics.store(ctrl, base, ${FAILED});
@@ -60,14 +69,12 @@ export class WasmWorkerPool {
   private constructor(
     private readonly workers: WorkerHandle[],
     private readonly ctrl: Int32Array,
-    /** How many modules the workers instantiated (jobs may name modules 0 … moduleCount − 1). */
-    readonly moduleCount: number,
   ) {}
 
   /**
    * Starts `count` workers that instantiate `modules` on `memory` and can run their exports (by
-   * module and export index), and waits until they are ready. Null when no spawner is installed
-   * or a worker fails.
+   * module and export index; more modules can be loaded later with postLoad), and waits until
+   * they are ready. Null when no spawner is installed or a worker fails.
    */
   static create(modules: readonly PoolModule[], memory: WasmMemory, count: number): WasmWorkerPool | null {
     const spawn = workerSpawner();
@@ -88,11 +95,25 @@ export class WasmWorkerPool {
       for (const w of workers) w.terminate();
       return null;
     }
-    return new WasmWorkerPool(workers, ctrl, modules.length);
+    return new WasmWorkerPool(workers, ctrl);
   }
 
   get size(): number {
     return this.workers.length;
+  }
+
+  /**
+   * Starts loading a module on worker `slot`: its bytes are at byte `at` (`length` bytes) of the
+   * shared memory, and jobs will name it `index`. Wait for it (and keep the bytes) before reuse.
+   */
+  postLoad(slot: number, at: number, length: number, index: number): void {
+    const base = slot * SLOT;
+    this.ctrl[base + 1] = LOAD_JOB;
+    this.ctrl[base + 2] = at;
+    this.ctrl[base + 3] = length;
+    this.ctrl[base + 4] = index;
+    Atomics.store(this.ctrl, base, POSTED);
+    Atomics.notify(this.ctrl, base);
   }
 
   /** Starts export `fn` of module `module` with `args` (at most MAX_JOB_ARGS i32 values) on worker `slot`. */

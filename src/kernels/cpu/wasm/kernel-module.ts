@@ -115,19 +115,21 @@ export class WasmKernelModule<Names extends string> {
     const space = kernelSpace();
     if (!wasmApi || !space) return null;
     try {
-      const bytes = assembleModule(this.build(), { shared: space.shared, maximumPages: space.maxPages });
+      const functions = this.build();
+      const bytes = assembleModule(functions, { shared: space.shared, maximumPages: space.maxPages });
       if (!wasmApi.validate(bytes)) return null; // no SIMD in this engine
-      const module = new wasmApi.Module(bytes);
-      const ex = new wasmApi.Instance(module, { env: { mem: space.memory } }).exports;
+      const ex = new wasmApi.Instance(new wasmApi.Module(bytes), { env: { mem: space.memory } }).exports;
+      // Jobs for worker threads name an export by its place in the export section (function order).
+      const exported = functions.flatMap((fn) => (fn.exportName ? [fn.exportName] : []));
       const fns = {} as Record<Names, KernelFn>;
       const exportIndex = {} as Record<Names, number>;
-      this.names.forEach((name, i) => {
+      for (const name of this.names) {
         const fn = ex[name];
         if (typeof fn !== 'function') throw new Error(`kernel module: no export ${name}`);
         fns[name] = fn as KernelFn;
-        exportIndex[name] = i;
-      });
-      return { fns, exportIndex, poolIndex: registerPoolModule(module, this.names) };
+        exportIndex[name] = exported.indexOf(name);
+      }
+      return { fns, exportIndex, poolIndex: registerPoolModule(bytes) };
     } catch {
       return null;
     }
