@@ -22,6 +22,14 @@ let configuredThreads = 1;
 let pool: WasmWorkerPool | null = null;
 /** A spawner that failed once is not retried (its kernels run on one thread). */
 let failed = false;
+/** Calls split across threads so far, and pools started. */
+let splitCalls = 0;
+let poolStarts = 0;
+
+/** Workers running now, calls split across threads and pools started so far. */
+export function kernelThreadStats(): { workers: number; splitCalls: number; poolStarts: number } {
+  return { workers: pool?.size ?? 0, splitCalls, poolStarts };
+}
 
 /** Sets how many threads (the calling one included) kernel calls may use; configureMatmul calls it. */
 export function setKernelThreads(threads: number): void {
@@ -55,6 +63,7 @@ function workersFor(want: number, moduleIndex: number): number {
     const size = Math.max(want, pool?.size ?? 0);
     pool?.terminate();
     pool = WasmWorkerPool.create([], s.memory, size);
+    poolStarts++;
     loaded = [];
     if (!pool && workerSpawner()) failed = true;
   }
@@ -94,6 +103,7 @@ export function runParts(moduleIndex: number, fn: number, parts: readonly (reado
   const p = pool;
   const remote = parts.length - 1;
   if (remote > 0 && (!p || p.size < remote)) throw new Error(`kernel threads: ${parts.length} parts but ${p?.size ?? 0} workers (call threadsFor first)`);
+  if (remote > 0) splitCalls++;
   for (let t = 1; t < parts.length; t++) p!.post(t - 1, moduleIndex, fn, parts[t]!);
   run(parts[0]!);
   let broken = false;

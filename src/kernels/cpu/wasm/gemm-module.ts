@@ -23,7 +23,7 @@ export interface GemmDtypeSpec {
   readonly nr: number;
   readonly kc: number;
   readonly nc: number;
-  /** Copy each MR×KC block of A into a contiguous panel first (else read A in place). */
+  /** Copy each MR×KC block of A into a contiguous panel first when A is transposed (else, and always when false, read A in place). */
   readonly packA: boolean;
 }
 
@@ -348,18 +348,23 @@ function driver(spec: GemmDtypeSpec, exportName: string, kernIndex: number, pack
               f.get(a).get(i0).get(ars).mul().add().get(pc).get(acs).mul().add().set(aRow);
               // Rows past m repeat the last row (their results land in C's padding).
               f.get(m).get(i0).sub().i32(1).sub().set(last);
-              if (spec.packA) {
-                f.get(kcb).get(last).i32(1).add().get(aRow).get(ars).get(acs).get(aPanel).call(packAIndex);
-                for (let q = 0; q < spec.mr; q++) f.get(aPanel).i32(q * spec.bytes).add().set(r[q]!);
-                f.i32(spec.mr * spec.bytes).set(aStep);
-              } else {
+              const inPlace = (): void => {
                 for (let q = 1; q < spec.mr; q++) {
                   f.get(aRow);
                   minConst(t, q, last);
                   f.get(t).get(ars).mul().add().set(r[q]!);
                 }
                 f.get(acs).set(aStep);
-              }
+              };
+              const packed = (): void => {
+                f.get(kcb).get(last).i32(1).add().get(aRow).get(ars).get(acs).get(aPanel).call(packAIndex);
+                for (let q = 0; q < spec.mr; q++) f.get(aPanel).i32(q * spec.bytes).add().set(r[q]!);
+                f.i32(spec.mr * spec.bytes).set(aStep);
+              };
+              // Rows of A that are contiguous along k are read where they are (four streams the
+              // micro-kernel walks as fast as a packed panel); a transposed A is packed first.
+              if (spec.packA) f.ifElse(() => f.get(acs).i32(spec.bytes).eq(), inPlace, packed);
+              else inPlace();
               f.get(c).get(i0).get(ldc).mul().add().get(jc).i32(spec.bytes).mul().add().set(cTile);
               f.get(m).get(i0).sub().set(rowsLeft);
               f.get(pack).set(bPanel);
