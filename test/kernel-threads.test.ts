@@ -4,6 +4,9 @@ import { configureMatmul } from '../src/kernels/cpu/matmul-config.js';
 import { PARALLEL_MIN_ELEMENTS } from '../src/kernels/cpu/simd.js';
 import { kernelThreadStats, shutdownKernelThreads } from '../src/kernels/cpu/threads/kernel-threads.js';
 import { useWorkerThreads } from '../src/node/worker-threads.js';
+import { adamUpdateWasm } from '../src/packs/adam-update/wasm.js';
+import { biasActivationWasm, reluGradWasm } from '../src/packs/bias-activation/wasm.js';
+import { mixRowsGradWasm } from '../src/packs/expert-mixture/wasm.js';
 import { add, exp, logSoftmax, mul, relu, Rng, sigmoid, softmax, tanh, tensor, tidy, type Tensor } from '../src/index.js';
 
 /**
@@ -73,5 +76,51 @@ describe('kernels on worker threads', () => {
     expect(fresh.split).toBeGreaterThan(0);
     expect(kernelThreadStats().poolStarts).toBe(starts);
     expect(sameBits(fresh.value, onThreads(1, () => tidy(() => sigmoid(add(tanh(x), exp(mul(y, -0.25))))).toArray()).value)).toBe(true);
+  });
+});
+
+describe('op-pack kernels on worker threads', () => {
+  const f32 = (n: number, scale = 1): Float32Array => Float32Array.from({ length: n }, () => rng.normal() * scale);
+  const [rows, cols] = [1024, 100];
+  const g = f32(rows * cols);
+  const yv = f32(rows * cols);
+
+  /** Runs `fn` (which fills fresh outputs) on 1 and 2 threads; the outputs must agree bit for bit and 2 must split. */
+  function same(name: string, fn: () => Float32Array[]): void {
+    it(`${name}: 2 threads give exactly the 1-thread result`, () => {
+      const one = onThreads(1, fn);
+      const two = onThreads(2, fn);
+      expect(two.split).toBeGreaterThan(0);
+      one.value.forEach((a, i) => expect(sameBits(two.value[i]!, a), `output ${i}`).toBe(true));
+    });
+  }
+
+  same('bias + ReLU (rows)', () => {
+    const out = new Float32Array(rows * cols);
+    expect(biasActivationWasm(g, yv.subarray(0, cols), cols, true, out)).toBe(true);
+    return [out];
+  });
+  same('ReLU backward with the bias gradient (column stripes, float64 sums in row order)', () => {
+    const [gx, bias] = [new Float32Array(rows * cols), new Float32Array(cols)];
+    expect(reluGradWasm(g, yv, cols, gx, bias)).toBe(true);
+    return [gx, bias];
+  });
+  const n = rows * cols + 3;
+  const [p, pg, m, v] = [f32(n), f32(n), f32(n, 0.1), Float32Array.from(f32(n), (x) => x * x)];
+  same('Adam step (element ranges)', () => {
+    const outs = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+    const args = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decoupled: true, step: 3 };
+    expect(adamUpdateWasm(p, pg, m, v, args, outs[0]!, outs[1]!, outs[2]!)).toBe(true);
+    return outs;
+  });
+  const [batch, d, experts] = [512, 64, 8];
+  const q = f32(batch * experts);
+  const terms = Array.from({ length: experts }, (_, e) => ({ f: f32(batch * d), column: e, rows: null }));
+  const gm = f32(batch * d);
+  same('mixRows backward (whole terms, distinct columns)', () => {
+    const gq = new Float32Array(batch * experts);
+    const gfs = terms.map(() => new Float32Array(batch * d));
+    expect(mixRowsGradWasm(q, experts, terms, gm, batch, d, gq, gfs)).toBe(true);
+    return [gq, ...gfs];
   });
 });

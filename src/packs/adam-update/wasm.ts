@@ -1,6 +1,7 @@
 import { I32, V128, type Local } from '../../kernels/cpu/wasm/assembler.js';
 import { KernelCall } from '../../kernels/cpu/kernel-call.js';
 import { kernelSpace } from '../../kernels/cpu/kernel-space.js';
+import { PARALLEL_MIN_ELEMENTS, splitRun } from '../../kernels/cpu/simd.js';
 import { isF32, KernelBuilder, WasmKernelModule } from '../../kernels/cpu/wasm/kernel-module.js';
 import type { AdamUpdateArgs } from './kernels.js';
 
@@ -72,7 +73,8 @@ export function adamUpdateWasm(
   if (!call.ok) return call.abandon(), false;
   const views = call.views;
   views.f32.set(params, pp / 4);
-  if (body > 0) k.fns.adam(ptr[0]!, ptr[1]!, ptr[2]!, ptr[3]!, ptr[4]!, ptr[5]!, ptr[6]!, 4 * body, pp);
+  // Threads take element ranges (every element's arithmetic is its own).
+  if (body > 0) splitRun(k, 'adam', body, PARALLEL_MIN_ELEMENTS, 16, (s, len) => [...ptr.map((a) => a + 4 * s), 4 * len, pp]);
   if (tail > 0) {
     for (let i = 0; i < 4; i++) {
       views.f32.fill(0, tailPtr[i]! / 4, tailPtr[i]! / 4 + 4);

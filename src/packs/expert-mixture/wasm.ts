@@ -1,6 +1,7 @@
 import { I32, V128, type Local } from '../../kernels/cpu/wasm/assembler.js';
 import { KernelCall } from '../../kernels/cpu/kernel-call.js';
 import { kernelSpace } from '../../kernels/cpu/kernel-space.js';
+import { PARALLEL_MIN_ELEMENTS, splitRun } from '../../kernels/cpu/simd.js';
 import { isF32, KernelBuilder, WasmKernelModule } from '../../kernels/cpu/wasm/kernel-module.js';
 import type { MixTerm } from './kernels.js';
 
@@ -200,7 +201,12 @@ export function mixRowsGradWasm(
   const pgq = gq ? call.inout(gq as Float32Array) : -1;
   const pt = placeTerms(call, terms, cols, gq !== null, (i) => pgf[i]!);
   if (!call.ok) return call.abandon(), false;
-  k.fns.mix_rows_grad(pq, 4 * qCols, pt, terms.length, pg, 4 * cols, pgq);
+  // Threads take whole terms when no two terms share a column of q (each writes its own gf and
+  // its own cells of gq, every dot in the same order); otherwise one thread.
+  const distinct = new Set(terms.map((t) => t.column)).size === terms.length;
+  const work = terms.reduce((p, t) => p + t.f.length, 0);
+  const minTerms = distinct ? (PARALLEL_MIN_ELEMENTS * terms.length) / Math.max(1, work) : Infinity;
+  splitRun(k, 'mix_rows_grad', terms.length, minTerms, 1, (t0, count) => [pq, 4 * qCols, pt + 4 * TERM_FIELDS * t0, count, pg, 4 * cols, pgq]);
   call.finish();
   return true;
 }

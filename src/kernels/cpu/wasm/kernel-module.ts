@@ -40,6 +40,8 @@ export class KernelBuilder extends FunctionBuilder {
   f32x4Div(): this { return this.simd(0xe7); }
   f32x4Max(): this { return this.simd(0xe9); }
   f64x2PromoteLow(): this { return this.simd(0x5f); }
+  /** Shuffle of two vectors by 16 byte indices (0–15: first, 16–31: second). */
+  i8x16Shuffle(bytes: readonly number[]): this { return this.simd(0x0d, ...bytes); }
   f64x2ExtractLane(lane: number): this { return this.simd(0x21, lane); }
   /** while (counter < end) { body; counter += step } (body runs only if counter < end). */
   forRange(counter: Local, end: Local, step: number, body: () => void): this {
