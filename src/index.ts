@@ -32,7 +32,7 @@ export { conv2d, maxPool2d, type Conv2dOptions } from './autograd/ops/conv.js';
 export type { TensorLike } from './autograd/ops/util.js';
 
 // Backends
-export { getBackend, setBackend, type BackendOptions } from './kernels/registry.js';
+export { getBackend, ready, setBackend, setBackendAsync, type BackendOptions } from './kernels/registry.js';
 export type { BackendInfo, BackendName } from './kernels/backend.js';
 
 // Layers, losses, optimisers
@@ -74,7 +74,8 @@ export { buildDamexNet, buildTopOneBalancedNet, DAMEX_DEFAULT_ROUTER_WEIGHT, fit
 
 // Training
 export { fit, type BatchProgress, type EarlyStoppingOptions, type EpochMetrics, type FitOptions, type FitResult } from './moe/train/fit.js';
-export { evaluate, type EvaluateOptions, type EvaluationResult } from './moe/train/evaluate.js';
+export { fitAsync, type FitAsyncOptions } from './moe/train/fit-async.js';
+export { evaluate, evaluateAsync, type EvaluateOptions, type EvaluationResult } from './moe/train/evaluate.js';
 export { taskLossKinds, type TaskLossKind } from './moe/train/task-loss.js';
 export type { MultiTaskBatchSource } from './moe/train/dataset.js';
 

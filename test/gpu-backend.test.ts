@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { conv2d, getBackend, matmul, randn, Rng, setBackend, tensor, tidy, type Tensor } from '../src/index.js';
 import { backend, setBackendNotices } from '../src/advanced.js';
-import { GpuBackend, GpuStorage, registerGpuBackend, type GpuBackendInfo, type GpuModeRequest } from '../src/gpu/index.js';
+import { GpuBackend, GpuDevice, GpuStorage, registerGpuBackend, type GpuBackendInfo, type GpuModeRequest } from '../src/gpu/index.js';
 import { headlessGlAvailable } from './gpu-helpers.js';
 
 /**
@@ -91,8 +91,9 @@ describe('honesty when GPU.js substitutes an implementation', () => {
     const gpu = backend() as GpuBackend;
     // Stand-in for GPU.js degrading a kernel (it does so e.g. for arguments a mode cannot take):
     // the next kernel compiled comes from a GPU.js instance in its plain-JS cpu mode.
-    const jsGpu = new gpu.device.lib.GPU({ mode: 'cpu' });
-    const create = vi.spyOn(gpu.device.gpu, 'createKernel').mockImplementation((src, settings) => jsGpu.createKernel(src, settings));
+    const device = gpu.device as GpuDevice;
+    const jsGpu = new device.lib.GPU({ mode: 'cpu' });
+    const create = vi.spyOn(device.gpu, 'createKernel').mockImplementation((src, settings) => jsGpu.createKernel(src, settings));
     setBackendNotices(true);
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     const y = tensor([1, -2, 3, -4, 5, -6, 7]).abs();
