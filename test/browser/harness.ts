@@ -12,7 +12,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
  * `--enable-unsafe-webgpu`. Without a GPU Chromium's WebGPU adapter is SwiftShader (a CPU
  * implementation, reported as a fallback adapter), enough to check the WGSL kernels for correctness.
  */
-export const CHROMIUM = '/usr/bin/chromium';
+/** The Chromium binary (DSELECT_K_CHROMIUM overrides; Debian's package by default). */
+export const CHROMIUM = process.env['DSELECT_K_CHROMIUM'] || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',

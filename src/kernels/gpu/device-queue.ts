@@ -54,12 +54,17 @@ export class DeviceQueue {
    * stopped the queue (and clears it, so the device can be used again).
    */
   async flush(): Promise<void> {
-    while (this.draining) await this.draining;
+    await this.settle();
     if (this.failure) {
       const e = this.failure;
       this.failure = null;
       throw e;
     }
+  }
+
+  /** Resolves when nothing waits any more (launches submitted, or failed); never rejects. */
+  async settle(): Promise<void> {
+    while (this.draining) await this.draining;
   }
 
   private async drain(): Promise<void> {

@@ -114,8 +114,8 @@ export class WebGpuDevice implements KernelDevice, GpuStorageOwner {
 
   /** Waits for the launches before it, then copies the buffer to a mappable one and maps it. */
   async readAsync(storage: GpuStorage): Promise<Float32Array> {
-    if (storage.pending) await this.queue.flush();
-    const handle = storage.queuedValue as GpuJsWebGpuHandle;
+    if (storage.pending) await this.queue.settle();
+    const handle = storage.queuedValue as GpuJsWebGpuHandle; // rethrows the error of a failed launch
     if (this.context.isLost) throw new Error('gpu backend (webgpu): the WebGPU device was lost; its buffers no longer hold data');
     const device = this.context.device;
     const bytes = storage.size * 4;
