@@ -81,7 +81,10 @@ export class WebGpuDevice implements KernelDevice, GpuStorageOwner {
     const key = `${spec.key}|${outSize}`;
     let kernel = this.kernels.get(key);
     if (!kernel) {
-      kernel = this.gpu.createKernel(spec.source(), kernelSettings(outSize));
+      const grid = spec.grid && spec.grid.width * spec.grid.height === outSize ? spec.grid : null;
+      kernel = grid
+        ? this.gpu.createKernel(grid.source(), { ...kernelSettings(outSize), output: [grid.width, grid.height] })
+        : this.gpu.createKernel(spec.source(), kernelSettings(outSize));
       this.kernels.set(key, kernel);
     }
     const output = new GpuStorage(this, null, outSize, null, true);
@@ -162,7 +165,11 @@ export class WebGpuDevice implements KernelDevice, GpuStorageOwner {
         this.produced(output, handle);
       },
       submitLater: async () => {
-        this.produced(output, await kernel(...args()));
+        // GPU.js's handle carries the kernel's output dims (2-D for grid kernels): replaced by a flat one.
+        const theirs = await kernel(...args());
+        const handle = new this.lib.WebGPUBufferResult({ buffer: theirs.buffer, output: [output.size], componentCount: 1, context: this.context, kernel: kernel.kernel });
+        theirs.delete();
+        this.produced(output, handle);
       },
     };
   }
