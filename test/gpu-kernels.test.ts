@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/kernels/cpu/backend.js';
 import { setBackend } from '../src/index.js';
+import { backend } from '../src/advanced.js';
 import { GpuStorage, type GpuBackend } from '../src/gpu/index.js';
 import { Rng } from '../src/tensor/random.js';
 import { sizeOf, type Shape } from '../src/tensor/shape.js';
@@ -34,6 +35,20 @@ for (const group of groups) {
     }
   });
 }
+
+describe('fused pack kernels in webasm mode (results split without a copy)', () => {
+  for (const c of cases.filter((k) => k.group === 'fused pack kernels')) {
+    it(c.name, async () => {
+      const b = setBackend('gpu', { gpuMode: 'webasm' }) && (backend() as GpuBackend);
+      try {
+        const r = await runKernelCase(c, cpu, b);
+        expect(r.failure, `${c.name} [mode ${b.info().mode}]`).toBeNull();
+      } finally {
+        gpu = useGpu('gpu-kernels');
+      }
+    });
+  }
+});
 
 describe('storage', () => {
   it('fromHost, adopt, fill and cast round-trip exactly', () => {

@@ -481,6 +481,19 @@ function packCases(): KernelCase[] {
       tol: () => [{ atol: 1e-6, rtol: 1e-6 }, { atol: 1e-9, rtol: 1e-5 }, { atol: 1e-12, rtol: 1e-5 }],
     });
   }
+  const args2: AdamUpdateArgs = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, step: 2 };
+  out.push({
+    group,
+    name: 'adam update: two steps, the second reading the first one’s results',
+    inputs: [random(n), random(n, -0.1, 0.1), random(n, -0.01, 0.01), random(n, 0, 1e-4), random(n, -0.1, 0.1)],
+    run: (_b, [p, g, m, v, g2], side) => {
+      const k = side === 'cpu' ? cpuAdamUpdate : gpuAdamUpdate;
+      const r1 = k.update(p!, g!, m!, v!, steps[0]![1]);
+      const r2 = k.update(r1.param, g2!, r1.m, r1.v, args2);
+      return [r2.param, r2.m, r2.v, r1.param];
+    },
+    tol: () => [{ atol: 1e-6, rtol: 1e-6 }, { atol: 1e-9, rtol: 1e-5 }, { atol: 1e-12, rtol: 1e-5 }, { atol: 1e-6, rtol: 1e-6 }],
+  });
   return out;
 }
 

@@ -394,6 +394,20 @@ export class GpuBackend implements Backend {
     return this.toDevice(s);
   }
 
+  /**
+   * The consecutive parts of a kernel result as storages of their own, without a copy (so one launch
+   * can produce several results); null on the GL modes, which cannot share a texture that way.
+   */
+  split(whole: Storage, sizes: readonly number[]): Storage[] | null {
+    if (!(whole instanceof GpuStorage) || whole.owner !== this.device) throw new Error('gpu backend: split() takes a storage of this device');
+    return this.device.split(whole, sizes);
+  }
+
+  /** Whether `split` works on this device (not on the GL modes). */
+  get splits(): boolean {
+    return this.device.mode !== 'headlessgl' && this.device.mode !== 'webgl' && this.device.mode !== 'webgl2';
+  }
+
   /** Launches a pack's GPU.js kernel over `args` (float32 storages, host floats, numbers) on the device. */
   launch(spec: SourceSpec, size: number, args: readonly KernelArg[]): Storage {
     return this.compute(

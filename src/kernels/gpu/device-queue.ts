@@ -11,8 +11,8 @@ import type { GpuStorage } from './storage.js';
 export interface QueuedLaunch {
   /** Storages the launch reads (retained while it waits). */
   readonly inputs: readonly GpuStorage[];
-  /** The storage the launch produces (pending until it runs). */
-  readonly output: GpuStorage;
+  /** The storages the launch produces (pending until it runs). */
+  readonly outputs: readonly GpuStorage[];
   /** Whether `submitNow` can run (shader built, every input produced). */
   canSubmitNow(): boolean;
   /** Submits synchronously and resolves the output. */
@@ -90,7 +90,7 @@ export class DeviceQueue {
   private stop(error: Error): void {
     this.failure = error;
     for (const launch of this.waiting.splice(0)) {
-      if (launch.output.pending) launch.output.fail(error);
+      for (const out of launch.outputs) if (out.pending) out.fail(error);
       for (const s of launch.inputs) s.unretain();
     }
   }

@@ -96,6 +96,21 @@ export class GpuDevice implements GpuStorageOwner, KernelDevice {
     };
   }
 
+  /** Host-array modes (webasm, cpu) split a result into subarrays; GL textures cannot be split. */
+  split(whole: GpuStorage, sizes: readonly number[]): GpuStorage[] | null {
+    if (this.textures) return null;
+    const data = whole.readSync();
+    let at = 0;
+    const parts = sizes.map((n) => {
+      const part = this.wrap(data.subarray(at, at + n), n);
+      at += n;
+      return part;
+    });
+    if (at !== whole.size) throw new Error(`gpu backend: split sizes [${sizes.join(', ')}] do not add up to ${whole.size}`);
+    whole.dispose();
+    return parts;
+  }
+
   /** Kernels run synchronously here: nothing is ever waiting. */
   ready(): Promise<void> {
     return Promise.resolve();

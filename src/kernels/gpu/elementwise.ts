@@ -61,6 +61,12 @@ export interface SourceSpec {
    * its flat index from this.thread.y·width + this.thread.x. The result has the flat layout either way.
    */
   grid?: { width: number; height: number; source: () => string };
+  /**
+   * The element offset the source applies to each input (by position among the inputs), for inputs
+   * that are parts of a larger buffer (see `KernelDevice.split`). An input whose offset differs from
+   * this (0 when absent) is first copied into a buffer of its own.
+   */
+  inputOffsets?: readonly number[];
 }
 
 /** How each input of an elementwise kernel is read at output index `this.thread.x`. */

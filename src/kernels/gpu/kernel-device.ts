@@ -53,6 +53,13 @@ export interface KernelDevice extends GpuStorageOwner {
   /** Puts host floats on the device; the host array seeds the storage's readback cache. */
   upload(data: Float32Array): GpuStorage;
   fill(size: number, value: number): GpuStorage;
+  /**
+   * The consecutive parts of `whole` (sizes summing to its size) as storages of their own without a
+   * copy — a kernel then writes several results in one launch — and `whole` released; null where the
+   * device cannot share its memory that way (the GL modes). On webgpu a part past the first has an
+   * `offset` that only kernels declaring it (`SourceSpec.inputOffsets`) read directly.
+   */
+  split(whole: GpuStorage, sizes: readonly number[]): GpuStorage[] | null;
   /** Resolves when every kernel enqueued so far has run (rejects with a queued kernel's error). */
   ready(): Promise<void>;
 }

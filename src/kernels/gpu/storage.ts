@@ -42,7 +42,8 @@ export class GpuStorage implements Storage {
 
   /**
    * `value` is null for empty storages and for pending ones (`pending` true); `host` seeds the cache
-   * when the data came from the host.
+   * when the data came from the host. `offset` (webgpu only) places the elements inside a larger
+   * buffer shared with other storages (the parts of a kernel that writes several results at once).
    */
   constructor(
     readonly owner: GpuStorageOwner,
@@ -50,6 +51,7 @@ export class GpuStorage implements Storage {
     readonly size: number,
     host: Float32Array | null = null,
     pending = false,
+    readonly offset = 0,
   ) {
     this.value = value;
     this.pendingValue = pending;

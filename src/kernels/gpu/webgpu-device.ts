@@ -11,7 +11,7 @@ import type {
   GpuJsWebGpuInstance,
 } from './gpujs.js';
 import type { DegradedKernel, GpuDeviceStats, GpuModeRequest, KernelDevice, KernelInput } from './kernel-device.js';
-import { MAX_GPU_ELEMENTS } from './source.js';
+import { kernelSource, lit, MAX_GPU_ELEMENTS } from './source.js';
 import { GpuStorage, type DeviceValue, type GpuStorageOwner } from './storage.js';
 import { adapterSummary, type WebGpuAdapterInfo, type WebGpuStart } from './webgpu-context.js';
 
@@ -78,6 +78,17 @@ export class WebGpuDevice implements KernelDevice, GpuStorageOwner {
       );
     }
     for (const x of inputs) if (x instanceof GpuStorage && x.owner !== this) throw new Error('gpu backend: a storage of another GPU.js device reached a kernel without being adopted');
+    // Parts of a shared buffer at an offset the kernel does not expect get a buffer of their own first.
+    const compacted: GpuStorage[] = [];
+    let position = 0;
+    inputs = inputs.map((x) => {
+      if (!(x instanceof GpuStorage)) return x;
+      const expected = spec.inputOffsets?.[position++] ?? 0;
+      if (x.offset === expected) return x;
+      const own = this.run(offsetCopySource(x.size, x.offset), x.size, [x]);
+      compacted.push(own);
+      return own;
+    });
     const key = `${spec.key}|${outSize}`;
     let kernel = this.kernels.get(key);
     if (!kernel) {
@@ -89,8 +100,37 @@ export class WebGpuDevice implements KernelDevice, GpuStorageOwner {
     }
     const output = new GpuStorage(this, null, outSize, null, true);
     this.live++;
-    this.queue.push(this.launch(kernel, inputs, output));
+    try {
+      this.queue.push(this.launch(kernel, inputs, output));
+    } finally {
+      for (const c of compacted) c.dispose(); // released once the launch that reads it has run
+    }
     return output;
+  }
+
+  /** The parts of `whole` as storages sharing its buffer (each holds a reference to it). */
+  split(whole: GpuStorage, sizes: readonly number[]): GpuStorage[] {
+    if (sizes.reduce((a, b) => a + b, 0) !== whole.size) throw new Error(`gpu backend: split sizes [${sizes.join(', ')}] do not add up to ${whole.size}`);
+    const made: GpuStorage[] = [];
+    let at = 0;
+    for (const n of sizes) {
+      const part = new GpuStorage(this, null, n, null, true, whole.offset + at);
+      at += n;
+      made.push(part);
+      this.live++;
+    }
+    // The parts resolve when `whole` does (at once unless it is still queued).
+    const resolveParts = (): void => {
+      const handle = whole.queuedValue as GpuJsWebGpuHandle;
+      for (const part of made) {
+        part.resolve(new this.lib.WebGPUBufferResult({ buffer: handle.buffer, output: [part.size], componentCount: 1, context: this.context, kernel: null }));
+        this.liveBuffers++;
+      }
+      whole.dispose();
+    };
+    if (!whole.pending) resolveParts();
+    else this.queue.push({ inputs: [whole], outputs: made, canSubmitNow: () => !whole.pending, submitNow: resolveParts, submitLater: async () => resolveParts() });
+    return made;
   }
 
   upload(data: Float32Array): GpuStorage {
@@ -125,7 +165,7 @@ export class WebGpuDevice implements KernelDevice, GpuStorageOwner {
     const staging = device.createBuffer({ size: bytes, usage: USAGE_MAP_READ | USAGE_COPY_DST });
     try {
       const encoder = device.createCommandEncoder();
-      encoder.copyBufferToBuffer(handle.buffer, 0, staging, 0, bytes);
+      encoder.copyBufferToBuffer(handle.buffer, storage.offset * 4, staging, 0, bytes);
       device.queue.submit([encoder.finish()]);
       await staging.mapAsync(MAP_MODE_READ, 0, bytes);
       const out = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
@@ -150,7 +190,7 @@ export class WebGpuDevice implements KernelDevice, GpuStorageOwner {
     const args = (): GpuJsArgument[] => inputs.map((x) => (x instanceof GpuStorage ? (x.queuedValue as GpuJsWebGpuHandle) : x));
     return {
       inputs: storages,
-      output,
+      outputs: [output],
       canSubmitNow: () => kernel.kernel.built && storages.every((s) => !s.pending),
       submitNow: () => {
         const impl = kernel.kernel;
@@ -193,4 +233,13 @@ export class WebGpuDevice implements KernelDevice, GpuStorageOwner {
     if (value !== null) this.liveBuffers++;
     return s;
   }
+}
+
+/** A copy of `size` elements starting at `offset` of its input (a part of a shared buffer made standalone). */
+function offsetCopySource(size: number, offset: number): SourceSpec {
+  return {
+    key: `offsetCopy:${size}:${offset}`,
+    inputOffsets: [offset],
+    source: () => kernelSource(['x'], `return x[this.thread.x + ${lit(offset)}];\n`),
+  };
 }
