@@ -13,6 +13,7 @@ import { copySource, fillSource, type SourceSpec } from './elementwise.js';
 import type { DegradedKernel, GpuDeviceStats, KernelDevice, KernelInput } from './kernel-device.js';
 import { MAX_GPU_ELEMENTS } from './source.js';
 import { GpuStorage, type DeviceValue, type GpuStorageOwner } from './storage.js';
+import { describeWebGlRenderer } from './webgl-renderer.js';
 
 export type { DegradedKernel, GpuDeviceStats, GpuMode, GpuModeRequest, KernelInput };
 
@@ -71,7 +72,10 @@ export class GpuDevice implements GpuStorageOwner, KernelDevice {
     }
     this.mode = probeMode;
     this.textures = GL_MODES.has(probeMode);
-    this.driver = this.textures ? detectGlDriver() : probeMode === 'webasm' ? 'WebAssembly on the host CPU (no GPU)' : 'JavaScript on the host CPU (no GPU)';
+    this.driver =
+      probeMode === 'headlessgl' ? detectGlDriver()
+      : this.textures ? describeWebGlRenderer(this.gpu.context)
+      : probeMode === 'webasm' ? 'WebAssembly on the host CPU (no GPU)' : 'JavaScript on the host CPU (no GPU)';
     if (this.textures) this.countGlTextures();
   }
 
