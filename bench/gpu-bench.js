@@ -3,6 +3,8 @@
 //   npm run build && node bench/gpu-bench.js                       # webgpu (Dawn in Node) vs the cpu backend
 //   node bench/gpu-bench.js --modes webgpu,headlessgl --json out.json   (headlessgl needs an X display)
 //   node bench/gpu-bench.js --browser --quick                      # the same workloads in headless Chromium
+//                                  (launched with --disable-gpu: its WebGPU adapter is SwiftShader, on the CPU —
+//                                   a smoke run of the benchmark itself, not a GPU measurement)
 //
 // Workloads (bench/gpu-workloads.js): matmul 256…4096, a 7-kernel elementwise chain on 262,144 values,
 // the MLP MoE training step at batch 256 and 4096, the CNN MMoE training step at batch 64 and 256 —
