@@ -102,6 +102,10 @@ export class WebGpuDevice implements KernelDevice, GpuStorageOwner {
     this.live++;
     try {
       this.queue.push(this.launch(kernel, inputs, output));
+    } catch (e) {
+      output.fail(e as Error);
+      output.dispose();
+      throw e;
     } finally {
       for (const c of compacted) c.dispose(); // released once the launch that reads it has run
     }
