@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { buildMMoE, evaluate, evaluateAsync, fit, fitAsync, fromTypedArray, Rng, Tensor, zeros, type BatchProgress, type MMoE } from '../src/index.js';
+import { prepareData } from '../src/moe/train/dataset.js';
+import { evaluatePreparedAsync } from '../src/moe/train/evaluate.js';
+import { resolveLossSetup } from '../src/moe/train/loss-setup.js';
 
 /**
- * fitAsync / evaluateAsync on the cpu backend: the same steps as fit / evaluate (identical weights and
- * metrics), progress for every batch, abort between batches without leaks, non-finite objectives
- * detected at the next readback. Their webgpu runs are in webgpu-browser.test.ts.
+ * fitAsync's deferred readback (`readEvery`, the default on webgpu) and the device-side evaluation of
+ * evaluateAsync, run on the cpu backend: the same steps as fit (identical weights and metrics), progress
+ * for every batch, abort between batches without leaks, non-finite objectives detected at the next
+ * readback. Their webgpu runs are in webgpu-browser.test.ts.
  */
 const INPUTS = 6;
 
@@ -85,7 +89,7 @@ describe('fitAsync', () => {
   it('names the batch whose objective became non-finite, at the next readback', async () => {
     const train = data(1, 64);
     const y = train.y.toArray().map((v, i) => (i === 2 * 20 + 1 ? NaN : v));
-    await expect(fitAsync(model(), { x: train.x, y: fromTypedArray(y, [64, 2]) }, { epochs: 1, batchSize: 16, shuffle: false })).rejects.toThrow(
+    await expect(fitAsync(model(), { x: train.x, y: fromTypedArray(y, [64, 2]) }, { epochs: 1, batchSize: 16, shuffle: false, readEvery: 4 })).rejects.toThrow(
       'fitAsync: the objective became NaN at epoch 0, batch 1 (task 1 loss NaN)',
     );
   });
@@ -93,17 +97,24 @@ describe('fitAsync', () => {
   it('rejects bad options like fit does', async () => {
     const train = data(1, 32);
     await expect(fitAsync(model(), train, { epochs: 0 })).rejects.toThrow('fitAsync: epochs must be an integer ≥ 1, got 0');
-    await expect(fitAsync(model(), train, { epochs: 1, readEvery: 0 })).rejects.toThrow('fitAsync: readEvery must be an integer ≥ 1, got 0');
+    await expect(fitAsync(model(), train, { epochs: 1, readEvery: -1 })).rejects.toThrow('fitAsync: readEvery must be an integer ≥ 0, got -1');
   });
 });
 
+/** The device-side evaluation evaluateAsync uses on webgpu (every batch's sums kept on the device, one readback), run here on the cpu. */
+function deviceEvaluate(m: MMoE, d: { x: Tensor; y: Tensor }, opts: { losses?: ('mse' | 'bce' | 'ce')[]; batchSize: number }) {
+  const setup = resolveLossSetup('test', m.numTasks, opts.losses, undefined);
+  return evaluatePreparedAsync(m, prepareData('test', d, m.numTasks, 'float32'), setup, opts.batchSize);
+}
+
 describe('evaluateAsync', () => {
-  it('gives evaluate’s losses and accuracies (mse; bce and ce)', async () => {
+  it('on the device (as on webgpu): evaluate’s losses and accuracies (mse; bce and ce)', async () => {
     const reg = data(3, 70);
     const m = model();
     fit(m, reg, { epochs: 2, batchSize: 16, lr: 0.02 });
     const want = evaluate(m, reg, { batchSize: 32 });
-    const got = await evaluateAsync(m, reg, { batchSize: 32 });
+    expect(await evaluateAsync(m, reg, { batchSize: 32 })).toEqual(want); // the cpu backend reads synchronously: evaluate itself
+    const got = await deviceEvaluate(m, reg, { batchSize: 32 });
     expect(got.taskAccuracies).toEqual([null, null]);
     got.taskLosses.forEach((l, t) => expect(l).toBeCloseTo(want.taskLosses[t]!, 6));
 
@@ -112,7 +123,7 @@ describe('evaluateAsync', () => {
     const losses = ['bce', 'ce'] as const;
     fit(c, cls, { epochs: 3, batchSize: 16, lr: 0.02, losses: [...losses] });
     const w2 = evaluate(c, cls, { losses: [...losses], batchSize: 40 });
-    const g2 = await evaluateAsync(c, cls, { losses: [...losses], batchSize: 40 });
+    const g2 = await deviceEvaluate(c, cls, { losses: [...losses], batchSize: 40 });
     expect(g2.taskAccuracies).toEqual(w2.taskAccuracies);
     expect(w2.taskAccuracies[0]).toBeGreaterThan(0.5);
     g2.taskLosses.forEach((l, t) => expect(l).toBeCloseTo(w2.taskLosses[t]!, 6));

@@ -1,86 +1,79 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, type TestContext } from 'vitest';
 import { CpuBackend } from '../src/kernels/cpu/backend.js';
 import { setBackend } from '../src/index.js';
-import { backend } from '../src/advanced.js';
 import { GpuStorage, type GpuBackend } from '../src/gpu/index.js';
 import { Rng } from '../src/tensor/random.js';
 import { sizeOf, type Shape } from '../src/tensor/shape.js';
+import type { Storage } from '../src/tensor/storage.js';
 import { kernelCases } from './gpu-cases/kernel-cases.js';
 import { runKernelCase } from './gpu-cases/run.js';
-import { compare, randomStorage, useGpu } from './gpu-helpers.js';
+import { compare, needGpuMode, randomStorage, type GpuTestMode } from './gpu-helpers.js';
 
 /**
- * Every gpu kernel against its cpu twin (the shared list of test/gpu-cases/kernel-cases.ts, which the
- * Chromium test also runs on webgpu), in whatever synchronous GPU.js mode runs here.
+ * Every gpu kernel against its cpu twin — the shared list of test/gpu-cases/kernel-cases.ts, which
+ * webgpu-browser.test.ts also runs on webgpu in Chromium — in the GPU.js mode(s) named by
+ * DSELECT_K_GPU_KERNEL_MODES (default: headlessgl — WebGL textures, the gpu backend's device path —
+ * and webasm, what GPU.js runs without GL). A mode that cannot run here is reported as skipped.
  */
 const cpu = new CpuBackend();
-let gpu: GpuBackend;
 
-beforeAll(() => {
-  gpu = useGpu('gpu-kernels');
-});
 afterAll(() => {
   setBackend('cpu');
 });
 
+const MODES = (process.env.DSELECT_K_GPU_KERNEL_MODES ?? 'headlessgl,webasm').split(',') as GpuTestMode[];
 const cases = kernelCases();
 const groups = [...new Set(cases.map((c) => c.group))];
-for (const group of groups) {
-  describe(group, () => {
-    for (const c of cases.filter((k) => k.group === group)) {
-      it(c.name, async () => {
-        const r = await runKernelCase(c, cpu, gpu);
-        expect(r.failure, `${c.name} [mode ${gpu.info().mode}]`).toBeNull();
+
+for (const mode of MODES) {
+  describe(`GPU.js mode ${mode}`, () => {
+    for (const group of groups) {
+      describe(group, () => {
+        for (const c of cases.filter((k) => k.group === group)) {
+          it(c.name, async (ctx: TestContext) => {
+            const gpu = needGpuMode(ctx, mode);
+            const r = await runKernelCase(c, cpu, gpu);
+            expect(r.failure, `${c.name} [mode ${gpu.info().mode}]`).toBeNull();
+          });
+        }
       });
     }
+
+    describe('storage', () => {
+      const exact = { atol: 0, rtol: 0 };
+      const expectSame = (gpu: GpuBackend, label: string, g: Storage, c: Storage): void => {
+        expect(g).toBeInstanceOf(GpuStorage);
+        const r = compare(g, c, exact);
+        expect(r.ok, `${label} [mode ${gpu.info().mode}]: ${r.worst}`).toBe(true);
+      };
+
+      it('fromHost, adopt, fill and cast round-trip exactly', (ctx: TestContext) => {
+        const gpu = needGpuMode(ctx, mode);
+        const x = randomStorage(new Rng(7), 1000);
+        expectSame(gpu, 'fromHost', gpu.fromHost(x.data.slice()), x);
+        expectSame(gpu, 'adopt', gpu.adopt(x), x);
+        // Through a kernel first, so the values really come back from the device.
+        const viaDevice = gpu.unary('neg', gpu.unary('neg', gpu.adopt(x)));
+        expectSame(gpu, 'neg∘neg', viaDevice, x);
+        expectSame(gpu, 'fill', gpu.fill(77, -1.25, 'float32'), cpu.fill(77, -1.25, 'float32'));
+        expectSame(gpu, 'fill (large)', gpu.fill(5000, 3.5, 'float32'), cpu.fill(5000, 3.5, 'float32'));
+        const wide = gpu.cast(viaDevice, 'float64');
+        expect(wide.dtype).toBe('float64');
+        expect(Array.from(wide.readSync())).toEqual(Array.from(x.data));
+        expectSame(gpu, 'cast back to float32', gpu.cast(wide, 'float32'), x);
+      });
+
+      it('a concat of more inputs than one kernel takes releases its intermediate groups', (ctx: TestContext) => {
+        const gpu = needGpuMode(ctx, mode);
+        const rng = new Rng(8);
+        const many: Shape[] = Array.from({ length: 19 }, (_, i) => [2, 1 + (i % 3)]);
+        const xs = many.map((s) => randomStorage(rng, sizeOf(s)));
+        const before = gpu.info().stats.liveStorages;
+        const g = gpu.concat(xs.map((x) => gpu.adopt(x)), many, 1);
+        expectSame(gpu, 'concat of 19', g, cpu.concat(xs, many, 1));
+        // Only the inputs (19 uploads) and the result remain.
+        expect(gpu.info().stats.liveStorages).toBe(before + 19 + 1);
+      });
+    });
   });
 }
-
-describe('fused pack kernels in webasm mode (results split without a copy)', () => {
-  for (const c of cases.filter((k) => k.group === 'fused pack kernels')) {
-    it(c.name, async () => {
-      const b = setBackend('gpu', { gpuMode: 'webasm' }) && (backend() as GpuBackend);
-      try {
-        const r = await runKernelCase(c, cpu, b);
-        expect(r.failure, `${c.name} [mode ${b.info().mode}]`).toBeNull();
-      } finally {
-        gpu = useGpu('gpu-kernels');
-      }
-    });
-  }
-});
-
-describe('storage', () => {
-  it('fromHost, adopt, fill and cast round-trip exactly', () => {
-    const rng = new Rng(7);
-    const x = randomStorage(rng, 1000);
-    const exact = { atol: 0, rtol: 0 };
-    const expectSame = (label: string, g: ReturnType<GpuBackend['fill']>, c: ReturnType<CpuBackend['fill']>): void => {
-      expect(g).toBeInstanceOf(GpuStorage);
-      const r = compare(g, c, exact);
-      expect(r.ok, `${label}: ${r.worst}`).toBe(true);
-    };
-    expectSame('fromHost', gpu.fromHost(x.data.slice()), x);
-    expectSame('adopt', gpu.adopt(x), x);
-    // Through a kernel first, so the values really come back from the device.
-    const viaDevice = gpu.unary('neg', gpu.unary('neg', gpu.adopt(x)));
-    expectSame('neg∘neg', viaDevice, x);
-    expectSame('fill', gpu.fill(77, -1.25, 'float32'), cpu.fill(77, -1.25, 'float32'));
-    expectSame('fill (large)', gpu.fill(5000, 3.5, 'float32'), cpu.fill(5000, 3.5, 'float32'));
-    const wide = gpu.cast(viaDevice, 'float64');
-    expect(wide.dtype).toBe('float64');
-    expect(Array.from(wide.readSync())).toEqual(Array.from(x.data));
-    expectSame('cast back to float32', gpu.cast(wide, 'float32'), x);
-  });
-
-  it('a concat of more inputs than one kernel takes releases its intermediate groups', () => {
-    const rng = new Rng(8);
-    const many: Shape[] = Array.from({ length: 19 }, (_, i) => [2, 1 + (i % 3)]);
-    const xs = many.map((s) => randomStorage(rng, sizeOf(s)));
-    const before = gpu.info().stats.liveStorages;
-    const g = gpu.concat(xs.map((x) => gpu.adopt(x)), many, 1);
-    expect(compare(g, cpu.concat(xs, many, 1), { atol: 0, rtol: 0 }).ok).toBe(true);
-    // Only the inputs (19 uploads) and the result remain.
-    expect(gpu.info().stats.liveStorages).toBe(before + 19 + 1);
-  });
-});

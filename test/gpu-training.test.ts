@@ -1,30 +1,31 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { keep, matmul, noGrad, randn, Rng, setBackend, tidy, type Tensor } from '../src/index.js';
 import { type GpuBackend } from '../src/gpu/index.js';
 import { GpuStorage } from '../src/kernels/gpu/storage.js';
 import { modelCases, runModelCase } from './gpu-cases/model-cases.js';
-import { useGpu } from './gpu-helpers.js';
+import { activateGpuMode, needGpuMode } from './gpu-helpers.js';
 
 /**
- * Whole training steps on the gpu backend (the shared list of test/gpu-cases/model-cases.ts, which
- * the Chromium test also runs on webgpu): loss, outputs and every gradient match the cpu backend at
- * float32 tolerance, and so do the losses after Adam steps; a 1,000-step loop does not grow device memory.
+ * Whole training steps on the gpu backend in GPU.js's headlessgl mode (WebGL textures; skipped with
+ * the reason where it cannot run) — the shared list of test/gpu-cases/model-cases.ts, which
+ * webgpu-browser.test.ts also runs on webgpu: loss, outputs, every gradient and the losses after Adam
+ * steps match the cpu backend at float32 tolerance, computed on the device; and a 1,000-step loop does
+ * not grow device memory — GL textures included.
  */
 let gpu: GpuBackend;
-beforeAll(() => {
-  gpu = useGpu('gpu-training');
-});
 afterAll(() => {
   setBackend('cpu');
 });
 
 describe('training steps match the cpu backend', () => {
   for (const c of modelCases()) {
-    it(c.name, async () => {
+    it(c.name, async (ctx) => {
+      gpu = needGpuMode(ctx, 'headlessgl');
       const r = await runModelCase(
         c,
         () => setBackend('cpu'),
-        () => useGpu('gpu-training'),
+        () => activateGpuMode(ctx, 'headlessgl'),
+        true,
       );
       expect(r.failure, `${c.name} [mode ${gpu.info().mode}]`).toBeNull();
       expect(r.compared.length).toBeGreaterThan(3);
@@ -33,8 +34,8 @@ describe('training steps match the cpu backend', () => {
 });
 
 describe('memory', () => {
-  it('1,000 SGD steps of an MLP inside tidy keep device memory flat', () => {
-    useGpu('gpu-training');
+  it('1,000 SGD steps of an MLP inside tidy keep device memory flat, GL textures included', (ctx) => {
+    gpu = needGpuMode(ctx, 'headlessgl');
     const rng = new Rng(2);
     const [batch, inDim, hidden] = [64, 8, 32];
     const x = randn([batch, inDim], { rng });
@@ -69,7 +70,9 @@ describe('memory', () => {
     expect(at1000.liveStorages).toBe(at100.liveStorages);
     expect(at1000.liveTextures).toBe(at100.liveTextures);
     expect(at1000.kernels).toBe(at100.kernels);
-    if (at1000.glTextures !== null) expect(at1000.glTextures).toBe(at100.glTextures);
+    expect(at1000.glTextures, 'GL textures are counted in headlessgl mode').not.toBeNull();
+    expect(at1000.glTextures).toBe(at100.glTextures);
+    expect(at1000.liveTextures).toBeGreaterThan(0); // the parameters live in textures
     for (const p of params) expect(p.storage).toBeInstanceOf(GpuStorage);
     // The loop really trained.
     expect(losses[999]!).toBeLessThan(losses[0]! * 0.5);

@@ -2,6 +2,7 @@ import type { GradcheckCase } from '../autograd/gradcheck.js';
 import { biasActivationGradcheckCases } from '../packs/bias-activation/checks.js';
 import { dselectGradcheckCases } from '../packs/dselect/checks.js';
 import { expertMixtureGradcheckCases } from '../packs/expert-mixture/checks.js';
+import { layerNormGradcheckCases } from '../packs/layer-norm/checks.js';
 import { normalCdfGradcheckCases } from '../packs/normal-cdf/checks.js';
 import { scatterRowsGradcheckCases } from '../packs/scatter-rows/checks.js';
 import { cnnGradcheckCases } from './cnn.js';
@@ -25,7 +26,16 @@ export const PACK_GRADCHECK_CASES: Readonly<Record<string, readonly GradcheckCas
   dselect: dselectGradcheckCases,
   'normal-cdf': normalCdfGradcheckCases,
   'scatter-rows': scatterRowsGradcheckCases,
+  'layer-norm': layerNormGradcheckCases,
 };
+
+/**
+ * The case list each differentiable op must be exercised by (`DifferentiableOp.owner`): the engine
+ * suite for the generic ops, the pack's own list for a pack's ops.
+ */
+export function gradcheckCasesByOwner(): Readonly<Record<string, readonly GradcheckCase[]>> {
+  return { engine: engineGradcheckCases, ...PACK_GRADCHECK_CASES };
+}
 
 export function gradcheckSuites(): GradcheckSuite[] {
   return [

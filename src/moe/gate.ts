@@ -30,11 +30,6 @@ export abstract class Gate extends Module {
 
   abstract forward(x: Tensor): GateOutput;
 
-  /** Called by `fit` at the start of every epoch (0-based): regulariser schedules, noise reseeding. */
-  onEpochStart(epoch: number): void {
-    void epoch;
-  }
-
   /**
    * Which experts the gate uses and how cleanly (inference weights: eval mode, no noise). Static gates
    * need no input; per-example gates summarise their weights over the rows of `x`.

@@ -4,6 +4,7 @@ import { backend } from '../kernels/registry.js';
 import { formatShape, shapesEqual } from '../tensor/shape.js';
 import { keep } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
+import { summary } from './summary.js';
 
 /** Parameter name → tensor. `stateDict()` returns copies; `loadStateDict` copies values in. */
 export type StateDict = Record<string, Tensor>;
@@ -88,6 +89,19 @@ export abstract class Module {
 
   zeroGrad(): void {
     for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  /**
+   * Called by `fit` on every module at the start of every epoch (0-based): regulariser schedules,
+   * reseeding noise and dropout from (seed, epoch) so resumed runs repeat exactly. Default: nothing.
+   */
+  onEpochStart(epoch: number): void {
+    void epoch;
+  }
+
+  /** The module tree with its parameters per module, as a table (see `summary`). */
+  toString(): string {
+    return summary(this);
   }
 
   /** Copies of every parameter (detached, owned by the caller), keyed by dotted name. */

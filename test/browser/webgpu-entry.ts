@@ -36,7 +36,7 @@ async function main(): Promise<WebGpuPageResults> {
   }
   const cpu = new CpuBackend();
   for (const c of kernelCases()) out.kernels.push(await runKernelCase(c, cpu, gpu()));
-  for (const c of modelCases()) out.models.push(await runModelCase(c, () => setBackend('cpu'), useWebGpu));
+  for (const c of modelCases()) out.models.push(await runModelCase(c, () => setBackend('cpu'), useWebGpu, true));
   for (const [name, body] of asyncChecks) out.checks.push(await check(name, body));
   out.seconds = (performance.now() - t0) / 1000;
   return out;

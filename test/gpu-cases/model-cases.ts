@@ -213,9 +213,10 @@ export function modelCases(): ModelCase[] {
 
 /**
  * Runs a case on the cpu backend (`onCpu` activates it) and on the gpu backend (`onGpu`), reads the
- * gpu tensors back asynchronously (the webgpu form) and compares every named tensor.
+ * gpu tensors back asynchronously (the webgpu form) and compares every named tensor; with
+ * `deviceMemory` each must also live in device memory (a texture or a buffer, not a host array).
  */
-export async function runModelCase(c: ModelCase, onCpu: () => void, onGpu: () => void): Promise<ModelCaseResult> {
+export async function runModelCase(c: ModelCase, onCpu: () => void, onGpu: () => void, deviceMemory: boolean): Promise<ModelCaseResult> {
   const result = (failure: string | null, compared: string[] = []): ModelCaseResult => ({ name: c.name, failure, compared });
   onCpu();
   const want = new Map([...c.run()].map(([k, t]) => [k, Float32Array.from(t.toArray())]));
@@ -226,7 +227,8 @@ export async function runModelCase(c: ModelCase, onCpu: () => void, onGpu: () =>
     if (names.join() !== [...got.keys()].join()) return result(`the gpu run named ${[...got.keys()].join(', ')}; the cpu run ${names.join(', ')}`);
     for (const name of names) {
       const t = got.get(name)!;
-      if (!(t.storage instanceof GpuStorage)) return result(`${name} is not on the device`);
+      if (!(t.storage instanceof GpuStorage)) return result(`${name} is not on the gpu backend`);
+      if (deviceMemory && !t.storage.onTexture) return result(`${name} is in host memory, not in device memory`);
       const bad = worstRelativeToMax(await t.data(), want.get(name)!, c.rtol, c.atol);
       if (bad) return result(`${name}: ${bad}`);
     }

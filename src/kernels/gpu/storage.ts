@@ -87,9 +87,9 @@ export class GpuStorage implements Storage {
     return this.value;
   }
 
-  /** True when the elements live in device memory (a texture or a buffer) rather than in host memory. */
+  /** True when the elements live in device memory (a texture or a buffer; or pending on webgpu) rather than in host memory. */
   get onTexture(): boolean {
-    return this.value !== null && !(this.value instanceof Float32Array);
+    return this.pendingValue || (this.value !== null && !(this.value instanceof Float32Array));
   }
 
   /** The host copy, if one exists (from an upload or an earlier read). */

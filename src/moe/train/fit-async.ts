@@ -1,78 +1,149 @@
-import { concat } from '../../autograd/ops/shape.js';
-import type { Tensor } from '../../tensor/tensor.js';
 import type { MultiTaskModel } from '../mmoe.js';
+import { emptyEpochError, epochBatches } from './batch-stream.js';
+import { isInMemory, prepareData } from './dataset.js';
+import { concat } from '../../autograd/ops/shape.js';
+import { backend } from '../../kernels/registry.js';
+import { EvalAccumulator, evaluatePrepared, evaluatePreparedAsync, withEvalModeAsync, type EvaluateOptions, type EvaluationResult } from './evaluate.js';
 import type { MultiTaskBatchSource } from './dataset.js';
-import { evaluatePreparedAsync } from './evaluate.js';
-import type { FitOptions, FitResult } from './fit.js';
-import { TrainingRun } from './training-run.js';
+import type { AsyncBatchStream, FitOptions, FitResult } from './fit-options.js';
+import { FitLoop, type BatchLoader, type DeferredBatch } from './fit-loop.js';
+import { resolveLossSetup, type LossSetup } from './loss-setup.js';
+import type { DType } from '../../tensor/dtype.js';
 
-export interface FitAsyncOptions extends FitOptions {
-  /** Stops training between batches: the promise rejects with the signal's reason (an AbortError by default). */
+export interface FitAsyncOptions extends Omit<FitOptions, 'validation'> {
+  validation?: MultiTaskBatchSource | AsyncBatchStream;
+  /** Stops training between two steps: fitAsync then rejects with the signal's reason. */
   signal?: AbortSignal;
   /**
-   * Batches whose losses stay on the device before they are read back together (default 16; also at
-   * the end of every epoch). Each readback is the only place `fitAsync` waits for the device, and
-   * where it lets the event loop run (a browser tab stays responsive).
+   * Steps whose losses stay on the device before they are read back together. Default: 16 on a backend
+   * that reads back only asynchronously (the gpu backend on webgpu), where waiting for every step's loss
+   * would stall the GPU's queue; elsewhere none (each step's losses are read before its backward, as
+   * `fit` does). With it the steps are the same, `onBatch` runs in bursts at each readback, and a
+   * non-finite objective is caught there (the steps enqueued after it have already run).
    */
   readEvery?: number;
 }
 
+/** Longest stretch of in-memory steps without giving the event loop a turn (timers, signals, IO). */
+const YIELD_AFTER_MS = 25;
+
 /**
- * `fit` that awaits only where it must: each step is recorded and enqueued without waiting for the
- * device; the batch losses are kept on the device and read back `readEvery` batches at a time (and at
- * each epoch's end), which is where progress (`onBatch`), the finite check and the event loop happen.
- * The same steps as `fit` in the same order, so on a synchronous backend the weights are identical.
- * Differences: a non-finite objective is detected at the next readback (the batches enqueued after it
- * have already stepped), and validation uses `evaluateAsync`. Required on webgpu, whose results
- * cannot be read synchronously.
+ * `fit` for batches that arrive asynchronously (an async iterable, or a function returning one per
+ * epoch: data read from disk or the network, larger than memory), and for in-memory data when the
+ * event loop must stay responsive. The same loop as `fit`: for the same data and options the result
+ * is bit for bit the same. With `signal`, an abort stops it between two steps. On the gpu backend's
+ * webgpu mode it awaits only where it must: steps are enqueued without waiting for the device, and their
+ * losses are read back `readEvery` steps at a time (see `readEvery`).
  */
-export async function fitAsync(model: MultiTaskModel, data: MultiTaskBatchSource, opts: FitAsyncOptions): Promise<FitResult> {
-  const run = new TrainingRun('fitAsync', model, data, opts);
-  const readEvery = opts.readEvery ?? 16;
-  if (!Number.isInteger(readEvery) || readEvery < 1) throw new Error(`fitAsync: readEvery must be an integer ≥ 1, got ${String(readEvery)}`);
-  const stride = model.numTasks + 2;
-  for (let epoch = run.initialEpoch; epoch < run.epochs; epoch++) {
-    const batches = run.startEpoch(epoch);
-    let pending: { batch: number; rows: number; losses: Tensor }[] = [];
-    const readPending = async (): Promise<void> => {
-      if (pending.length === 0) return;
-      const taken = pending;
-      pending = [];
-      let values: ArrayLike<number>;
-      try {
-        const all = concat(
-          taken.map((p) => p.losses),
-          0,
-        );
-        try {
-          values = await all.data();
-        } finally {
-          all.dispose();
-        }
-      } finally {
-        for (const p of taken) p.losses.dispose();
-      }
-      taken.forEach((p, i) => run.record(epoch, p.batch, batches.length, p.rows, run.valuesOf(values, i * stride)));
-      await yieldToEventLoop();
-    };
+export async function fitAsync(model: MultiTaskModel, data: MultiTaskBatchSource | AsyncBatchStream, opts: FitAsyncOptions): Promise<FitResult> {
+  const { signal, validation: validationData, readEvery: readEveryOption, ...rest } = opts;
+  const loop = new FitLoop('fitAsync', model, rest);
+  const deviceReads = backend().readsSync === false;
+  const readEvery = readEveryOption ?? (deviceReads ? 16 : 0);
+  if (!Number.isInteger(readEvery) || readEvery < 0) throw new Error(`fitAsync: readEvery must be an integer ≥ 0, got ${String(readEveryOption)}`);
+  if (readEvery === 0 && deviceReads) throw new Error('fitAsync: readEvery 0 reads every step synchronously, which this backend (webgpu) cannot; give readEvery ≥ 1');
+  const pending: DeferredBatch[] = [];
+  /** Reads the pending steps' losses back (one readback) and accounts for them in order. */
+  const readPending = async (): Promise<void> => {
+    if (pending.length === 0) return;
+    const taken = pending.splice(0);
+    let values: ArrayLike<number>;
     try {
-      for (let b = 0; b < batches.length; b++) {
-        opts.signal?.throwIfAborted();
-        const rows = batches[b]!;
-        pending.push({ batch: b, rows: rows.length, losses: run.step(rows, null) });
-        if (pending.length >= readEvery) await readPending();
+      const all = concat(
+        taken.map((d) => d.losses),
+        0,
+      );
+      try {
+        values = await all.data();
+      } finally {
+        all.dispose();
+      }
+    } finally {
+      for (const d of taken) d.losses.dispose();
+    }
+    taken.forEach((d, i) => loop.recordDeferred(d, values, i * (model.numTasks + 3)));
+  };
+  /** One step: read at once, or kept on the device until `readEvery` steps wait. */
+  const train = async (load: BatchLoader, batches: number): Promise<void> => {
+    if (readEvery === 0) return loop.trainBatch(load, batches);
+    pending.push(loop.trainBatchDeferred(load, batches));
+    if (pending.length >= readEvery) await readPending();
+  };
+  const memory = isInMemory(data) ? loop.prepare(data) : null;
+  const validation = validationData === undefined ? null : validationEvaluator(loop, validationData, deviceReads);
+  loop.seekScheduler(memory ? Math.ceil(memory.size / loop.batchSize) : (opts.batchesPerEpoch ?? null));
+  let lastYield = Date.now();
+  const checkpoint = async (): Promise<void> => {
+    signal?.throwIfAborted();
+    if (Date.now() - lastYield >= YIELD_AFTER_MS) {
+      await macrotask();
+      lastYield = Date.now();
+      signal?.throwIfAborted();
+    }
+  };
+  for (let epoch = loop.initialEpoch; epoch < loop.epochs; epoch++) {
+    await checkpoint();
+    loop.beginEpoch(epoch);
+    try {
+      if (memory) {
+        const batches = loop.memoryBatches(memory, epoch);
+        for (const load of batches) {
+          await checkpoint();
+          await train(load, batches.length);
+        }
+      } else {
+        for await (const batch of epochBatches('fitAsync', data as AsyncBatchStream, epoch)) {
+          await checkpoint();
+          await train(loop.streamBatch(batch), opts.batchesPerEpoch ?? NaN);
+        }
       }
       await readPending();
     } finally {
-      for (const p of pending) p.losses.dispose();
+      for (const d of pending.splice(0)) d.losses.dispose();
     }
-    const val = run.validation ? await evaluatePreparedAsync(model, run.validation, run.setup, Math.max(run.batchSize, 256)) : null;
-    if (!run.endEpoch(epoch, val)) break;
+    if (!memory && loop.batchesDone === 0) throw emptyEpochError('fitAsync', epoch, data as AsyncBatchStream);
+    const val = validation ? await validation() : null;
+    if (!loop.endEpoch(val ? () => val : null)) break;
   }
-  return run.finish();
+  return loop.finish();
 }
 
-/** Lets timers, rendering and input run (a macrotask boundary; a resolved promise would not). */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise<void>((resolve) => setTimeout(resolve, 0));
+function validationEvaluator(loop: FitLoop, data: MultiTaskBatchSource | AsyncBatchStream, deviceReads: boolean): () => Promise<EvaluationResult> {
+  if (isInMemory(data)) {
+    const prepared = loop.prepare(data, true);
+    const batchSize = Math.max(loop.batchSize, 256);
+    return deviceReads ? () => evaluatePreparedAsync(loop.model, prepared, loop.setup, batchSize) : async () => evaluatePrepared(loop.model, prepared, loop.setup, batchSize);
+  }
+  return () => evaluateStreamAsync(loop.model, data, loop.setup, loop.dtype, 'fitAsync (validation)');
+}
+
+/**
+ * `evaluate` over an async (or sync) stream of batches, or in-memory data; on a backend that reads back
+ * only asynchronously (webgpu) the batches' losses and correct counts stay on the device and are read
+ * back once, at the end.
+ */
+export async function evaluateAsync(model: MultiTaskModel, data: MultiTaskBatchSource | AsyncBatchStream, opts: EvaluateOptions = {}): Promise<EvaluationResult> {
+  const setup = resolveLossSetup('evaluateAsync', model.numTasks, opts.losses, opts.taskWeights);
+  const dtype = model.parameters()[0]?.dtype ?? 'float32';
+  if (isInMemory(data)) {
+    const prepared = prepareData('evaluateAsync', data, model.numTasks, dtype);
+    if (backend().readsSync === false) return evaluatePreparedAsync(model, prepared, setup, opts.batchSize ?? 256);
+    return evaluatePrepared(model, prepared, setup, opts.batchSize ?? 256);
+  }
+  return evaluateStreamAsync(model, data, setup, dtype, 'evaluateAsync');
+}
+
+async function evaluateStreamAsync(model: MultiTaskModel, stream: AsyncBatchStream, setup: LossSetup, dtype: DType, owner: string): Promise<EvaluationResult> {
+  return withEvalModeAsync(model, async () => {
+    const acc = new EvalAccumulator(model, setup, backend().readsSync === false);
+    for await (const batch of epochBatches(owner, stream, 0)) acc.add(() => prepareData(owner, batch, model.numTasks, dtype, false));
+    if (acc.batches === 0) throw emptyEpochError(owner, 0, stream);
+    return acc.resultAsync();
+  });
+}
+
+/** Gives the event loop a turn (setImmediate in Node, a zero timeout elsewhere). */
+function macrotask(): Promise<void> {
+  const immediate = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
+  return new Promise((resolve) => (immediate ? immediate(resolve) : setTimeout(resolve, 0)));
 }

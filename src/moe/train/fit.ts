@@ -1,102 +1,46 @@
-import type { Optimizer } from '../../optim/optimizer.js';
 import type { MultiTaskModel } from '../mmoe.js';
-import type { MultiTaskBatchSource } from './dataset.js';
-import { evaluatePrepared, type EvaluationResult } from './evaluate.js';
-import type { TaskLossKind } from './task-loss.js';
-import { TrainingRun, type StepValues } from './training-run.js';
+import { emptyEpochError, epochBatches } from './batch-stream.js';
+import { isInMemory } from './dataset.js';
+import { evaluatePrepared, evaluateStream, type EvaluationResult } from './evaluate.js';
+import type { BatchStream, FitData, FitOptions, FitResult } from './fit-options.js';
+import { FitLoop } from './fit-loop.js';
 
-export interface EarlyStoppingOptions {
-  /** Epochs without an improvement larger than `minDelta` before stopping. */
-  patience: number;
-  minDelta?: number;
-  /** Put back the weights of the best epoch when training ends (default true). */
-  restoreBest?: boolean;
-}
-
-export interface FitOptions {
-  /** Train until this many epochs have run in total (counting `initialEpoch`). */
-  epochs: number;
-  /** Rows per step (default 32; the last batch of an epoch may be smaller). */
-  batchSize?: number;
-  /** Default: Adam over the model's parameters with `lr`. */
-  optimizer?: Optimizer;
-  /** Learning rate of the default optimiser (default 1e-3). */
-  lr?: number;
-  /** Loss per task (or one for all), default 'mse'. */
-  losses?: TaskLossKind | readonly TaskLossKind[];
-  /** Weight of each task in the objective (default 1 each). */
-  taskWeights?: readonly number[];
-  /** Seed of the shuffling (default 0). Epoch e shuffles with a generator derived from (seed, e), so resumed runs repeat exactly. */
-  seed?: number;
-  shuffle?: boolean;
-  /** First epoch to run (to resume a checkpoint taken after `initialEpoch` epochs). */
-  initialEpoch?: number;
-  /** Data evaluated after every epoch (eval mode); the monitored loss for early stopping. */
-  validation?: MultiTaskBatchSource;
-  earlyStopping?: EarlyStoppingOptions;
-  /** Called after every epoch; returning false stops training. */
-  onEpoch?: (metrics: EpochMetrics) => void | boolean;
-  /** Called after every step (progress bars). */
-  onBatch?: (progress: BatchProgress) => void;
-}
-
-export interface EpochMetrics {
-  epoch: number;
-  /** Mean over the epoch's rows of Σ_t w_t · L_t (task losses only). */
-  loss: number;
-  taskLosses: number[];
-  /** Mean regulariser (entropy, reachability, load balancing) over the epoch. */
-  regularization: number;
-  /** loss + regularization: what was minimised. */
-  objective: number;
-  validation: EvaluationResult | null;
-  /** Wall-clock seconds of the epoch (training and validation). */
-  seconds: number;
-}
-
-export interface BatchProgress {
-  epoch: number;
-  batch: number;
-  batches: number;
-  /** Objective of this batch. */
-  loss: number;
-  /** Rows processed so far in this epoch. */
-  rows: number;
-}
-
-export interface FitResult {
-  history: EpochMetrics[];
-  /** Epoch with the lowest monitored loss (validation loss if given, else training loss). */
-  bestEpoch: number;
-  bestLoss: number;
-  stoppedEarly: boolean;
-  /** True when the best epoch's weights were put back at the end. */
-  restoredBest: boolean;
-  optimizer: Optimizer;
-}
+export type { AsyncBatchStream, Batch, BatchProgress, BatchStream, EarlyStoppingOptions, EpochMetrics, FitData, FitOptions, FitResult } from './fit-options.js';
 
 /**
- * Trains a multi-task model: seeded shuffling and batching, Σ_t w_t · L_t plus every gate's
- * regulariser, one optimiser step per batch inside `tidy` (memory stays flat), gate schedules applied
- * at the start of each epoch, per-epoch metrics, optional validation and early stopping. Each batch's
- * losses are read back before its backward pass (so a non-finite objective stops training before it
- * reaches the weights); on a backend that reads back only asynchronously (webgpu) use `fitAsync`.
+ * Trains a multi-task model: seeded shuffling and batching of in-memory data (or the batches of a
+ * stream, in its order), Σ_t w_t · L_t plus every gate's regulariser, one optimiser step per batch
+ * inside `tidy` (memory stays flat), optional gradient clipping and learning-rate schedule, module
+ * epoch hooks (gate schedules, noise and dropout reseeding), per-epoch metrics, optional validation and
+ * early stopping. For async iterables of batches (and to stop from an AbortSignal) use `fitAsync`.
  */
-export function fit(model: MultiTaskModel, data: MultiTaskBatchSource, opts: FitOptions): FitResult {
-  const run = new TrainingRun('fit', model, data, opts);
-  for (let epoch = run.initialEpoch; epoch < run.epochs; epoch++) {
-    const batches = run.startEpoch(epoch);
-    batches.forEach((rows, b) => {
-      let values: StepValues | null = null;
-      const losses = run.step(rows, (l) => {
-        values = run.valuesOf(l.toArray());
-        run.checkFinite(epoch, b, values);
-      });
-      losses.dispose();
-      run.record(epoch, b, batches.length, rows.length, values!);
-    });
-    const val = run.validation ? evaluatePrepared(model, run.validation, run.setup, Math.max(run.batchSize, 256)) : null;
-    if (!run.endEpoch(epoch, val)) break;
+export function fit(model: MultiTaskModel, data: FitData, opts: FitOptions): FitResult {
+  const loop = new FitLoop('fit', model, opts);
+  const train = isInMemory(data) ? loop.prepare(data) : null;
+  const validation = validationEvaluator(loop, opts.validation);
+  loop.seekScheduler(train ? Math.ceil(train.size / loop.batchSize) : (opts.batchesPerEpoch ?? null));
+  for (let epoch = loop.initialEpoch; epoch < loop.epochs; epoch++) {
+    loop.beginEpoch(epoch);
+    if (train) {
+      const batches = loop.memoryBatches(train, epoch);
+      for (const load of batches) loop.trainBatch(load, batches.length);
+    } else {
+      const source = epochBatches('fit', data as BatchStream, epoch);
+      if (!(Symbol.iterator in source)) throw new Error('fit: the data is an async iterable; use fitAsync for async batches');
+      for (const batch of source) loop.trainBatch(loop.streamBatch(batch), opts.batchesPerEpoch ?? NaN);
+      if (loop.batchesDone === 0) throw emptyEpochError('fit', epoch, data as BatchStream);
+    }
+    if (!loop.endEpoch(validation)) break;
   }
-  return run.finish();
+  return loop.finish();
+}
+
+/** Evaluates the validation data after an epoch: in memory (prepared once) or a sync stream. */
+function validationEvaluator(loop: FitLoop, data: FitData | undefined): (() => EvaluationResult) | null {
+  if (data === undefined) return null;
+  if (isInMemory(data)) {
+    const prepared = loop.prepare(data, true);
+    return () => evaluatePrepared(loop.model, prepared, loop.setup, Math.max(loop.batchSize, 256));
+  }
+  return () => evaluateStream(loop.model, data as BatchStream, loop.setup, loop.dtype, 'fit (validation)');
 }

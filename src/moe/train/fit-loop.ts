@@ -1,0 +1,261 @@
+import { add, mul } from '../../autograd/ops/elementwise.js';
+import type { StateDict } from '../../nn/module.js';
+import { Adam } from '../../optim/adam.js';
+import { clipGradNorm, clipGradValue } from '../../optim/clip.js';
+import { LRScheduler } from '../../optim/lr-scheduler.js';
+import type { Optimizer } from '../../optim/optimizer.js';
+import type { DType } from '../../tensor/dtype.js';
+import { Rng } from '../../tensor/random.js';
+import { concat, reshape } from '../../autograd/ops/shape.js';
+import { full, zeros } from '../../tensor/creation.js';
+import { keep, tidy, type TidyResult } from '../../tensor/scope.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import type { MultiTaskModel } from '../mmoe.js';
+import { batchIndices, prepareData, takeRows, type PreparedData } from './dataset.js';
+import type { EvaluationResult } from './evaluate.js';
+import type { Batch, EpochMetrics, FitOptions, FitResult } from './fit-options.js';
+import { resolveLossSetup, type LossSetup } from './loss-setup.js';
+import { taskLoss } from './task-loss.js';
+
+/** A batch's tensors, made inside the step's `tidy` scope so that they are freed after the step. */
+export type BatchLoader = () => { x: Tensor; targets: readonly Tensor[] };
+
+/** One batch's losses as numbers (a type alias: tidy returns plain records). */
+type StepValues = {
+  tasks: number[];
+  reg: number;
+  objective: number;
+  rows: number;
+};
+
+/** A step whose losses have not been read yet (`FitLoop.trainBatchDeferred`). */
+export interface DeferredBatch {
+  batch: number;
+  batches: number;
+  /** [task losses…, regularisation, objective, rows], kept on the device until disposed. */
+  losses: Tensor;
+}
+
+/**
+ * The training loop shared by `fit` (in memory or a stream) and `fitAsync`: they only decide where
+ * batches come from and whether to await between them. The loop holds the epoch's sums, the history,
+ * early stopping and the learning-rate schedule, and runs each step as
+ * zeroGrad → forward → Σ_t w_t·L_t + regularisers → backward → clip → optimiser step → schedule.
+ */
+export class FitLoop {
+  readonly optimizer: Optimizer;
+  readonly scheduler: LRScheduler | null;
+  readonly setup: LossSetup;
+  readonly dtype: DType;
+  readonly epochs: number;
+  readonly initialEpoch: number;
+  readonly batchSize: number;
+  readonly history: EpochMetrics[] = [];
+  private best: { epoch: number; loss: number; weights: StateDict | null } = { epoch: -1, loss: Infinity, weights: null };
+  private stoppedEarly = false;
+  private epoch = -1;
+  private started = 0;
+  private taskSums: number[] = [];
+  private regSum = 0;
+  private rowsSeen = 0;
+  private batchIndex = 0;
+  private lastLr = NaN;
+
+  constructor(
+    readonly owner: string,
+    readonly model: MultiTaskModel,
+    readonly opts: FitOptions,
+  ) {
+    const epochs = opts?.epochs;
+    if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`${owner}: epochs must be an integer ≥ 1, got ${String(epochs)}`);
+    const batchSize = opts.batchSize ?? 32;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`${owner}: batchSize must be an integer ≥ 1, got ${String(batchSize)}`);
+    const initialEpoch = opts.initialEpoch ?? 0;
+    if (!Number.isInteger(initialEpoch) || initialEpoch < 0 || initialEpoch >= epochs) {
+      throw new Error(`${owner}: initialEpoch must be an integer in [0, epochs = ${epochs}), got ${String(initialEpoch)}`);
+    }
+    const seed = opts.seed ?? 0;
+    if (!Number.isFinite(seed)) throw new Error(`${owner}: seed must be a finite number, got ${String(seed)}`);
+    const stopping = opts.earlyStopping;
+    if (stopping && (!Number.isInteger(stopping.patience) || stopping.patience < 1)) {
+      throw new Error(`${owner}: earlyStopping.patience must be an integer ≥ 1, got ${String(stopping.patience)}`);
+    }
+    for (const key of ['clipGradNorm', 'clipGradValue'] as const) {
+      const v = opts[key];
+      if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) throw new Error(`${owner}: ${key} must be a finite number > 0, got ${String(v)}`);
+    }
+    this.epochs = epochs;
+    this.batchSize = batchSize;
+    this.initialEpoch = initialEpoch;
+    this.setup = resolveLossSetup(owner, model.numTasks, opts.losses, opts.taskWeights);
+    this.dtype = model.parameters()[0]?.dtype ?? 'float32';
+    this.optimizer = opts.optimizer ?? new Adam(model, { lr: opts.lr ?? 1e-3 });
+    this.scheduler = this.resolveScheduler();
+  }
+
+  private resolveScheduler(): LRScheduler | null {
+    const s = this.opts.lrScheduler;
+    if (s === undefined) return null;
+    const scheduler = s instanceof LRScheduler ? s : new LRScheduler(this.optimizer, s.schedule, s.interval === undefined ? {} : { interval: s.interval });
+    if (scheduler.optimizer !== this.optimizer) throw new Error(`${this.owner}: lrScheduler drives another optimiser than the one fit trains with (pass the same optimizer in the options)`);
+    return scheduler;
+  }
+
+  /** Moves a fresh scheduler to the resumed epoch (per-step schedules need the epoch's batch count). */
+  seekScheduler(batchesPerEpoch: number | null): void {
+    const s = this.scheduler;
+    if (!s || s.position !== 0 || this.initialEpoch === 0) return;
+    if (s.interval === 'epoch') s.seek(this.initialEpoch);
+    else if (batchesPerEpoch !== null) s.seek(this.initialEpoch * batchesPerEpoch);
+    else throw new Error(`${this.owner}: cannot place a per-step lrScheduler at initialEpoch ${this.initialEpoch} without knowing the batches per epoch; restore its stateDict first`);
+  }
+
+  /** Prepares in-memory data once (checked, per-task targets, model dtype). */
+  prepare(data: Parameters<typeof prepareData>[1], validation = false): PreparedData {
+    return prepareData(validation ? `${this.owner} (validation)` : this.owner, data, this.model.numTasks, this.dtype);
+  }
+
+  /** The batches of an in-memory epoch, shuffled from (seed, epoch) unless `shuffle` is false. */
+  memoryBatches(data: PreparedData, epoch: number): BatchLoader[] {
+    const order = this.opts.shuffle === false ? Int32Array.from({ length: data.size }, (_, i) => i) : new Rng(epochSeed(this.opts.seed ?? 0, epoch)).permutation(data.size);
+    return batchIndices(order, this.batchSize).map((rows) => () => ({ x: takeRows(data.x, rows), targets: data.targets.map((t) => takeRows(t, rows)) }));
+  }
+
+  /** A streamed batch checked and split per task, inside the step's scope. */
+  streamBatch(batch: Batch): BatchLoader {
+    return () => prepareData(this.owner, batch, this.model.numTasks, this.dtype, false);
+  }
+
+  beginEpoch(epoch: number): void {
+    this.epoch = epoch;
+    this.started = Date.now();
+    if (epoch === this.initialEpoch) this.model.train();
+    for (const m of this.model.modules()) m.onEpochStart(epoch);
+    this.taskSums = new Array<number>(this.model.numTasks).fill(0);
+    this.regSum = 0;
+    this.rowsSeen = 0;
+    this.batchIndex = 0;
+  }
+
+  /** One optimiser step on one batch; `batches` is the epoch's batch count (NaN when unknown). */
+  trainBatch(load: BatchLoader, batches: number): void {
+    const b = this.batchIndex;
+    const values = this.step(load, (losses, reg, objective, rows) => {
+      const v: StepValues = { tasks: losses.map((l) => l.item()), reg: reg ? reg.item() : 0, objective: objective.item(), rows };
+      this.checkFinite(b, v);
+      return v;
+    });
+    this.record(b, batches, values);
+  }
+
+  /**
+   * The step of `trainBatch` without reading its losses — for a device that reads back only
+   * asynchronously (webgpu), and to keep a GPU's queue full: they stay on the device as one kept
+   * tensor [task losses…, regularisation, objective, rows], to be read later (many batches in one
+   * readback) and handed to `recordDeferred`. The finite check then happens at that readback, after
+   * this step (and the ones enqueued behind it) have updated the weights.
+   */
+  trainBatchDeferred(load: BatchLoader, batches: number): DeferredBatch {
+    const batch = this.batchIndex;
+    const losses = this.step(load, (taskLosses, reg, objective, rows) =>
+      keep(concat([...taskLosses, reg ?? zeros([], { dtype: objective.dtype }), objective, full([], rows, { dtype: objective.dtype })].map((l) => reshape(l.detach(), [1])), 0)),
+    );
+    return { batch, batches, losses };
+  }
+
+  /** Accounts for a deferred batch once its losses are read back (`values` from `offset`, in the tensor's order). */
+  recordDeferred(d: DeferredBatch, values: ArrayLike<number>, offset = 0): void {
+    const T = this.model.numTasks;
+    const v: StepValues = { tasks: Array.from({ length: T }, (_, t) => values[offset + t]!), reg: values[offset + T]!, objective: values[offset + T + 1]!, rows: values[offset + T + 2]! };
+    this.checkFinite(d.batch, v);
+    this.record(d.batch, d.batches, v);
+  }
+
+  /** zeroGrad → forward → objective → `read` (sees the losses before backward) → backward → clip → optimiser step → schedule. */
+  private step<T extends TidyResult>(load: BatchLoader, read: (losses: Tensor[], reg: Tensor | null, objective: Tensor, rows: number) => T): T {
+    const { optimizer, setup } = this;
+    const out = tidy(() => {
+      optimizer.zeroGrad();
+      const batch = load();
+      const { outputs, regularization } = this.model.forward(batch.x);
+      const losses = outputs.map((o, t) => taskLoss(setup.losses[t]!, o, batch.targets[t]!));
+      let objective: Tensor = losses.reduce<Tensor | null>((acc, l, t) => {
+        const term = mul(l, setup.weights[t]!);
+        return acc ? add(acc, term) : term;
+      }, null)!;
+      if (regularization) objective = add(objective, regularization);
+      const result = read(losses, regularization, objective, batch.x.shape[0]!);
+      objective.backward();
+      if (this.opts.clipGradValue !== undefined) clipGradValue(optimizer.params, this.opts.clipGradValue);
+      if (this.opts.clipGradNorm !== undefined) clipGradNorm(optimizer.params, this.opts.clipGradNorm);
+      optimizer.step();
+      return result;
+    });
+    this.lastLr = optimizer.lr;
+    if (this.scheduler?.interval === 'step') this.scheduler.step();
+    this.batchIndex++;
+    return out;
+  }
+
+  private checkFinite(b: number, v: StepValues): void {
+    if (Number.isFinite(v.objective)) return;
+    const culprit = v.tasks.findIndex((l) => !Number.isFinite(l));
+    throw new Error(
+      `${this.owner}: the objective became ${v.objective} at epoch ${this.epoch}, batch ${b} (${culprit >= 0 ? `task ${culprit} loss` : 'gate regularisation'} ${culprit >= 0 ? v.tasks[culprit] : v.reg}); try a smaller learning rate`,
+    );
+  }
+
+  private record(b: number, batches: number, v: StepValues): void {
+    v.tasks.forEach((l, t) => (this.taskSums[t]! += l * v.rows));
+    this.regSum += v.reg * v.rows;
+    this.rowsSeen += v.rows;
+    this.opts.onBatch?.({ epoch: this.epoch, batch: b, batches, loss: v.objective, taskLosses: v.tasks, rows: this.rowsSeen });
+  }
+
+  /** Batches trained so far in this epoch. */
+  get batchesDone(): number {
+    return this.batchIndex;
+  }
+
+  /** Closes the epoch: metrics, validation (already computed by the caller), best weights, stopping. Returns false to stop. */
+  endEpoch(evaluateValidation: (() => EvaluationResult) | null): boolean {
+    const { model, setup, optimizer } = this;
+    const epoch = this.epoch;
+    const stopping = this.opts.earlyStopping;
+    optimizer.zeroGrad();
+    const taskLosses = this.taskSums.map((s) => s / this.rowsSeen);
+    const loss = taskLosses.reduce((acc, l, t) => acc + setup.weights[t]! * l, 0);
+    const regularization = this.regSum / this.rowsSeen;
+    const val = evaluateValidation ? evaluateValidation() : null;
+    const metrics: EpochMetrics = { epoch, loss, taskLosses, regularization, objective: loss + regularization, validation: val, lr: this.lastLr, seconds: 0 };
+    const monitored = val ? val.loss : loss;
+    if (monitored < this.best.loss - (stopping?.minDelta ?? 0)) {
+      this.best = { epoch, loss: monitored, weights: stopping && (stopping.restoreBest ?? true) ? model.stateDict() : null };
+    }
+    metrics.seconds = (Date.now() - this.started) / 1000;
+    this.history.push(metrics);
+    if (this.scheduler?.interval === 'epoch') this.scheduler.step();
+    const keepGoing = this.opts.onEpoch?.(metrics);
+    if (keepGoing === false || (stopping && epoch - this.best.epoch >= stopping.patience)) {
+      this.stoppedEarly = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** Puts back the best weights when asked and returns the result. */
+  finish(): FitResult {
+    let restoredBest = false;
+    const last = this.history[this.history.length - 1];
+    if (this.best.weights && last && this.best.epoch !== last.epoch) {
+      this.model.loadStateDict(this.best.weights);
+      restoredBest = true;
+    }
+    return { history: this.history, bestEpoch: this.best.epoch, bestLoss: this.best.loss, stoppedEarly: this.stoppedEarly, restoredBest, optimizer: this.optimizer, lrScheduler: this.scheduler };
+  }
+}
+
+/** A well-mixed 32-bit seed per (seed, epoch). */
+export function epochSeed(seed: number, epoch: number): number {
+  return (Math.imul(Math.floor(seed) ^ 0x5bd1e995, 0x27d4eb2d) + Math.imul(epoch + 1, 0x9e3779b1)) >>> 0;
+}
