@@ -8,6 +8,7 @@ import { prepareGpuBackend } from '../kernels/gpu/start.js';
 import { registerBackend } from '../kernels/registry.js';
 import { registerAdamUpdateGpuKernels } from '../packs/adam-update/gpu.js';
 import { registerBiasActivationGpuKernels } from '../packs/bias-activation/gpu.js';
+import { registerConvPoolReluGpuKernels } from '../packs/conv-pool-relu/gpu.js';
 import { registerDSelectGpuKernels } from '../packs/dselect/gpu.js';
 import { registerExpertMixtureGpuKernels } from '../packs/expert-mixture/gpu.js';
 
@@ -24,6 +25,7 @@ export function registerGpuBackend(): void {
   registerBiasActivationGpuKernels();
   registerExpertMixtureGpuKernels();
   registerAdamUpdateGpuKernels();
+  registerConvPoolReluGpuKernels();
 }
 
 export { GPU_FALLBACK_KERNELS, GpuBackend, type GpuBackendInfo } from '../kernels/gpu/backend.js';

@@ -4,6 +4,9 @@ import { cpuAdamUpdate } from '../../src/packs/adam-update/cpu.js';
 import { gpuAdamUpdate } from '../../src/packs/adam-update/gpu.js';
 import type { AdamUpdateArgs } from '../../src/packs/adam-update/kernels.js';
 import { cpuBiasActivation } from '../../src/packs/bias-activation/cpu.js';
+import { cpuConvPoolRelu } from '../../src/packs/conv-pool-relu/cpu.js';
+import { gpuConvPoolRelu } from '../../src/packs/conv-pool-relu/gpu.js';
+import type { ConvPoolGeometry } from '../../src/packs/conv-pool-relu/kernels.js';
 import { gpuBiasActivation } from '../../src/packs/bias-activation/gpu.js';
 import { cpuDSelect } from '../../src/packs/dselect/cpu.js';
 import { gpuDSelect } from '../../src/packs/dselect/gpu.js';
@@ -497,8 +500,72 @@ function packCases(): KernelCase[] {
   return out;
 }
 
+/**
+ * The fused conv → max-pool → bias → ReLU block. Inputs on a 0.5 grid and weights in {−1, −½, 0, ½, 1}
+ * make every conv output an exact float32 sum, so the pooled values and the winners (first maximum in
+ * scan order, ties included) are exact on both sides; the backward's sums are compared to max|cpu|.
+ */
+function convPoolCases(): KernelCase[] {
+  const out: KernelCase[] = [];
+  const group = 'fused conv → max-pool → bias → ReLU';
+  const weights = (n: number): HostStorage => hostOf(Array.from({ length: n }, () => (Math.floor(rng.uniform() * 5) - 2) / 2));
+  const layouts: { label: string; geo: ConvPoolGeometry; filters: number; bias: boolean }[] = [
+    { label: "the paper's first block: [2,1,36,36], 10 filters 5×5, pool 2", geo: convPool([2, 1, 36, 36], 5, 1, 0, 2), filters: 10, bias: true },
+    { label: '[2,3,7,9], 4 filters 3×3 padding 1, pool 2 (a row and a column outside every window)', geo: convPool([2, 3, 7, 9], 3, 1, 1, 2), filters: 4, bias: true },
+    { label: '[1,2,8,8], 3 filters 3×3 stride 2 padding 1, pool 3, no bias', geo: convPool([1, 2, 8, 8], 3, 2, 1, 3), filters: 3, bias: false },
+  ];
+  const side = (s: Side) => (s === 'cpu' ? cpuConvPoolRelu : gpuConvPoolRelu);
+  for (const { label, geo, filters, bias } of layouts) {
+    const [, c] = geo.inputShape as [number, number];
+    const x = grid(sizeOf(geo.inputShape), -3, 3);
+    const w = weights(filters * c * geo.kernelH * geo.kernelW);
+    const b = grid(filters, -2, 2);
+    const pooled = geo.inputShape[0]! * filters * geo.pooledH * geo.pooledW;
+    out.push({
+      group,
+      name: `forward: values and winners, ${label}`,
+      inputs: bias ? [x, w, b] : [x, w],
+      run: (_b, [xs, ws, bs], s) => {
+        const r = side(s).forward(xs!, ws!, bs ?? null, geo);
+        return [r.values, r.codes];
+      },
+      tol: () => EXACT,
+    });
+    const g = random(pooled);
+    for (const needs of [{ x: true, weight: true, bias }, { x: false, weight: true, bias: false }, { x: true, weight: false, bias: false }]) {
+      out.push({
+        group,
+        name: `backward (${Object.entries(needs).filter(([, v]) => v).map(([k]) => k).join(', ')}), ${label}`,
+        inputs: bias ? [x, w, g, b] : [x, w, g],
+        run: (_b, [xs, ws, gs, bs], s) => {
+          const k = side(s);
+          const f = k.forward(xs!, ws!, bs ?? null, geo);
+          const r = k.backward(gs!, f.values, f.codes, xs!, ws!, geo, needs);
+          f.values.dispose();
+          f.codes.dispose();
+          return [r.x, r.weight, r.bias].filter((t): t is Storage => t !== null);
+        },
+        tol: (cpu, ins) => {
+          const f = cpuConvPoolRelu.forward(ins[0]!, ins[1]!, ins[3] ?? null, geo);
+          const r = cpuConvPoolRelu.backward(ins[2]!, f.values, f.codes, ins[0]!, ins[1]!, geo, needs);
+          return [r.x, r.weight, r.bias].filter((t): t is Storage => t !== null).map((t) => {
+            const max = cpu.reduce('max', abs(cpu, t), [t.size], [0]).readSync()[0]!;
+            return { atol: 1e-6 + 1e-5 * max, rtol: 0 };
+          });
+        },
+      });
+    }
+  }
+  return out;
+}
+
+function convPool(inputShape: number[], kernel: number, stride: number, padding: number, pool: number): ConvPoolGeometry {
+  const g = geometry(inputShape, kernel, kernel, stride, padding);
+  return { ...g, pool, pooledH: Math.floor(g.outH / pool), pooledW: Math.floor(g.outW / pool) };
+}
+
 /** Every kernel case, in a fixed order with fixed data (names are unique). */
 export function kernelCases(): KernelCase[] {
   rng = new Rng(20240611);
-  return [...elementwiseCases(), ...reduceCases(), ...matmulCases(), ...layoutCases(), ...convCases(), ...dselectCases(), ...packCases()];
+  return [...elementwiseCases(), ...reduceCases(), ...matmulCases(), ...layoutCases(), ...convCases(), ...dselectCases(), ...packCases(), ...convPoolCases()];
 }

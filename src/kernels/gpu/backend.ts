@@ -29,7 +29,8 @@ import { WebGpuDevice } from './webgpu-device.js';
 
 /**
  * Kernels the gpu backend runs on the cpu kernels (float32 data is read back, computed, uploaded):
- * none since conv and pooling got their GPU.js kernels; float64 (every kernel) is listed apart.
+ * none since conv, pooling and the fused conv-pool-relu got their GPU.js kernels; float64 (every
+ * kernel) is listed apart.
  */
 export const GPU_FALLBACK_KERNELS: readonly string[] = Object.freeze([]);
 
