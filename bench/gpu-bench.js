@@ -55,7 +55,8 @@ process.exitCode = result.failures.length > 0 ? 3 : Object.keys(result.unavailab
 
 async function inNode() {
   const dk = await import('../dist/index.js');
-  const { setBackendNotices } = await import('../dist/advanced.js');
+  const advanced = await import('../dist/advanced.js');
+  const { setBackendNotices } = advanced;
   const { registerGpuBackend } = await import('../dist/gpu/index.js');
   setBackendNotices(false);
   registerGpuBackend();
@@ -75,7 +76,7 @@ async function inNode() {
   }
   dk.setBackend('cpu');
   if (targets.length === 1) return { rows: [], failures: [], unavailable, adapters };
-  const { rows, failures } = await runGpuBench(dk, targets, preset, (line) => console.log(line));
+  const { rows, failures } = await runGpuBench(dk, targets, preset, (line) => console.log(line), advanced);
   return { rows, failures, unavailable, adapters };
 }
 
@@ -89,13 +90,13 @@ async function inBrowser() {
   const { fileURLToPath } = await import('node:url');
   const entry = `
     import * as dk from '../dist/index.js';
-    import { setBackendNotices } from '../dist/advanced.js';
+    import * as advanced from '../dist/advanced.js';
     import { registerGpuBackend } from '../dist/gpu/index.js';
     import { runGpuBench } from './gpu-workloads.js';
     const modes = ${JSON.stringify(modes)};
     const preset = ${JSON.stringify(preset)};
     (async () => {
-      setBackendNotices(false);
+      advanced.setBackendNotices(false);
       registerGpuBackend();
       const targets = [{ label: 'cpu', activate: () => dk.setBackend('cpu') }];
       const unavailable = {}, adapters = {};
@@ -109,7 +110,7 @@ async function inBrowser() {
         } catch (e) { unavailable[mode] = e.message; }
       }
       dk.setBackend('cpu');
-      const r = targets.length > 1 ? await runGpuBench(dk, targets, preset, (l) => console.log(l)) : { rows: [], failures: [] };
+      const r = targets.length > 1 ? await runGpuBench(dk, targets, preset, (l) => console.log(l), advanced) : { rows: [], failures: [] };
       window.benchResult = { ...r, unavailable, adapters, userAgent: navigator.userAgent };
     })().catch((e) => { window.benchResult = { rows: [], failures: ['page: ' + (e.stack || e)], unavailable: {}, adapters: {} }; });
   `;

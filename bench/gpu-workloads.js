@@ -22,7 +22,7 @@ const MOE = { inputDim: 64, numExperts: 8, expertHidden: 128, expertOutputDim: 6
  * ([{ label, activate() → BackendInfo }], the first one the cpu backend), `log` prints a line.
  * Returns { rows, failures } — failures are check mismatches (nothing of that row was timed).
  */
-export async function runGpuBench(dk, targets, preset, log) {
+export async function runGpuBench(dk, targets, preset, log, advanced = null) {
   const rows = [];
   const failures = [];
   const reference = new Map();
@@ -200,11 +200,12 @@ export async function runGpuBench(dk, targets, preset, log) {
               optimizer.step();
               return loss;
             });
-          const before = info.name === 'gpu' ? dk.getBackend().stats.launches : 0;
+          const byKernel = info.name === 'gpu' && advanced ? countLaunches(advanced.backend()) : null;
           const one = step();
           await one.itemAsync();
           one.dispose();
-          const launchesPerStep = info.name === 'gpu' ? dk.getBackend().stats.launches + dk.getBackend().stats.queued - before : undefined;
+          const launchesByKernel = byKernel ? byKernel.stop() : undefined;
+          const launchesPerStep = launchesByKernel ? Object.values(launchesByKernel).reduce((a, b) => a + b, 0) : undefined;
           const withRead = await timeIt(async () => {
             const loss = step();
             await loss.itemAsync();
@@ -222,7 +223,7 @@ export async function runGpuBench(dk, targets, preset, log) {
                   loss.dispose();
                 }, { ...preset, maxReps: Math.max(2, Math.floor(preset.maxReps / 4)) })
               : null;
-          return { check: 'ok', firstMs, ...withRead, ...(pipelined ? { pipelinedMsPerStep: pipelined.medianMs / 4 } : {}), launchesPerStep };
+          return { check: 'ok', firstMs, ...withRead, ...(pipelined ? { pipelinedMsPerStep: pipelined.medianMs / 4 } : {}), launchesPerStep, launchesByKernel };
         });
       }
     }
@@ -249,6 +250,24 @@ async function firstSteps(dk, setup) {
   loss.dispose();
   after.dispose();
   return out;
+}
+
+/** Counts the kernel launches of `gpuBackend` by kernel (the part of the key before ':') until `stop()`. */
+function countLaunches(gpuBackend) {
+  const device = gpuBackend.device;
+  const counts = {};
+  const run = device.run;
+  device.run = function (spec, size, inputs) {
+    const kind = spec.key.split(':')[0];
+    counts[kind] = (counts[kind] ?? 0) + 1;
+    return run.call(this, spec, size, inputs);
+  };
+  return {
+    stop() {
+      device.run = run;
+      return Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1]));
+    },
+  };
 }
 
 /** Median, p10/p90 and count of `fn`'s wall time, repeated until maxSeconds or maxReps (at least 2). */
