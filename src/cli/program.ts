@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { datasetNames } from '../experiments/datasets.js';
 import { runCompareCommand, VARIANT_IDS } from './compare.js';
-import { DEFAULTS, GATE_KINDS } from '../experiments/config.js';
+import { DEFAULTS, GAMMA_RANGE, GATE_KINDS } from '../experiments/config.js';
 import { runGradcheckCommand } from './gradcheck.js';
 import { choiceOption, explicitOptions, integerArg, listArg, numberArg, widthsArg } from './options.js';
 import { runTrainCommand } from './train.js';
@@ -37,7 +37,7 @@ function addModelOptions(cmd: Command, withGate: boolean): Command {
   return cmd
     .option('--experts <n>', 'number of shared experts', integerArg(2, 4096), DEFAULTS.experts)
     .option('--k <n>', 'experts selected per task (dselect-k, topk, noisy-topk)', integerArg(1, 4096), DEFAULTS.k)
-    .option('--gamma <g>', 'smooth-step width γ of DSelect-k', numberArg({ min: 0, exclusiveMin: true }), DEFAULTS.gamma)
+    .option('--gamma <g>', `smooth-step width γ of DSelect-k, in [${GAMMA_RANGE[0]}, ${GAMMA_RANGE[1]}]`, numberArg({ min: GAMMA_RANGE[0], max: GAMMA_RANGE[1] }), DEFAULTS.gamma)
     .option('--entropy-weight <w>', 'weight λ of the DSelect-k entropy regulariser', numberArg({ min: 0 }), DEFAULTS.entropyWeight)
     .option('--entropy-schedule <s>', "λ schedule: 'constant', 'warmup:E' (ramp up over E epochs) or 'exp:F' (λ·F^epoch)", DEFAULTS.entropySchedule)
     .option('--balance-weight <w>', 'load-balancing loss weight of noisy-topk', numberArg({ min: 0 }), DEFAULTS.balanceWeight)

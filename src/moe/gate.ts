@@ -4,6 +4,7 @@ import { zeros } from '../tensor/creation.js';
 import type { DType } from '../tensor/dtype.js';
 import { formatShape } from '../tensor/shape.js';
 import { tidy } from '../tensor/scope.js';
+import type { RngState } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { summarizeGateWeights, type GateDiagnostics } from './gate-diagnostics.js';
 
@@ -33,6 +34,16 @@ export abstract class Gate extends Module {
   /** Called by `fit` at the start of every epoch (0-based): regulariser schedules, noise reseeding. */
   onEpochStart(epoch: number): void {
     void epoch;
+  }
+
+  /** The state of the gate's training noise (null for gates without any), for exact mid-epoch resumes. */
+  randomState(): RngState | null {
+    return null;
+  }
+
+  /** Restores what `randomState()` returned. */
+  setRandomState(state: RngState | null): void {
+    if (state !== null) throw new Error(`${this.constructor.name}.setRandomState: this gate has no random state, got ${JSON.stringify(state)}`);
   }
 
   /**

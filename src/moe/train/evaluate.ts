@@ -1,7 +1,7 @@
 import { noGrad } from '../../autograd/engine.js';
 import { tidy } from '../../tensor/scope.js';
 import type { MultiTaskModel } from '../mmoe.js';
-import { batchIndices, prepareData, takeRows, type MultiTaskBatchSource, type PreparedData } from './dataset.js';
+import { batchIndices, checkBatchSize, prepareData, takeRows, type MultiTaskBatchSource, type PreparedData } from './dataset.js';
 import { resolveLossSetup, type LossSetup } from './loss-setup.js';
 import { taskAccuracy, taskLoss, type TaskLossKind } from './task-loss.js';
 
@@ -23,9 +23,10 @@ export interface EvaluateOptions {
 
 /** Losses and accuracies of `model` on `data` in eval mode (no regularisers, no noise, no graph). */
 export function evaluate(model: MultiTaskModel, data: MultiTaskBatchSource, opts: EvaluateOptions = {}): EvaluationResult {
+  const batchSize = checkBatchSize('evaluate', opts.batchSize ?? 256);
   const setup = resolveLossSetup('evaluate', model.numTasks, opts.losses, opts.taskWeights);
   const dtype = model.parameters()[0]?.dtype ?? 'float32';
-  return evaluatePrepared(model, prepareData('evaluate', data, model.numTasks, dtype), setup, opts.batchSize ?? 256);
+  return evaluatePrepared(model, prepareData('evaluate', data, model.numTasks, dtype), setup, batchSize);
 }
 
 export function evaluatePrepared(model: MultiTaskModel, data: PreparedData, setup: LossSetup, batchSize: number): EvaluationResult {

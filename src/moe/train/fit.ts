@@ -1,16 +1,10 @@
-import { add, mul } from '../../autograd/ops/elementwise.js';
-import type { StateDict } from '../../nn/module.js';
-import { Adam } from '../../optim/adam.js';
 import type { Optimizer } from '../../optim/optimizer.js';
-import { Rng } from '../../tensor/random.js';
-import { tidy } from '../../tensor/scope.js';
-import type { Tensor } from '../../tensor/tensor.js';
-import { Gate } from '../gate.js';
+import type { RngState } from '../../tensor/random.js';
 import type { MultiTaskModel } from '../mmoe.js';
-import { batchIndices, prepareData, takeRows, type MultiTaskBatchSource } from './dataset.js';
-import { evaluatePrepared, type EvaluationResult } from './evaluate.js';
-import { resolveLossSetup } from './loss-setup.js';
-import { taskLoss, type TaskLossKind } from './task-loss.js';
+import type { MultiTaskBatchSource } from './dataset.js';
+import type { EvaluationResult } from './evaluate.js';
+import type { TaskLossKind } from './task-loss.js';
+import { trainingLoop } from './training-loop.js';
 
 export interface EarlyStoppingOptions {
   /** Epochs without an improvement larger than `minDelta` before stopping. */
@@ -45,6 +39,29 @@ export interface FitOptions {
   onEpoch?: (metrics: EpochMetrics) => void | boolean;
   /** Called after every step (progress bars). */
   onBatch?: (progress: BatchProgress) => void;
+  /**
+   * Continue exactly where an interrupted `fitAsync` stopped (its `interrupted` position), with the
+   * model and optimiser state saved at that moment; replaces `initialEpoch`.
+   */
+  resumeFrom?: FitPosition;
+}
+
+/**
+ * Where training stood between two batches. With the model's parameters and the optimiser's state it
+ * is everything needed to continue bit for bit: the epoch's shuffle derives from (seed, epoch), the
+ * metrics' running sums and the gates' noise generators are here. JSON-safe.
+ */
+export interface FitPosition {
+  /** The epoch in progress (0-based). */
+  epoch: number;
+  /** Batches of that epoch already trained. */
+  batch: number;
+  /** Σ over the trained rows of each task's loss × rows (behind the epoch's mean loss). */
+  taskSums: number[];
+  /** Σ over the trained rows of the regulariser × rows. */
+  regularizationSum: number;
+  /** Each gate's noise generator state (null for gates without noise), in `model.modules()` order. */
+  randomStates: (RngState | null)[];
 }
 
 export interface EpochMetrics {
@@ -80,110 +97,19 @@ export interface FitResult {
   /** True when the best epoch's weights were put back at the end. */
   restoredBest: boolean;
   optimizer: Optimizer;
+  /** Where training stopped when `fitAsync` was asked to stop; null when it ran to its end. */
+  interrupted: FitPosition | null;
 }
 
 /**
  * Trains a multi-task model: seeded shuffling and batching, Σ_t w_t · L_t plus every gate's
  * regulariser, one optimiser step per batch inside `tidy` (memory stays flat), gate schedules applied
- * at the start of each epoch, per-epoch metrics, optional validation and early stopping.
+ * at the start of each epoch, per-epoch metrics, optional validation and early stopping. Synchronous:
+ * use `fitAsync` to be able to stop it (Ctrl-C, a button) and resume exactly.
  */
 export function fit(model: MultiTaskModel, data: MultiTaskBatchSource, opts: FitOptions): FitResult {
-  const owner = 'fit';
-  const epochs = opts?.epochs;
-  if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`${owner}: epochs must be an integer ≥ 1, got ${String(epochs)}`);
-  const batchSize = opts.batchSize ?? 32;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`${owner}: batchSize must be an integer ≥ 1, got ${String(batchSize)}`);
-  const initialEpoch = opts.initialEpoch ?? 0;
-  if (!Number.isInteger(initialEpoch) || initialEpoch < 0 || initialEpoch >= epochs) {
-    throw new Error(`${owner}: initialEpoch must be an integer in [0, epochs = ${epochs}), got ${String(initialEpoch)}`);
+  const loop = trainingLoop('fit', model, data, opts);
+  for (let step = loop.next(); ; step = loop.next(false)) {
+    if (step.done) return step.value;
   }
-  const seed = opts.seed ?? 0;
-  if (!Number.isFinite(seed)) throw new Error(`${owner}: seed must be a finite number, got ${String(seed)}`);
-  const stopping = opts.earlyStopping;
-  if (stopping && (!Number.isInteger(stopping.patience) || stopping.patience < 1)) {
-    throw new Error(`${owner}: earlyStopping.patience must be an integer ≥ 1, got ${String(stopping.patience)}`);
-  }
-  const setup = resolveLossSetup(owner, model.numTasks, opts.losses, opts.taskWeights);
-  const dtype = model.parameters()[0]?.dtype ?? 'float32';
-  const train = prepareData(owner, data, model.numTasks, dtype);
-  const validation = opts.validation ? prepareData(`${owner} (validation)`, opts.validation, model.numTasks, dtype) : null;
-  const optimizer = opts.optimizer ?? new Adam(model, { lr: opts.lr ?? 1e-3 });
-  const gates = model.modules().filter((m): m is Gate => m instanceof Gate);
-
-  const history: EpochMetrics[] = [];
-  let best: { epoch: number; loss: number; weights: StateDict | null } = { epoch: -1, loss: Infinity, weights: null };
-  let stoppedEarly = false;
-  model.train();
-  for (let epoch = initialEpoch; epoch < epochs; epoch++) {
-    const started = Date.now();
-    for (const g of gates) g.onEpochStart(epoch);
-    const order = opts.shuffle === false ? Int32Array.from({ length: train.size }, (_, i) => i) : new Rng(epochSeed(seed, epoch)).permutation(train.size);
-    const batches = batchIndices(order, batchSize);
-    const taskSums = new Array<number>(model.numTasks).fill(0);
-    let regSum = 0;
-    let rowsSeen = 0;
-    batches.forEach((rows, b) => {
-      const step = tidy(() => {
-        optimizer.zeroGrad();
-        const { outputs, regularization } = model.forward(takeRows(train.x, rows));
-        const losses = outputs.map((out, t) => taskLoss(setup.losses[t]!, out, takeRows(train.targets[t]!, rows)));
-        let objective: Tensor = losses.reduce<Tensor | null>((acc, l, t) => {
-          const term = mul(l, setup.weights[t]!);
-          return acc ? add(acc, term) : term;
-        }, null)!;
-        if (regularization) objective = add(objective, regularization);
-        const values = { tasks: losses.map((l) => l.item()), reg: regularization ? regularization.item() : 0, objective: objective.item() };
-        if (!Number.isFinite(values.objective)) {
-          const culprit = values.tasks.findIndex((v) => !Number.isFinite(v));
-          throw new Error(
-            `${owner}: the objective became ${values.objective} at epoch ${epoch}, batch ${b} (${culprit >= 0 ? `task ${culprit} loss` : 'gate regularisation'} ${culprit >= 0 ? values.tasks[culprit] : values.reg}); try a smaller learning rate`,
-          );
-        }
-        objective.backward();
-        optimizer.step();
-        return values;
-      });
-      accumulateWeighted(step.tasks, taskSums, rows.length);
-      regSum += step.reg * rows.length;
-      rowsSeen += rows.length;
-      opts.onBatch?.({ epoch, batch: b, batches: batches.length, loss: step.objective, rows: rowsSeen });
-    });
-    optimizer.zeroGrad();
-    const taskLosses = taskSums.map((s) => s / train.size);
-    const loss = taskLosses.reduce((acc, l, t) => acc + setup.weights[t]! * l, 0);
-    const regularization = regSum / train.size;
-    const val = validation ? evaluatePrepared(model, validation, setup, Math.max(batchSize, 256)) : null;
-    const metrics: EpochMetrics = { epoch, loss, taskLosses, regularization, objective: loss + regularization, validation: val, seconds: 0 };
-    const monitored = val ? val.loss : loss;
-    if (monitored < best.loss - (stopping?.minDelta ?? 0)) {
-      best = { epoch, loss: monitored, weights: stopping && (stopping.restoreBest ?? true) ? model.stateDict() : null };
-    }
-    metrics.seconds = (Date.now() - started) / 1000;
-    history.push(metrics);
-    const keepGoing = opts.onEpoch?.(metrics);
-    if (keepGoing === false) {
-      stoppedEarly = true;
-      break;
-    }
-    if (stopping && epoch - best.epoch >= stopping.patience) {
-      stoppedEarly = true;
-      break;
-    }
-  }
-  let restoredBest = false;
-  const last = history[history.length - 1];
-  if (best.weights && last && best.epoch !== last.epoch) {
-    model.loadStateDict(best.weights);
-    restoredBest = true;
-  }
-  return { history, bestEpoch: best.epoch, bestLoss: best.loss, stoppedEarly, restoredBest, optimizer };
-}
-
-function accumulateWeighted(values: readonly number[], sums: number[], rows: number): void {
-  values.forEach((v, t) => (sums[t]! += v * rows));
-}
-
-/** A well-mixed 32-bit seed per (seed, epoch). */
-function epochSeed(seed: number, epoch: number): number {
-  return (Math.imul(Math.floor(seed) ^ 0x5bd1e995, 0x27d4eb2d) + Math.imul(epoch + 1, 0x9e3779b1)) >>> 0;
 }
