@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -29,6 +29,11 @@ import { IdxFormatError, decodeIdx, encodeIdx } from '../src/node/data/idx.js';
 import { ensureDirectory } from '../src/node/ensure-dir.js';
 import { readWeights, saveWeights } from '../src/node/weights-file.js';
 import { WeightsFormatError } from '../src/nn/weights-format.js';
+import { replaceDirectory } from '../src/node/replace-dir.js';
+import { acquireRunLock, RunLockError } from '../src/node/run-lock.js';
+import { summariseVariants, type CompareResults } from '../src/report/results.js';
+import { writeReport } from '../src/report/write.js';
+import { deadPid } from './cli-process.js';
 
 /**
  * One regression test per defect of issue 11 (found by a hostile run at commit 4ced77d). Each asserts
@@ -53,6 +58,33 @@ function trainedMlp(): { model: MLP; opt: Adam } {
   mean(mul(model.forward(tensor([[1, 2, 3]])), 2)).backward();
   opt.step();
   return { model, opt };
+}
+
+/** A small but complete comparison: two variants, two seeds, four tasks. */
+function compareResults(): CompareResults {
+  const weights = [[0.5, 0.5, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]];
+  const run = (variant: string, seed: number) => ({
+    variant,
+    seed,
+    taskMetrics: [0.2, 0.3, 0.25, 0.35].map((m) => m + 0.01 * seed),
+    history: [1, 2].map((epoch) => ({ epoch, trainLoss: 1 / epoch, valLoss: 1.1 / epoch })),
+    gateWeights: weights,
+    activeExperts: 1.25,
+    selection: null,
+    trainSeconds: 1,
+  });
+  const variants = ['softmax', 'topk'].map((id) => ({ id, label: id, runs: [0, 1].map((s) => run(id, s)) }));
+  return {
+    tool: 'dselect-k compare',
+    createdAt: '2024-01-01T00:00:00.000Z',
+    command: 'dselect-k compare',
+    dataset: { name: 'synthetic', description: 'test', tasks: [0, 1, 2, 3].map((t) => ({ name: `task${t}`, metric: 'mse' as const, group: null })), sizes: { train: 10, val: 5, test: 5 }, details: {} },
+    settings: { experts: 3, k: 1 },
+    overallMetric: 'test MSE (mean over tasks)',
+    lowerIsBetter: true,
+    baseline: 'topk',
+    variants: summariseVariants(variants, 4, 'topk'),
+  };
 }
 
 const valuesOf = (m: { parameters(): Tensor[] }): number[][] => m.parameters().map((p) => Array.from(p.toArray()));
@@ -170,6 +202,45 @@ describe('issue 11 defects', () => {
       expect(message).toContain('must be a file name in the manifest\'s folder, not a path');
       expect(message).not.toContain('12345');
     }
+  });
+
+  it('12: two writers never delete each other\'s temporaries, and a second run cannot lock a folder in use', () => {
+    const dir = join(root, 'd12');
+    mkdirSync(dir);
+    // the temporary of a live writer (this process stands in for the other run)
+    const live = `.checkpoint.dsk.${process.pid}-abc-def.tmp`;
+    writeFileSync(join(dir, live), 'half of another run\'s checkpoint');
+    saveCheckpoint(dir, { model: trainedMlp().model });
+    expect(readdirSync(dir).sort()).toEqual([live, 'checkpoint.dsk']);
+    const lock = acquireRunLock(dir, { command: 'test run' });
+    expect(() => acquireRunLock(dir, { command: 'second run' })).toThrow(RunLockError);
+    expect(() => acquireRunLock(dir, { command: 'second run' })).toThrow(new RegExp(`d12 is in use by pid ${process.pid} on .* \\(test run, since `));
+    lock.release();
+    acquireRunLock(dir, { command: 'third run' }).release();
+  });
+
+  it('13: a report that fails half-way leaves the previous report folder exactly as it was', async () => {
+    const dir = join(root, 'd13', 'report');
+    const good = compareResults();
+    await writeReport(dir, good);
+    const before = Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+    expect(Object.keys(before)).toContain('results.json');
+    // results.json is written first: the old code had already overwritten it when the figures failed
+    const broken = { ...good, createdAt: 'later', variants: good.variants.map((v) => ({ ...v, runs: v.runs.map((r) => ({ ...r, gateWeights: null as never })) })) };
+    await expect(writeReport(dir, broken)).rejects.toThrow();
+    expect(Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f), 'utf8')]))).toEqual(before);
+    expect(readdirSync(join(root, 'd13'))).toEqual(['report']);
+  });
+
+  it('13: a report folder lost between the two renames of a swap (a hard kill) is put back by the next write', async () => {
+    const parent = join(root, 'd13-crash');
+    const killed = deadPid();
+    mkdirSync(join(parent, `.report.previous-${killed}`), { recursive: true });
+    writeFileSync(join(parent, `.report.previous-${killed}`, 'results.json'), '{"tool":"dselect-k compare"}');
+    mkdirSync(join(parent, `.report.staging-${killed}`));
+    await expect(replaceDirectory(join(parent, 'report'), () => Promise.reject(new Error('interrupted (injected)')))).rejects.toThrow('injected');
+    expect(readdirSync(parent)).toEqual(['report']);
+    expect(readFileSync(join(parent, 'report', 'results.json'), 'utf8')).toBe('{"tool":"dselect-k compare"}');
   });
 
   it('14: a tensor named __proto__ is refused, on save and on load, instead of vanishing', () => {

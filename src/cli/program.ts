@@ -4,7 +4,7 @@ import { datasetNames } from '../experiments/datasets.js';
 import { runCompareCommand, VARIANT_IDS } from './compare.js';
 import { DEFAULTS, GAMMA_RANGE, GATE_KINDS } from '../experiments/config.js';
 import { runGradcheckCommand } from './gradcheck.js';
-import { choiceOption, explicitOptions, integerArg, listArg, numberArg, widthsArg } from './options.js';
+import { choiceOption, explicitOptions, integerArg, listArg, numberArg, pathArg, widthsArg } from './options.js';
 import { runTrainCommand } from './train.js';
 import { UserError } from '../experiments/user-error.js';
 import { addBalanceCommand } from './balance-command.js';
@@ -25,7 +25,7 @@ function addDataOptions(cmd: Command): Command {
     .option('--val-size <n>', 'validation examples (dataset default)', integerArg(1))
     .option('--test-size <n>', 'test examples (dataset default)', integerArg(1))
     .option('--data-seed <n>', 'seed of the data (kept apart from the model seed)', integerArg(0), DEFAULTS.dataSeed)
-    .option('--data-dir <dir>', 'multi-fashion: directory of the Fashion-MNIST IDX files (default: where Debian\'s dataset-fashion-mnist installs them)');
+    .option('--data-dir <dir>', 'multi-fashion: directory of the Fashion-MNIST IDX files (default: where Debian\'s dataset-fashion-mnist installs them)', pathArg);
 }
 
 function addModelOptions(cmd: Command, withGate: boolean): Command {
@@ -74,8 +74,8 @@ export function buildProgram(): Command {
   addTrainingOptions(train);
   train
     .option('--seed <n>', 'seed of initialisation, shuffling and gate noise', integerArg(0), DEFAULTS.seed)
-    .option('--out <dir>', 'directory for checkpoint.dsk and metrics.json', 'runs/train')
-    .option('--resume <dir>', 'continue the run saved in DIR exactly (written back to DIR unless --out is given)')
+    .option('--out <dir>', 'directory for checkpoint.dsk and metrics.json (one run at a time: see the lock in the README)', pathArg, 'runs/train')
+    .option('--resume <dir>', 'continue the run saved in DIR exactly, also after Ctrl-C (written back to DIR unless --out is given)', pathArg)
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       process.exitCode = await runTrainCommand(opts, explicitOptions(cmd), print);
     });
@@ -89,7 +89,7 @@ export function buildProgram(): Command {
   compare
     .addOption(new Option('--gates <list>', 'comma-separated gate variants to compare').argParser(listArg(VARIANT_IDS)).default([...VARIANT_IDS], VARIANT_IDS.join(',')))
     .option('--seeds <n>', 'seeds per gate (0, 1, …, n−1)', integerArg(1, 1000), 3)
-    .option('--out <dir>', 'report folder', 'reports/compare')
+    .option('--out <dir>', 'report folder, replaced as a whole when the comparison finishes', pathArg, 'reports/compare')
     .action(async (opts: Record<string, unknown>) => {
       process.exitCode = await runCompareCommand(opts, print);
     });
@@ -123,8 +123,11 @@ function packageVersion(): string {
 /** One line on stderr, no stack trace, for anything the user can fix; set DSELECT_K_DEBUG=1 for traces. */
 export function reportError(e: unknown): number {
   if (e instanceof CommanderError) {
-    // commander has printed its message (or the help/version text) already
-    return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
+    // commander has printed its message (or the help/version text) already; help shown because no
+    // command was given is a usage error (exitCode 1 from commander), --help is not
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+    if (e.code === 'commander.help') return e.exitCode === 0 ? 0 : 2;
+    return 2;
   }
   const message = e instanceof Error ? e.message : String(e);
   process.stderr.write(`dselect-k: error: ${message.split('\n').map((s) => s.trim()).filter(Boolean).join('; ')}\n`);

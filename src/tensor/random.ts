@@ -39,7 +39,8 @@ export class Rng {
   }
 
   state(): RngState {
-    return { words: [this.s0, this.s1, this.s2, this.s3], spareNormal: this.spareNormal };
+    // The words are kept as int32 or uint32 along the way; the bitwise arithmetic treats both alike.
+    return { words: [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0], spareNormal: this.spareNormal };
   }
 
   /** Continues from a state taken with `state()`. */
