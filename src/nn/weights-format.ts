@@ -25,6 +25,8 @@ export interface WeightsManifest {
   binary: string;
   byteLength: number;
   tensors: WeightsManifestEntry[];
+  /** CRC-32 of the whole binary file (written by `saveWeights`, checked by `readWeights` when present). */
+  crc32?: number;
   /** Free-form JSON the caller attached (model config, epoch, …). */
   meta?: unknown;
 }
@@ -96,6 +98,7 @@ export function checkWeightsManifest(value: unknown, source: string): WeightsMan
   if (typeof m.binary !== 'string' || m.binary.length === 0) fail('missing binary file name');
   if (!Number.isSafeInteger(m.byteLength) || m.byteLength! < 0) fail(`byteLength ${JSON.stringify(m.byteLength)} is not a non-negative integer`);
   if (!Array.isArray(m.tensors)) fail('tensors is not an array');
+  if (m.crc32 !== undefined && !(Number.isInteger(m.crc32) && m.crc32 >= 0 && m.crc32 <= 0xffffffff)) fail(`crc32 ${JSON.stringify(m.crc32)} is not a 32-bit unsigned integer`);
   const seen = new Set<string>();
   for (const [i, e] of m.tensors!.entries()) {
     const where = `tensors[${i}]`;

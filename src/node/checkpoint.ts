@@ -181,8 +181,12 @@ function isFile(path: string): boolean {
 export function loadCheckpoint(target: string, model: Module, optimizer?: Optimizer): { meta: unknown; hasOptimizer: boolean } {
   const checkpoint = readCheckpoint(target);
   const restoreOptimizer = optimizer !== undefined && checkpoint.optimizer !== null;
-  model.checkStateDict(checkpoint.model);
-  if (restoreOptimizer) optimizer.checkStateDict(checkpoint.optimizer!);
+  try {
+    model.checkStateDict(checkpoint.model);
+    if (restoreOptimizer) optimizer.checkStateDict(checkpoint.optimizer!);
+  } catch (e) {
+    throw new CheckpointError(`checkpoint ${target} does not fit: ${(e as Error).message}`);
+  }
   model.loadStateDict(checkpoint.model);
   if (restoreOptimizer) optimizer.loadStateDict(checkpoint.optimizer!);
   return { meta: checkpoint.meta, hasOptimizer: restoreOptimizer };

@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from './atomic-write.js';
 import { ensureDirectory } from './ensure-dir.js';
@@ -27,6 +28,7 @@ export function saveWeights(target: string, source: Module | StateDict, meta?: u
   ensureDirectory(dirname(paths.manifestPath), 'saveWeights');
   const tensors = source instanceof Module ? source.stateDict() : source;
   const { manifest, binary } = encodeTensors(tensors, basename(paths.binaryPath), meta);
+  manifest.crc32 = crc32(binary);
   writeFileAtomic(paths.binaryPath, [binary]);
   writeFileAtomic(paths.manifestPath, [new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n')]);
   return paths;
@@ -58,6 +60,9 @@ export function readWeights(target: string): { tensors: StateDict; meta: unknown
     throw new WeightsFormatError(`${source}: binary file holds ${size} bytes but the manifest declares ${manifest.byteLength} (${binaryPath}: truncated or mismatched file)`);
   }
   const bytes = readFileOrFail(binaryPath, source, 'binary file');
+  if (manifest.crc32 !== undefined && crc32(bytes) !== manifest.crc32) {
+    throw new WeightsFormatError(`${source}: checksum mismatch: binary file ${binaryPath} was changed after it was written (CRC-32 ${crc32(bytes)}, manifest says ${manifest.crc32})`);
+  }
   const tensors = decodeTensors(manifest, bytes, source);
   return { tensors, meta: manifest.meta, manifest };
 }
@@ -82,9 +87,17 @@ function fileSize(path: string): number | null {
   }
 }
 
-/** Loads saved weights into `module` (strict by default: missing, unexpected or mis-shaped entries are errors). */
+/**
+ * Loads saved weights into `module` (strict by default: missing, unexpected or mis-shaped entries are
+ * WeightsFormatErrors naming each, and the module is left unchanged).
+ */
 export function loadWeights(target: string, module: Module, opts: LoadStateDictOptions = {}): { meta: unknown } {
   const { tensors, meta } = readWeights(target);
+  try {
+    module.checkStateDict(tensors, opts);
+  } catch (e) {
+    throw new WeightsFormatError(`loadWeights ${weightsPaths(target).manifestPath}: the weights do not fit the model: ${(e as Error).message}`);
+  }
   module.loadStateDict(tensors, opts);
   return { meta };
 }
