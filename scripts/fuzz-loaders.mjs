@@ -59,7 +59,7 @@ try {
   for (const format of formats) {
     const started = performance.now();
     const cpu = process.cpuUsage();
-    const report = fuzzFormat(format, { seed, mutations, first, workDir: work });
+    const report = await fuzzFormat(format, { seed, mutations, first, workDir: work });
     const used = process.cpuUsage(cpu);
     const errors = Object.values(report.errors).reduce((a, b) => a + b, 0);
     console.log(

@@ -16,8 +16,8 @@ const work = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'd
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('loader fuzzing', () => {
-  it.each(FUZZ_FORMATS)('%s: 5,000 mutations end in a named error or a consistent load', (format) => {
-    const report = fuzzFormat(format, { seed: SEED, mutations: MUTATIONS, workDir: work });
+  it.each(FUZZ_FORMATS)('%s: 5,000 mutations end in a named error or a consistent load', async (format) => {
+    const report = await fuzzFormat(format, { seed: SEED, mutations: MUTATIONS, workDir: work });
     expect(report.failures.slice(0, 10), `${report.failures.length} failures; replay one with fuzzFormat('${format}', { seed: ${SEED}, first: INDEX, mutations: 1, … })`).toEqual([]);
     const errors = Object.values(report.errors).reduce((a, b) => a + b, 0);
     expect(report.loaded + errors).toBe(MUTATIONS);
