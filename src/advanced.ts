@@ -32,6 +32,7 @@ export { mixRows } from './packs/expert-mixture/index.js';
 export { adamStep, type AdamMoments, type AdamUpdateArgs } from './packs/adam-update/index.js';
 export { normalCdf, normalCdfValue, normalPdfValue } from './packs/normal-cdf/index.js';
 export { scatterRows } from './packs/scatter-rows/index.js';
+export { layerNorm } from './packs/layer-norm/index.js';
 export { dselectKWeightsWithSelectors, selectorOrigin, selectorProducts, smoothStepDerivative, type SelectorOrigin } from './packs/dselect/index.js';
 
 // Layers' and gates' building blocks

@@ -11,6 +11,7 @@ setupCore();
 // Tensors
 export { Tensor } from './tensor/tensor.js';
 export type { DType, TypedArray } from './tensor/dtype.js';
+export type { TensorFormatOptions } from './tensor/format.js';
 export type { Shape } from './tensor/shape.js';
 export { arange, eye, fromTypedArray, full, ones, rand, randn, tensor, zeros } from './tensor/creation.js';
 export type { NestedArray, RandomOptions, TensorData, TensorDataOptions, TensorOptions } from './tensor/creation.js';
@@ -41,13 +42,22 @@ export { ModuleList } from './nn/module-list.js';
 export { Linear, type LinearOptions } from './nn/linear.js';
 export { MLP, type MLPOptions } from './nn/mlp.js';
 export { Conv2d, Flatten, MaxPool2d, type Conv2dLayerOptions } from './nn/conv2d.js';
+export { Sequential } from './nn/sequential.js';
+export { Dropout, type DropoutOptions } from './nn/dropout.js';
+export { LayerNorm, type LayerNormOptions } from './nn/layer-norm.js';
+export { Embedding, type EmbeddingIndices, type EmbeddingOptions } from './nn/embedding.js';
+export { summary, type SummaryOptions } from './nn/summary.js';
+export { decodeSafetensors, encodeSafetensors } from './nn/safetensors.js';
 export { CNN_EXPERT_DEFAULTS, CnnExpert, type CnnExpertOptions } from './nn/cnn-expert.js';
 export { activation, activationNames, type ActivationName } from './nn/activation.js';
+export { Activation } from './nn/activation-layer.js';
 export { bceWithLogitsLoss, mseLoss, softmaxCrossEntropy, type Reduction } from './nn/losses.js';
 export { constantInit, glorotUniform, heUniform, uniformInit, zerosInit, type Initializer } from './nn/init.js';
 export { Optimizer, type OptimizerState, type ParameterSource } from './optim/optimizer.js';
 export { SGD, type SGDOptions } from './optim/sgd.js';
 export { Adam, AdamW, type AdamOptions } from './optim/adam.js';
+export { cosineDecay, linearWarmup, LRScheduler, stepDecay, type LrInterval, type LrSchedule, type LrSchedulerState } from './optim/lr-scheduler.js';
+export { clipGradNorm, clipGradValue } from './optim/clip.js';
 
 // The DSelect-k functional core
 export { smoothStep } from './packs/dselect/smooth-step.js';
@@ -65,16 +75,17 @@ export { TopKGate, type TopKGateOptions } from './moe/top-k-gate.js';
 export { NoisyTopKGate, type NoisyTopKGateOptions } from './moe/noisy-top-k-gate.js';
 export { BalancedTopKGate, balanceModes, type BalanceMode, type BalancedTopKGateOptions, type Routing } from './moe/balanced-gate.js';
 export { createGate, gateTypes, type GateContext, type GateSpec, type GateType } from './moe/gate-factory.js';
-export { constantSchedule, exponentialSchedule, linearWarmupSchedule, parseEntropySchedule, type EntropySchedule } from './moe/entropy-schedule.js';
+export { constantSchedule, entropyScheduleSpec, exponentialSchedule, linearWarmupSchedule, parseEntropySchedule, type EntropySchedule } from './moe/entropy-schedule.js';
 export { MoE, type MoEOptions, type MoEOutput } from './moe/moe-layer.js';
 export { MMoE, type MMoEOptions, type MultiTaskModel, type MultiTaskOutput } from './moe/mmoe.js';
 export { buildMMoE, type MMoEConfig } from './moe/build-mmoe.js';
+export { buildFromArchitecture, describeArchitecture, moduleTypeNames, registerModuleType, type ModuleSpec, type ModuleType } from './moe/architecture.js';
 export { ConvBlock, ConvMoELayer, ConvMoENet, type ConvMoELayerOptions, type ConvMoELayerOutput, type ConvMoENetOptions, type GateInput } from './moe/conv-moe.js';
 export { buildDamexNet, buildTopOneBalancedNet, DAMEX_DEFAULT_ROUTER_WEIGHT, fitDamex, routingSeparation, type DamexFitOptions, type DamexNetOptions, type RoutingSeparation } from './moe/damex.js';
 
 // Training
-export { fit, type BatchProgress, type EarlyStoppingOptions, type EpochMetrics, type FitOptions, type FitPosition, type FitResult } from './moe/train/fit.js';
-export { fitAsync, type FitAsyncOptions } from './moe/train/fit-async.js';
+export { fit, type AsyncBatchStream, type Batch, type BatchProgress, type BatchStream, type EarlyStoppingOptions, type EpochMetrics, type FitData, type FitOptions, type FitPosition, type FitResult } from './moe/train/fit.js';
+export { evaluateAsync, fitAsync, type FitAsyncOptions } from './moe/train/fit-async.js';
 export { evaluate, type EvaluateOptions, type EvaluationResult } from './moe/train/evaluate.js';
 export { taskLossKinds, type TaskLossKind } from './moe/train/task-loss.js';
 export type { MultiTaskBatchSource } from './moe/train/dataset.js';

@@ -42,7 +42,7 @@ describe('fitAsync', () => {
     const a = build(gate);
     const b = build(gate);
     const sync = fit(a.model, train, { ...OPTS, optimizer: a.optimizer });
-    const async = await fitAsync(b.model, train, { ...OPTS, optimizer: b.optimizer, yieldEveryMs: 0 });
+    const async = await fitAsync(b.model, train, { ...OPTS, optimizer: b.optimizer });
     expect(losses(async)).toEqual(losses(sync));
     expect(snapshot(b.model, b.optimizer)).toEqual(snapshot(a.model, a.optimizer));
     expect(async.interrupted).toBeNull();
@@ -59,6 +59,7 @@ describe('fitAsync', () => {
       ...OPTS,
       optimizer: first.optimizer,
       signal: controller.signal,
+      onAbort: 'return',
       onBatch: (b) => (b.epoch === 1 && b.batch === 2 ? controller.abort() : undefined),
     });
     expect(stopped.interrupted).toMatchObject({ epoch: 1, batch: 3 });
@@ -81,7 +82,7 @@ describe('fitAsync', () => {
     const whole = fit(straight.model, train, { ...OPTS, optimizer: straight.optimizer });
     const first = build(gate);
     const controller = new AbortController();
-    const stopped = await fitAsync(first.model, train, { ...OPTS, optimizer: first.optimizer, signal: controller.signal, onEpoch: () => controller.abort() });
+    const stopped = await fitAsync(first.model, train, { ...OPTS, optimizer: first.optimizer, signal: controller.signal, onAbort: 'return', onEpoch: () => controller.abort() });
     expect(stopped.interrupted).toMatchObject({ epoch: 1, batch: 0 });
     const resumed = fit(first.model, train, { ...OPTS, optimizer: first.optimizer, resumeFrom: stopped.interrupted! });
     expect([...losses(stopped), ...losses(resumed)]).toEqual(losses(whole));
@@ -93,44 +94,35 @@ describe('fitAsync', () => {
     const before = snapshot(model, optimizer);
     const controller = new AbortController();
     controller.abort();
-    const r = await fitAsync(model, train, { ...OPTS, optimizer, initialEpoch: 1, signal: controller.signal });
-    expect(r.interrupted).toEqual({ epoch: 1, batch: 0, taskSums: [0, 0], regularizationSum: 0, randomStates: [null, null] });
+    const r = await fitAsync(model, train, { ...OPTS, optimizer, initialEpoch: 1, signal: controller.signal, onAbort: 'return' });
+    expect(r.interrupted).toEqual({ epoch: 1, batch: 0, taskSums: [0, 0], regularizationSum: 0, randomStates: model.modules().map(() => null) });
     expect(r.history).toEqual([]);
     expect(snapshot(model, optimizer)).toEqual(before);
   });
 
-  it('lets the event loop run between batches (timers fire while it trains)', async () => {
+  it('in the default mode an abort rejects with the reason, and the position is not needed', async () => {
     const { model, optimizer } = build(GATES[0]![1]);
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 0);
-    let batchesAtFirstTick = -1;
-    let batches = 0;
-    try {
-      await fitAsync(model, train, {
-        ...OPTS,
-        optimizer,
-        yieldEveryMs: 0,
-        onBatch: () => {
-          batches++;
-          if (ticks > 0 && batchesAtFirstTick < 0) batchesAtFirstTick = batches;
-        },
-      });
-    } finally {
-      clearInterval(timer);
-    }
-    expect(batchesAtFirstTick).toBeGreaterThan(0);
-    expect(batchesAtFirstTick).toBeLessThan(batches);
+    const controller = new AbortController();
+    const run = fitAsync(model, train, { ...OPTS, optimizer, signal: controller.signal, onBatch: (b) => (b.batch === 1 ? controller.abort(new Error('stop (test)')) : undefined) });
+    await expect(run).rejects.toThrow('stop (test)');
+    await expect(fitAsync(model, train, { ...OPTS, optimizer, onAbort: 'later' as never })).rejects.toThrow("fitAsync: onAbort must be 'reject' or 'return', got later");
   });
 
   it('refuses a position that does not fit the run', async () => {
     const { model, optimizer } = build(GATES[1]![1]);
-    const good: FitPosition = { epoch: 1, batch: 2, taskSums: [1, 2], regularizationSum: 0, randomStates: [{ words: [1, 2, 3, 4], spareNormal: null }, { words: [5, 6, 7, 8], spareNormal: 0.5 }] };
+    // the noisy gates' generator states, null for every other module
+    const states = model.modules().map((m) => m.randomState());
+    expect(states.filter((st) => st !== null)).toHaveLength(2);
+    const good: FitPosition = { epoch: 1, batch: 2, taskSums: [1, 2], regularizationSum: 0, randomStates: states };
+    const gateAt = states.findIndex((st) => st !== null);
     const run = (resumeFrom: FitPosition) => fitAsync(model, train, { ...OPTS, optimizer, resumeFrom });
     await expect(run({ ...good, epoch: 3 })).rejects.toThrow('fitAsync: resumeFrom epoch must be an integer in [0, epochs = 3), got 3');
     await expect(run({ ...good, batch: 7 })).rejects.toThrow('fitAsync: resumeFrom.batch 7 exceeds the 6 batches of epoch 1');
     await expect(run({ ...good, taskSums: [1] })).rejects.toThrow('fitAsync: resumeFrom taskSums must be 2 finite numbers, got [1]');
-    await expect(run({ ...good, randomStates: [null] })).rejects.toThrow('fitAsync: resumeFrom holds 1 gate random states for a model with 2 gates');
-    await expect(run({ ...good, randomStates: [null, null] })).rejects.toThrow(/NoisyTopKGate.setRandomState: expected the noise generator's state, got null/);
-    await expect(run({ ...good, randomStates: [{ words: [0, 0, 0, 0], spareNormal: null }, null] })).rejects.toThrow(/Rng.setState: words must be four uint32 values, not all 0/);
+    await expect(run({ ...good, randomStates: [null] })).rejects.toThrow(`fitAsync: resumeFrom holds 1 module random states for a model with ${states.length} modules`);
+    await expect(run({ ...good, randomStates: states.map(() => null) })).rejects.toThrow(/NoisyTopKGate.setRandomState: expected the noise generator's state, got null/);
+    await expect(run({ ...good, randomStates: states.map((st, i) => (i === gateAt ? { words: [0, 0, 0, 0], spareNormal: null } : st)) })).rejects.toThrow(/Rng.setState: words must be four uint32 values, not all 0/);
+    await expect(run({ ...good, randomStates: states.map((st, i) => (i === 0 ? { words: [1, 2, 3, 4], spareNormal: null } : st)) })).rejects.toThrow(/MMoE.setRandomState: this module has no random state/);
+    await expect(fitAsync(model, [train], { epochs: 3, optimizer, resumeFrom: good })).rejects.toThrow('fitAsync: resumeFrom needs in-memory data (a stream cannot be rewound to a batch)');
   });
 });

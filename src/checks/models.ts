@@ -15,6 +15,11 @@ import { MoE } from '../moe/moe-layer.js';
 import { NoisyTopKGate } from '../moe/noisy-top-k-gate.js';
 import { SoftmaxGate } from '../moe/softmax-gate.js';
 import { TopKGate } from '../moe/top-k-gate.js';
+import { Activation } from '../nn/activation-layer.js';
+import { Dropout } from '../nn/dropout.js';
+import { Embedding } from '../nn/embedding.js';
+import { LayerNorm } from '../nn/layer-norm.js';
+import { Sequential } from '../nn/sequential.js';
 
 const F64 = { dtype: 'float64' } as const;
 
@@ -130,6 +135,48 @@ export const modelGradcheckCases: readonly GradcheckCase[] = [
   moduleCase('MLP (relu)', () => {
     const mlp = new MLP({ inputDim: 4, hidden: [5, 3], outputDim: 2, activation: 'relu', rng: new Rng(3), dtype: 'float64' });
     return { module: mlp, data: x(4, 4, 4), run: (input) => mlp.forward(input!) };
+  }),
+  moduleCase('LayerNorm (last dim, affine)', () => {
+    const norm = new LayerNorm(5, { dtype: 'float64' });
+    setParameter(norm, 'weight', [1.2, -0.7, 0.4, 2.0, 0.9]);
+    setParameter(norm, 'bias', [0.1, -0.3, 0.25, 0, 0.6]);
+    return { module: norm, data: x(4, 5, 61), run: (input) => project(norm.forward(input!), 62) };
+  }),
+  moduleCase('LayerNorm (last two dims [3, 4], no affine, eps 1e-3)', () => {
+    const norm = new LayerNorm([3, 4], { elementwiseAffine: false, eps: 1e-3, dtype: 'float64' });
+    return { module: norm, data: () => [randn([2, 3, 4], { ...F64, rng: new Rng(63) })], run: (input) => project(norm.forward(input!), 64) };
+  }),
+  moduleCase('Dropout (training, p = 0.4, fixed mask)', () => {
+    const dropout = new Dropout(0.4, { seed: 7 });
+    const linear = new Linear(4, 6, { rng: new Rng(65), dtype: 'float64' });
+    const model = new Sequential([linear, dropout]);
+    return {
+      module: model,
+      data: x(5, 4, 66),
+      run: (input) => {
+        model.train();
+        dropout.onEpochStart(0); // the same mask in every evaluation of the finite differences
+        return project(model.forward(input!), 67);
+      },
+    };
+  }),
+  moduleCase('Embedding (repeated indices [2, 3] → [2, 3, 4])', () => {
+    const embedding = new Embedding(5, 4, { rng: new Rng(68), dtype: 'float64' });
+    const indices = tensor([[4, 0, 4], [2, 2, 1]], F64);
+    return { module: embedding, data: () => [], run: () => project(embedding.forward(indices), 69) };
+  }),
+  moduleCase('Sequential (Linear → LayerNorm → tanh → Dropout (eval) → Linear)', () => {
+    const rng = new Rng(70);
+    const model = new Sequential([new Linear(3, 6, { rng, dtype: 'float64' }), new LayerNorm(6, { dtype: 'float64' }), new Activation('tanh'), new Dropout(0.5, { seed: 1 }), new Linear(6, 2, { rng, dtype: 'float64' })]);
+    setParameter(model, '1.weight', [0.8, 1.1, -0.6, 1.4, 0.9, 1.0]);
+    return {
+      module: model,
+      data: x(4, 3, 71),
+      run: (input) => {
+        model.eval();
+        return project(model.forward(input!), 72);
+      },
+    };
   }),
   {
     name: 'mseLoss',

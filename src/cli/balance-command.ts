@@ -5,7 +5,7 @@ import { balanceModes, importanceSources, type BalanceMode, type ImportanceSourc
 import { balanceTable, runBalanceExperiment, writeBalanceReport, type BalanceResults, type BalanceSettings } from '../experiments/balance.js';
 import { IMAGE_DATASETS, loadImageClassification, type ImageClassificationData, type ImageDatasetName } from '../experiments/moe-layer-training.js';
 import { UserError } from '../experiments/user-error.js';
-import { addImageTrainingOptions, integerArg, listArg, numberArg } from './options.js';
+import { addImageTrainingOptions, defaultOutDir, integerArg, listArg, numberArg } from './options.js';
 import { createProgress, progressEnabled } from './progress.js';
 
 /** `dselect-k balance`: a CNN with a MoE layer of conv experts, trained with each balancing constraint. */
@@ -29,7 +29,7 @@ export function addBalanceCommand(program: Command, print: (line: string) => voi
     )
     .option('--no-noise', 'soft constraint without noisy gating (then only the importance term, no load term)')
     .option('--capacity-factor <f>', 'hard constraint: each expert takes at most ceil(f·k·batch/experts) examples per batch', numberArg({ min: 0, exclusiveMin: true }), 1.5);
-  return addImageTrainingOptions(cmd, 'dselect-k-balance').action(async (opts: Record<string, unknown>) => {
+  return addImageTrainingOptions(cmd, defaultOutDir('balance')).action(async (opts: Record<string, unknown>) => {
     process.exitCode = await runBalanceCommand(opts, print);
   });
 }

@@ -5,7 +5,7 @@ import { importanceSources, type ImportanceSource } from '../moe/balanced-gate.j
 import { damexTable, runDamexExperiment, writeDamexReport, type DamexResults, type DamexSettings } from '../experiments/damex.js';
 import { loadImageClassification, type ImageClassificationData } from '../experiments/moe-layer-training.js';
 import { UserError } from '../experiments/user-error.js';
-import { addImageTrainingOptions, integerArg, numberArg } from './options.js';
+import { addImageTrainingOptions, defaultOutDir, integerArg, numberArg } from './options.js';
 import { createProgress, progressEnabled } from './progress.js';
 
 /** `dselect-k damex`: one MoE trained on Fashion-MNIST + MNIST, dataset-aware routing vs top-1 + balancing. */
@@ -21,7 +21,7 @@ export function addDamexCommand(program: Command, print: (line: string) => void)
     .option('--router-weight <w>', 'weight of the router cross-entropy against the dataset expert', numberArg({ min: 0 }), 0.1)
     .option('--balance-weight <w>', 'weight of the balancing loss of the top-1 baseline', numberArg({ min: 0 }), 0.1)
     .addOption(new Option('--importance <source>', "importance term of the baseline's balancing loss: routed 'gates' or full router 'probabilities'").choices(importanceSources).default('probabilities'));
-  return addImageTrainingOptions(cmd, 'dselect-k-damex').action(async (opts: Record<string, unknown>) => {
+  return addImageTrainingOptions(cmd, defaultOutDir('damex')).action(async (opts: Record<string, unknown>) => {
     process.exitCode = await runDamexCommand(opts, print);
   });
 }

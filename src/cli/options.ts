@@ -71,6 +71,11 @@ export function explicitOptions(cmd: Command): Set<string> {
 }
 
 /** The training options shared by the image MoE commands (balance, damex). */
+/** Every command writes into runs/<command> unless --out says otherwise. */
+export function defaultOutDir(command: string): string {
+  return `runs/${command}`;
+}
+
 export function addImageTrainingOptions(cmd: Command, defaultOut: string): Command {
   return cmd
     .option('--epochs <n>', 'training epochs', integerArg(1, 100_000), 3)
@@ -79,4 +84,22 @@ export function addImageTrainingOptions(cmd: Command, defaultOut: string): Comma
     .option('--seed <n>', 'seed of data sampling, initialisation, shuffling and gate noise', integerArg(0), 0)
     .option('--out <dir>', 'report folder', pathArg, defaultOut)
     .option('-q, --quiet', 'no progress bar');
+}
+
+/** Comma-separated names, each non-empty and listed once (column names). */
+export function namesArg(value: string): string[] {
+  const items = value.split(',').map((s) => s.trim());
+  if (items.length === 0 || items.some((s) => s.length === 0)) throw new InvalidArgumentError(`expected comma-separated column names, got '${value}'.`);
+  if (new Set(items).size !== items.length) throw new InvalidArgumentError(`lists a name twice: '${value}'.`);
+  return items;
+}
+
+/** Comma-separated values from `allowed`, repeats allowed (one per target column). */
+export function choicesArg(allowed: readonly string[]): (value: string) => string[] {
+  return (value) => {
+    const items = value.split(',').map((s) => s.trim());
+    const bad = items.find((item) => !allowed.includes(item));
+    if (bad !== undefined) throw new InvalidArgumentError(`unknown value '${bad}' (allowed: ${allowed.join(', ')}).`);
+    return items;
+  };
 }

@@ -4,7 +4,10 @@ import { datasetNames } from '../experiments/datasets.js';
 import { runCompareCommand, VARIANT_IDS } from './compare.js';
 import { DEFAULTS, GAMMA_RANGE, GATE_KINDS } from '../experiments/config.js';
 import { runGradcheckCommand } from './gradcheck.js';
-import { choiceOption, explicitOptions, integerArg, listArg, numberArg, pathArg, widthsArg } from './options.js';
+import { choiceOption, choicesArg, defaultOutDir, explicitOptions, integerArg, listArg, namesArg, numberArg, pathArg, widthsArg } from './options.js';
+import { CSV_TASK_TYPES } from '../experiments/csv-data.js';
+import { addExportCommand } from './export-command.js';
+import { addPredictCommand } from './predict-command.js';
 import { runTrainCommand } from './train.js';
 import { UserError } from '../experiments/user-error.js';
 import { addBalanceCommand } from './balance-command.js';
@@ -12,6 +15,9 @@ import { addDamexCommand } from './damex-command.js';
 
 const print = (line: string): void => {
   process.stdout.write(line + '\n');
+};
+const write = (text: string): void => {
+  process.stdout.write(text);
 };
 
 function addDataOptions(cmd: Command): Command {
@@ -73,8 +79,12 @@ export function buildProgram(): Command {
   addModelOptions(train, true);
   addTrainingOptions(train);
   train
+    .option('--data <file.csv>', 'train on your own data: a CSV file with a header row, numbers only (instead of --dataset)')
+    .option('--targets <columns>', '--data: comma-separated target columns, one task each (the other columns are the features)', namesArg)
+    .option('--task-types <types>', `--data: one type per target (${CSV_TASK_TYPES.join(', ')}: regression, 0/1 label, class index; default mse)`, choicesArg(CSV_TASK_TYPES))
+    .option('--features <columns>', '--data: comma-separated feature columns (default: every column that is not a target)', namesArg)
     .option('--seed <n>', 'seed of initialisation, shuffling and gate noise', integerArg(0), DEFAULTS.seed)
-    .option('--out <dir>', 'directory for checkpoint.dsk and metrics.json (one run at a time: see the lock in the README)', pathArg, 'runs/train')
+    .option('--out <dir>', 'directory for checkpoint.dsk and metrics.json (one run at a time: see the lock in the README)', pathArg, defaultOutDir('train'))
     .option('--resume <dir>', 'continue the run saved in DIR exactly, also after Ctrl-C (written back to DIR unless --out is given)', pathArg)
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       process.exitCode = await runTrainCommand(opts, explicitOptions(cmd), print);
@@ -89,7 +99,7 @@ export function buildProgram(): Command {
   compare
     .addOption(new Option('--gates <list>', 'comma-separated gate variants to compare').argParser(listArg(VARIANT_IDS)).default([...VARIANT_IDS], VARIANT_IDS.join(',')))
     .option('--seeds <n>', 'seeds per gate (0, 1, …, n−1)', integerArg(1, 1000), 3)
-    .option('--out <dir>', 'report folder, replaced as a whole when the comparison finishes', pathArg, 'reports/compare')
+    .option('--out <dir>', 'report folder, replaced as a whole when the comparison finishes', pathArg, defaultOutDir('compare'))
     .action(async (opts: Record<string, unknown>) => {
       process.exitCode = await runCompareCommand(opts, print);
     });
@@ -106,6 +116,8 @@ export function buildProgram(): Command {
 
   addBalanceCommand(program, print);
   addDamexCommand(program, print);
+  addPredictCommand(program, write);
+  addExportCommand(program, print, packageVersion());
 
   return program;
 }

@@ -4,6 +4,7 @@ import { formatTable } from '../report/table.js';
 import { DEFAULTS, GATE_KINDS, validateModelConfig, type GateKind, type TrainConfig } from '../experiments/config.js';
 import { describeGate, selectBackend } from '../experiments/experiment.js';
 import { readSavedRun, runTraining } from '../experiments/train-run.js';
+import type { CsvDataConfig, CsvTaskType } from '../experiments/csv-data.js';
 import { UserError } from '../experiments/user-error.js';
 import { createProgress, progressEnabled, type Progress } from './progress.js';
 import { guardRun } from './run-guard.js';
@@ -24,9 +25,10 @@ export function configFromOptions(opts: Record<string, unknown>): TrainConfig {
   const perExampleOnly = gate === 'topk' || gate === 'noisy-topk';
   if (perExampleOnly && opts['static'] === true) throw new UserError(`the ${gate} gate is per-example only; drop --static`);
   const perExample = opts['perExample'] === true || perExampleOnly || (gate === 'softmax' && opts['static'] !== true);
+  const csv = csvConfig(opts);
   const config: TrainConfig = {
     data: {
-      dataset: String(opts['dataset'] ?? DEFAULTS.dataset),
+      dataset: csv ? 'csv' : String(opts['dataset'] ?? DEFAULTS.dataset),
       tasks: optionNumber(opts, 'tasks'),
       trainSize: optionNumber(opts, 'trainSize'),
       valSize: optionNumber(opts, 'valSize'),
@@ -35,6 +37,7 @@ export function configFromOptions(opts: Record<string, unknown>): TrainConfig {
       groups: optionNumber(opts, 'groups'),
       correlation: optionNumber(opts, 'correlation'),
       inputDim: optionNumber(opts, 'inputDim'),
+      ...(csv ? { csv } : {}),
     },
     model: {
       gate,
@@ -64,6 +67,20 @@ export function configFromOptions(opts: Record<string, unknown>): TrainConfig {
   return config;
 }
 
+/** `--data file.csv --targets y1,y2 [--task-types mse,bce] [--features a,b]`, or null without --data. */
+function csvConfig(opts: Record<string, unknown>): CsvDataConfig | null {
+  const data = opts['data'];
+  for (const flag of ['targets', 'taskTypes', 'features'] as const) {
+    if (data === undefined && opts[flag] !== undefined) throw new UserError(`${flagName(flag)} needs --data <file.csv>`);
+  }
+  if (typeof data !== 'string') return null;
+  const targets = opts['targets'] as string[] | undefined;
+  if (!targets) throw new UserError('--data needs --targets <columns> (the target columns, one task each)');
+  const taskTypes = (opts['taskTypes'] as CsvTaskType[] | undefined) ?? targets.map(() => 'mse' as const);
+  if (taskTypes.length !== targets.length) throw new UserError(`--task-types gives ${taskTypes.length} type(s) for ${targets.length} target(s) (${targets.join(', ')})`);
+  return { path: resolve(data), targets, taskTypes, features: (opts['features'] as string[] | undefined) ?? null };
+}
+
 /** Options that may differ from the checkpoint when resuming (they do not change the run's maths). */
 const RESUMABLE_OVERRIDES = new Set(['epochs', 'out', 'resume', 'quiet', 'backend']);
 
@@ -90,6 +107,10 @@ const CONFIG_PATHS: Record<string, (c: TrainConfig) => unknown> = {
   expertHidden: (c) => c.model.expertHidden,
   expertOutput: (c) => c.model.expertOutput,
   towerHidden: (c) => c.model.towerHidden,
+  data: (c) => c.data.csv?.path ?? null,
+  targets: (c) => c.data.csv?.targets ?? null,
+  taskTypes: (c) => c.data.csv?.taskTypes ?? null,
+  features: (c) => c.data.csv?.features ?? null,
   batchSize: (c) => c.optim.batchSize,
   lr: (c) => c.optim.lr,
   seed: (c) => c.optim.seed,
@@ -124,6 +145,7 @@ export function testBatchDelay(): () => void {
 
 export async function runTrainCommand(opts: Record<string, unknown>, explicit: ReadonlySet<string>, print: (line: string) => void): Promise<number> {
   const quiet = opts['quiet'] === true;
+  if (explicit.has('data') && explicit.has('dataset')) throw new UserError('--data and --dataset exclude each other (--data trains on your CSV file)');
   const resumeDir = typeof opts['resume'] === 'string' ? resolve(opts['resume']) : null;
   const outDir = resolve(explicit.has('out') || !resumeDir ? String(opts['out']) : resumeDir);
   const progress = createProgress(progressEnabled(quiet));
@@ -183,14 +205,15 @@ async function trainLocked(opts: Record<string, unknown>, explicit: ReadonlySet<
         }
         progress.start((targetEpochs - startEpoch) * batchesPerEpoch, 'train');
       },
+      // The mean task loss, as metrics.json stores it (EPOCH_LOSS_DEFINITION).
       onBatch: (b) => {
-        progress.update((b.epoch - startEpoch) * b.batches + b.batch + 1, { loss: b.loss / T, epoch: `${b.epoch + 1}/${targetEpochs}` });
+        progress.update((b.epoch - startEpoch) * b.batches + b.batch + 1, { loss: b.taskLosses.reduce((a, v) => a + v, 0) / b.taskLosses.length, epoch: `${b.epoch + 1}/${targetEpochs}` });
         delay();
       },
       onEpoch: (record) => {
         if (epochLines) {
-          const val = record.valLoss === null ? '' : `  val ${(record.valLoss / T).toFixed(4)}`;
-          print(`epoch ${record.epoch}/${targetEpochs}  loss ${(record.loss / T).toFixed(4)}  reg ${record.regularization.toExponential(2)}${val}  (${record.seconds.toFixed(1)} s)`);
+          const val = record.valLoss === null ? '' : `  val ${record.valLoss.toFixed(4)}`;
+          print(`epoch ${record.epoch}/${targetEpochs}  loss ${record.loss.toFixed(4)}  reg ${record.regularization.toExponential(2)}${val}  (${record.seconds.toFixed(1)} s)`);
         }
       },
     },

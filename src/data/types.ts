@@ -7,7 +7,9 @@ export type InputSpec =
 
 export type TaskSpec =
   | { name: string; kind: 'regression' }
-  | { name: string; kind: 'classification'; numClasses: number };
+  | { name: string; kind: 'classification'; numClasses: number }
+  /** One logit against 0/1 targets (binary cross-entropy). */
+  | { name: string; kind: 'binary' };
 
 export interface MultiTaskSplit {
   size: number;
@@ -34,6 +36,10 @@ export interface MultiTaskData {
   /** Ground-truth task → group map, when the dataset has one (scores expert selection). */
   taskGroups?: Int32Array;
   targetScaling?: readonly TargetScaling[];
+  /** Names of the input features, when the data has them (a CSV header). */
+  featureNames?: readonly string[];
+  /** Per-feature affine map applied to the inputs: stored = (raw − mean) / std. */
+  inputScaling?: readonly TargetScaling[];
 }
 
 /** Images with one class label each (the sources of the Multi-* builders), pixels in [0, 1]. */

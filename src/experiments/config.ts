@@ -1,4 +1,5 @@
 import { parseEntropySchedule } from '../moe/entropy-schedule.js';
+import type { CsvDataConfig } from './csv-data.js';
 
 /** Everything that defines one training run; stored in checkpoints so `--resume` rebuilds the same run. */
 
@@ -18,6 +19,8 @@ export interface DataConfig {
   groups: number | null;
   correlation: number | null;
   inputDim: number | null;
+  /** Your own data (`--data file.csv --targets …`); then `dataset` is 'csv'. */
+  csv?: CsvDataConfig;
 }
 
 export interface ModelConfig {

@@ -1,6 +1,7 @@
 import { reshape } from '../autograd/ops/shape.js';
 import { loadDataset } from './datasets.js';
-import type { MultiTaskData, MultiTaskSplit } from '../data/types.js';
+import type { MultiTaskData, MultiTaskSplit, TaskSpec } from '../data/types.js';
+import { loadCsvData } from './csv-data.js';
 import { registerGpuBackend } from '../gpu/index.js';
 import { setBackend } from '../kernels/registry.js';
 import { buildMMoE } from '../moe/build-mmoe.js';
@@ -22,6 +23,16 @@ import { imageExpertOverrides } from './image-experts.js';
 /** The glue between a run's config, a dataset and the models layer (MMoE, gates, fit, evaluate). */
 
 export async function loadExperimentData(cfg: DataConfig, dataDir?: string): Promise<MultiTaskData> {
+  if (cfg.csv) {
+    if (cfg.tasks !== null || cfg.groups !== null || cfg.correlation !== null || cfg.inputDim !== null) {
+      throw new UserError('--tasks, --groups, --correlation and --input-dim do not apply to --data (the CSV file and --targets define the tasks)');
+    }
+    try {
+      return loadCsvData(cfg.csv, { valSize: cfg.valSize, testSize: cfg.testSize, trainSize: cfg.trainSize, seed: cfg.dataSeed });
+    } catch (e) {
+      throw new UserError(`--data: ${(e as Error).message}`);
+    }
+  }
   const extra: Record<string, number> = {};
   if (cfg.groups !== null) extra['numGroups'] = cfg.groups;
   if (cfg.correlation !== null) extra['correlation'] = cfg.correlation;
@@ -90,6 +101,11 @@ export function describeGate(m: ModelConfig): string {
   }
 }
 
+/** The training loss of a task: regression 'mse', one-logit binary 'bce', classes 'ce'. */
+export function taskLossOf(task: TaskSpec): TaskLossKind {
+  return task.kind === 'regression' ? 'mse' : task.kind === 'binary' ? 'bce' : 'ce';
+}
+
 export interface Experiment {
   data: MultiTaskData;
   model: MMoE;
@@ -109,7 +125,7 @@ function flatSplit(split: MultiTaskSplit): MultiTaskBatchSource {
 export function buildExperiment(cfg: TrainConfig, data: MultiTaskData): Experiment {
   const m = cfg.model;
   const inputDim = data.input.shape.reduce((a, b) => a * b, 1);
-  const losses: TaskLossKind[] = data.tasks.map((t) => (t.kind === 'regression' ? 'mse' : 'ce'));
+  const losses: TaskLossKind[] = data.tasks.map(taskLossOf);
   let model: MMoE;
   try {
     model = buildMMoE({
@@ -120,7 +136,7 @@ export function buildExperiment(cfg: TrainConfig, data: MultiTaskData): Experime
       expertHidden: m.expertHidden,
       expertOutputDim: m.expertOutput,
       towerHidden: m.towerHidden,
-      taskOutputDims: data.tasks.map((t) => (t.kind === 'regression' ? 1 : t.numClasses)),
+      taskOutputDims: data.tasks.map((t) => (t.kind === 'classification' ? t.numClasses : 1)),
       seed: cfg.optim.seed,
       ...imageExpertOverrides(data),
     });
@@ -155,7 +171,7 @@ export function trainExperiment(exp: Experiment, cfg: TrainConfig, epochs: numbe
     validation: exp.val,
     ...(hooks.onEpoch ? { onEpoch: hooks.onEpoch } : {}),
     ...(hooks.onBatch ? { onBatch: hooks.onBatch } : {}),
-    ...(hooks.signal ? { signal: hooks.signal } : {}),
+    ...(hooks.signal ? { signal: hooks.signal, onAbort: 'return' as const } : {}),
     ...(hooks.resumeFrom ? { resumeFrom: hooks.resumeFrom } : {}),
   });
 }

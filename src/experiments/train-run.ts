@@ -3,7 +3,8 @@ import type { EpochMetrics, FitPosition } from '../moe/train/fit.js';
 import { CheckpointError, readCheckpoint, saveCheckpoint, type Checkpoint } from '../node/checkpoint.js';
 import { writeTextAtomic } from '../node/atomic-write.js';
 import type { AtomicWriteFaults } from '../node/atomic-write.js';
-import type { MultiTaskData } from '../data/types.js';
+import type { InputSpec, MultiTaskData, TargetScaling, TaskSpec } from '../data/types.js';
+import { describeArchitecture, type ModuleSpec } from '../moe/architecture.js';
 import { GATE_KINDS, type TrainConfig } from './config.js';
 import { buildExperiment, loadExperimentData, testReport, trainExperiment, type Experiment, type TestReport } from './experiment.js';
 import { UserError } from './user-error.js';
@@ -15,9 +16,14 @@ import type { BatchProgress } from '../moe/train/fit.js';
  * checkpoint resumes bit for bit. At the end it writes metrics.json beside the checkpoint.
  */
 
+/** What `loss` and `valLoss` of an EpochRecord are (written into metrics.json). */
+export const EPOCH_LOSS_DEFINITION =
+  "mean over tasks of each task's mean loss over the epoch's examples, regularisers excluded (the loss the progress bar and the epoch lines show); valLoss: the same on the validation split";
+
 /** One epoch as kept in the checkpoint and metrics.json. */
 export interface EpochRecord {
   epoch: number;
+  /** See EPOCH_LOSS_DEFINITION. */
   loss: number;
   regularization: number;
   valLoss: number | null;
@@ -40,9 +46,21 @@ interface CheckpointExtra {
   position?: FitPosition | null;
 }
 
-/** What a train run keeps in its checkpoint's meta. */
+/** What `predict` and `export` need to know about a run's data: the inputs, the tasks and the scalings. */
+export interface RunDataInfo {
+  input: InputSpec;
+  tasks: TaskSpec[];
+  /** Input column names (CSV runs), else null: predict then takes the columns in order. */
+  featureNames: string[] | null;
+  inputScaling: TargetScaling[] | null;
+  targetScaling: TargetScaling[] | null;
+}
+
+/** What a train run keeps in its checkpoint's meta (the architecture lets `loadModel` rebuild it). */
 export interface TrainMeta {
   config: TrainConfig;
+  architecture: ModuleSpec;
+  data: RunDataInfo;
   /** Completed epochs. */
   epoch: number;
   extra: CheckpointExtra;
@@ -93,12 +111,16 @@ export function readSavedRun(dir: string): SavedRun {
   return { config: meta.config, checkpoint, epoch: meta.epoch!, history: Array.isArray(extra?.history) ? extra.history : [], position };
 }
 
+function meanOf(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
 function recordOf(m: EpochMetrics): EpochRecord {
   return {
     epoch: m.epoch + 1,
-    loss: m.loss,
+    loss: meanOf(m.taskLosses),
     regularization: m.regularization,
-    valLoss: m.validation ? m.validation.loss : null,
+    valLoss: m.validation ? meanOf(m.validation.taskLosses) : null,
     taskLosses: m.taskLosses,
     seconds: m.seconds,
   };
@@ -167,13 +189,21 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainRunResult
     }
   }
   const history: EpochRecord[] = resume ? [...resume.history] : [];
+  const architecture = describeArchitecture(exp.model);
+  const dataInfo: RunDataInfo = {
+    input: data.input,
+    tasks: [...data.tasks],
+    featureNames: data.featureNames ? [...data.featureNames] : null,
+    inputScaling: data.inputScaling ? [...data.inputScaling] : null,
+    targetScaling: data.targetScaling ? [...data.targetScaling] : null,
+  };
   const batchesPerEpoch = Math.ceil(data.train.size / config.optim.batchSize);
   hooks.onStart?.({ data, experiment: exp, startEpoch, batchesPerEpoch });
   const started = performance.now();
   let checkpointPath = '';
   let batchesRun = 0;
   const save = (epoch: number, position: FitPosition | null, faults?: AtomicWriteFaults): string => {
-    const meta: TrainMeta = { config, epoch, extra: { history, rng: { seed: config.optim.seed, epoch }, position } };
+    const meta: TrainMeta = { config, architecture, data: dataInfo, epoch, extra: { history, rng: { seed: config.optim.seed, epoch }, position } };
     return saveCheckpoint(outDir, { model: exp.model, optimizer: exp.optimizer, meta }, faults);
   };
   let result;
@@ -211,6 +241,7 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainRunResult
       {
         config,
         epochs: targetEpochs,
+        lossDefinition: EPOCH_LOSS_DEFINITION,
         history,
         test: {
           metric: report.metricKinds,

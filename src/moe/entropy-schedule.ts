@@ -1,19 +1,32 @@
 /** The entropy weight λ to use in a 0-based `epoch`, given the configured base weight. */
 export type EntropySchedule = (epoch: number, baseWeight: number) => number;
 
+/** The text form of a built-in schedule ('constant', 'warmup:E', 'exp:F'), kept on the function so models can be saved. */
+const SPEC = Symbol('entropy schedule spec');
+
+function withSpec(fn: EntropySchedule, spec: string): EntropySchedule {
+  return Object.assign(fn, { [SPEC]: spec });
+}
+
+/** The `parseEntropySchedule` text of a built-in schedule, or null for a hand-written function. */
+export function entropyScheduleSpec(schedule: EntropySchedule): string | null {
+  const spec = (schedule as EntropySchedule & { [SPEC]?: string })[SPEC];
+  return typeof spec === 'string' ? spec : null;
+}
+
 /** λ every epoch. */
-export const constantSchedule = (): EntropySchedule => (_epoch, base) => base;
+export const constantSchedule = (): EntropySchedule => withSpec((_epoch, base) => base, 'constant');
 
 /** Ramps λ linearly from base/epochs up to base over the first `epochs` epochs, then holds it. */
 export function linearWarmupSchedule(epochs: number): EntropySchedule {
   if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`linearWarmupSchedule: epochs must be an integer ≥ 1, got ${epochs}`);
-  return (epoch, base) => base * Math.min(1, (epoch + 1) / epochs);
+  return withSpec((epoch, base) => base * Math.min(1, (epoch + 1) / epochs), `warmup:${epochs}`);
 }
 
 /** λ·factor^epoch (factor > 1 grows the pressure towards binary selectors over time). */
 export function exponentialSchedule(factor: number): EntropySchedule {
   if (!Number.isFinite(factor) || factor <= 0) throw new Error(`exponentialSchedule: factor must be a finite number > 0, got ${factor}`);
-  return (epoch, base) => base * factor ** epoch;
+  return withSpec((epoch, base) => base * factor ** epoch, `exp:${factor}`);
 }
 
 /**

@@ -4,7 +4,6 @@ import { zeros } from '../tensor/creation.js';
 import type { DType } from '../tensor/dtype.js';
 import { formatShape } from '../tensor/shape.js';
 import { tidy } from '../tensor/scope.js';
-import type { RngState } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { summarizeGateWeights, type GateDiagnostics } from './gate-diagnostics.js';
 
@@ -30,21 +29,6 @@ export abstract class Gate extends Module {
   abstract readonly inputDim: number | null;
 
   abstract forward(x: Tensor): GateOutput;
-
-  /** Called by `fit` at the start of every epoch (0-based): regulariser schedules, noise reseeding. */
-  onEpochStart(epoch: number): void {
-    void epoch;
-  }
-
-  /** The state of the gate's training noise (null for gates without any), for exact mid-epoch resumes. */
-  randomState(): RngState | null {
-    return null;
-  }
-
-  /** Restores what `randomState()` returned. */
-  setRandomState(state: RngState | null): void {
-    if (state !== null) throw new Error(`${this.constructor.name}.setRandomState: this gate has no random state, got ${JSON.stringify(state)}`);
-  }
 
   /**
    * Which experts the gate uses and how cleanly (inference weights: eval mode, no noise). Static gates

@@ -26,8 +26,10 @@ export class MLP extends Module {
   readonly inputDim: number;
   readonly outputDim: number;
   readonly layers: ModuleList<Linear>;
-  private readonly act: ActivationName;
-  private readonly outAct: ActivationName;
+  /** Applied after every hidden layer. */
+  readonly activation: ActivationName;
+  /** Applied after the last layer. */
+  readonly outputActivation: ActivationName;
 
   constructor(opts: MLPOptions) {
     super();
@@ -39,8 +41,8 @@ export class MLP extends Module {
     // Looked up now so an unknown name fails at construction.
     activation(actName);
     activation(opts.outputActivation ?? 'identity');
-    this.act = actName;
-    this.outAct = opts.outputActivation ?? 'identity';
+    this.activation = actName;
+    this.outputActivation = opts.outputActivation ?? 'identity';
     this.inputDim = opts.inputDim;
     this.outputDim = opts.outputDim;
     const widths = [opts.inputDim, ...opts.hidden, opts.outputDim];
@@ -57,7 +59,7 @@ export class MLP extends Module {
     let h = x;
     const n = this.layers.length;
     this.layers.items.forEach((layer, i) => {
-      h = layer.forwardActivated(h, i + 1 < n ? this.act : this.outAct);
+      h = layer.forwardActivated(h, i + 1 < n ? this.activation : this.outputActivation);
     });
     return h;
   }

@@ -3,7 +3,9 @@ import { cast } from '../autograd/ops/elementwise.js';
 import { backend } from '../kernels/registry.js';
 import { formatShape, shapesEqual } from '../tensor/shape.js';
 import { keep } from '../tensor/scope.js';
+import type { RngState } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
+import { summary } from './summary.js';
 
 /** Parameter name → tensor. `stateDict()` returns copies; `loadStateDict` copies values in. */
 export type StateDict = Record<string, Tensor>;
@@ -88,6 +90,32 @@ export abstract class Module {
 
   zeroGrad(): void {
     for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  /**
+   * Called by `fit` on every module at the start of every epoch (0-based): regulariser schedules,
+   * reseeding noise and dropout from (seed, epoch) so resumed runs repeat exactly. Default: nothing.
+   */
+  onEpochStart(epoch: number): void {
+    void epoch;
+  }
+
+  /**
+   * The state of this module's own training randomness (gate noise, dropout masks), or null when it
+   * has none: with it `fit` can resume exactly in the middle of an epoch.
+   */
+  randomState(): RngState | null {
+    return null;
+  }
+
+  /** Restores what `randomState()` returned. */
+  setRandomState(state: RngState | null): void {
+    if (state !== null) throw new Error(`${this.constructor.name}.setRandomState: this module has no random state, got ${JSON.stringify(state)}`);
+  }
+
+  /** The module tree with its parameters per module, as a table (see `summary`). */
+  toString(): string {
+    return summary(this);
   }
 
   /** Copies of every parameter (detached, owned by the caller), keyed by dotted name. */

@@ -54,7 +54,8 @@ export abstract class Optimizer {
 
   /** One update of every parameter that has a gradient (parameters without one are left alone). */
   step(): void {
-    assertPositive(this.type, 'lr', this.lr);
+    // 0 is allowed here (a schedule may end or start at 0); the constructor asks for a rate > 0.
+    if (typeof this.lr !== 'number' || !Number.isFinite(this.lr) || this.lr < 0) throw new Error(`${this.type}: lr must be a finite number ≥ 0, got ${String(this.lr)}`);
     noGrad(() =>
       tidy(() => {
         this.params.forEach((p, i) => {

@@ -1,4 +1,5 @@
 import type { DType, TypedArray } from './dtype.js';
+import { formatTensor, type TensorFormatOptions } from './format.js';
 import { formatShape, sizeOf, type Shape } from './shape.js';
 import type { Storage } from './storage.js';
 import { trackInScope } from './scope.js';
@@ -116,8 +117,15 @@ export class Tensor {
     this.node = null;
   }
 
-  toString(): string {
-    return `Tensor(${formatShape(this.shape)}, ${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''})`;
+  /** The values, PyTorch style (`tensor([[1.0000, 2.5000], …])`); large tensors are summarised with `...`. */
+  toString(opts?: TensorFormatOptions): string {
+    if (this._disposed) return `tensor(<disposed>, shape=${formatShape(this.shape)}, dtype=${this.dtype})`;
+    return formatTensor(this, this._storage.readSync(), opts);
+  }
+
+  /** What `console.log(t)` shows in Node (the same as `toString()`). */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
   }
 
   private releaseStorage(): void {

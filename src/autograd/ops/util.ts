@@ -49,7 +49,7 @@ export function assertInteger(op: string, name: string, value: number, min = -In
 }
 
 export function describe(x: unknown): string {
-  if (x instanceof Tensor) return x.toString();
+  if (x instanceof Tensor) return `Tensor(${formatShape(x.shape)}, ${x.dtype}${x.requiresGrad ? ', requiresGrad' : ''})`;
   if (Array.isArray(x)) return `array of length ${x.length}`;
   if (x === null) return 'null';
   return typeof x === 'number' ? String(x) : typeof x;

@@ -11,6 +11,7 @@ import {
 import { copySource, fillSource, type SourceSpec } from './elementwise.js';
 import { MAX_GPU_ELEMENTS } from './source.js';
 import { GpuStorage, type GpuStorageOwner } from './storage.js';
+import { describeWebGlRenderer } from './webgl-renderer.js';
 
 export type { GpuMode, GpuModeRequest };
 
@@ -95,7 +96,10 @@ export class GpuDevice implements GpuStorageOwner {
     }
     this.mode = probeMode;
     this.textures = GL_MODES.has(probeMode);
-    this.driver = this.textures ? detectGlDriver() : probeMode === 'webasm' ? 'WebAssembly on the host CPU (no GPU)' : 'JavaScript on the host CPU (no GPU)';
+    this.driver =
+      probeMode === 'headlessgl' ? detectGlDriver()
+      : this.textures ? describeWebGlRenderer(this.gpu.context)
+      : probeMode === 'webasm' ? 'WebAssembly on the host CPU (no GPU)' : 'JavaScript on the host CPU (no GPU)';
     if (this.textures) this.countGlTextures();
   }
 

@@ -22,7 +22,12 @@ export interface PreparedData {
   size: number;
 }
 
-export function prepareData(owner: string, data: MultiTaskBatchSource, numTasks: number, dtype: DType): PreparedData {
+/**
+ * Checks `data` against the model and splits its targets per task. `persistent` tensors (the default)
+ * are kept out of any open `tidy` scope; a streamed batch is prepared inside the step's scope instead.
+ */
+export function prepareData(owner: string, data: MultiTaskBatchSource, numTasks: number, dtype: DType, persistent = true): PreparedData {
+  const retain = persistent ? keep : (t: Tensor): Tensor => t;
   if (!data || !(data.x instanceof Tensor)) throw new Error(`${owner}: data.x must be a Tensor of inputs [N, ...]`);
   const size = data.x.shape[0];
   if (data.x.ndim < 2 || size === undefined || size === 0) throw new Error(`${owner}: data.x must be [N ≥ 1, features...], got ${formatShape(data.x.shape)}`);
@@ -32,7 +37,7 @@ export function prepareData(owner: string, data: MultiTaskBatchSource, numTasks:
     if (y.ndim !== 2 || y.shape[1] !== numTasks) {
       throw new Error(`${owner}: data.y ${formatShape(y.shape)} must be [N, ${numTasks}] (one column per task) or an array of ${numTasks} tensors`);
     }
-    targets = Array.from({ length: numTasks }, (_, t) => columnOf(y, t));
+    targets = Array.from({ length: numTasks }, (_, t) => retain(columnOf(y, t)));
   } else if (Array.isArray(data.y)) {
     if (data.y.length !== numTasks) throw new Error(`${owner}: data.y has ${data.y.length} target tensors for a model with ${numTasks} tasks`);
     targets = data.y.map((t, i) => {
@@ -47,7 +52,7 @@ export function prepareData(owner: string, data: MultiTaskBatchSource, numTasks:
   });
   assertFiniteRows(owner, 'data.x', data.x);
   targets.forEach((t, i) => assertFiniteRows(owner, `the targets of task ${i}`, t));
-  const asDtype = (t: Tensor): Tensor => (t.dtype === dtype ? t : keep(cast(t, dtype)));
+  const asDtype = (t: Tensor): Tensor => (t.dtype === dtype ? t : retain(cast(t, dtype)));
   return { x: asDtype(data.x), targets: targets.map(asDtype), size };
 }
 
@@ -68,7 +73,7 @@ function columnOf(y: Tensor, t: number): Tensor {
   const src = y.storage.readSync();
   const out = allocArray(y.dtype, rows);
   for (let r = 0; r < rows; r++) out[r] = src[r * cols + t]!;
-  return keep(fromTypedArray(out, [rows]));
+  return fromTypedArray(out, [rows]);
 }
 
 /** The rows `indices` of t (a fresh constant tensor; the data never needs gradients). */
@@ -94,4 +99,9 @@ export function batchIndices(order: Int32Array, batchSize: number): Int32Array[]
   const out: Int32Array[] = [];
   for (let start = 0; start < order.length; start += batchSize) out.push(order.subarray(start, Math.min(order.length, start + batchSize)));
   return out;
+}
+
+/** True for tensors in memory ({ x, y }), false for a stream of batches. */
+export function isInMemory(data: unknown): data is MultiTaskBatchSource {
+  return typeof data === 'object' && data !== null && (data as { x?: unknown }).x instanceof Tensor;
 }

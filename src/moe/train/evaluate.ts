@@ -1,7 +1,11 @@
 import { noGrad } from '../../autograd/engine.js';
 import { tidy } from '../../tensor/scope.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import type { MultiTaskModel } from '../mmoe.js';
-import { batchIndices, checkBatchSize, prepareData, takeRows, type MultiTaskBatchSource, type PreparedData } from './dataset.js';
+import type { DType } from '../../tensor/dtype.js';
+import { emptyEpochError, epochBatches } from './batch-stream.js';
+import { batchIndices, checkBatchSize, isInMemory, prepareData, takeRows, type MultiTaskBatchSource, type PreparedData } from './dataset.js';
+import type { BatchStream } from './fit-options.js';
 import { resolveLossSetup, type LossSetup } from './loss-setup.js';
 import { taskAccuracy, taskLoss, type TaskLossKind } from './task-loss.js';
 
@@ -21,41 +25,101 @@ export interface EvaluateOptions {
   batchSize?: number;
 }
 
-/** Losses and accuracies of `model` on `data` in eval mode (no regularisers, no noise, no graph). */
-export function evaluate(model: MultiTaskModel, data: MultiTaskBatchSource, opts: EvaluateOptions = {}): EvaluationResult {
+/**
+ * Losses and accuracies of `model` on `data` in eval mode (no regularisers, no noise, no graph): tensors
+ * in memory, or a stream of batches (an iterable, or a function called with epoch 0).
+ */
+export function evaluate(model: MultiTaskModel, data: MultiTaskBatchSource | BatchStream, opts: EvaluateOptions = {}): EvaluationResult {
   const batchSize = checkBatchSize('evaluate', opts.batchSize ?? 256);
   const setup = resolveLossSetup('evaluate', model.numTasks, opts.losses, opts.taskWeights);
   const dtype = model.parameters()[0]?.dtype ?? 'float32';
+  if (!isInMemory(data)) return evaluateStream(model, data, setup, dtype, 'evaluate');
   return evaluatePrepared(model, prepareData('evaluate', data, model.numTasks, dtype), setup, batchSize);
 }
 
+/** Losses of the model (eval mode) over a sync stream's batches. */
+export function evaluateStream(model: MultiTaskModel, stream: BatchStream, setup: LossSetup, dtype: DType, owner: string): EvaluationResult {
+  return withEvalMode(model, () => {
+    const acc = new EvalAccumulator(model, setup);
+    const source = epochBatches(owner, stream, 0);
+    if (!(Symbol.iterator in source)) throw new Error(`${owner}: the data is an async iterable; use fitAsync / evaluateAsync`);
+    for (const batch of source) acc.add(() => prepareData(owner, batch, model.numTasks, dtype, false));
+    if (acc.batches === 0) throw emptyEpochError(owner, 0, stream);
+    return acc.result();
+  });
+}
+
 export function evaluatePrepared(model: MultiTaskModel, data: PreparedData, setup: LossSetup, batchSize: number): EvaluationResult {
+  const order = Int32Array.from({ length: data.size }, (_, i) => i);
+  return withEvalMode(model, () => {
+    const acc = new EvalAccumulator(model, setup);
+    for (const rows of batchIndices(order, batchSize)) acc.add(() => ({ x: takeRows(data.x, rows), targets: data.targets.map((t) => takeRows(t, rows)) }));
+    return acc.result();
+  });
+}
+
+/** Runs `fn` with the model in eval mode, restoring its mode afterwards (also after an error). */
+export function withEvalMode<T>(model: MultiTaskModel, fn: () => T): T {
   const wasTraining = model.training;
   model.eval();
-  const T = model.numTasks;
-  const lossSums = new Array<number>(T).fill(0);
-  const accuracySums = new Array<number>(T).fill(0);
   try {
-    const order = Int32Array.from({ length: data.size }, (_, i) => i);
-    for (const rows of batchIndices(order, batchSize)) {
-      tidy(() =>
-        noGrad(() => {
-          const { outputs } = model.forward(takeRows(data.x, rows));
-          outputs.forEach((out, t) => {
-            const target = takeRows(data.targets[t]!, rows);
-            lossSums[t]! += taskLoss(setup.losses[t]!, out, target).item() * rows.length;
-            accuracySums[t]! += (taskAccuracy(setup.losses[t]!, out, target) ?? 0) * rows.length;
-          });
-        }),
-      );
-    }
+    return fn();
   } finally {
     model.train(wasTraining);
   }
-  const taskLosses = lossSums.map((s) => s / data.size);
-  return {
-    loss: taskLosses.reduce((acc, l, t) => acc + setup.weights[t]! * l, 0),
-    taskLosses,
-    taskAccuracies: setup.losses.map((kind, t) => (kind === 'mse' ? null : accuracySums[t]! / data.size)),
-  };
+}
+
+/** `withEvalMode` for an async function. */
+export async function withEvalModeAsync<T>(model: MultiTaskModel, fn: () => Promise<T>): Promise<T> {
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    return await fn();
+  } finally {
+    model.train(wasTraining);
+  }
+}
+
+/** Loss and accuracy sums over batches (the model must be in eval mode), weighted by rows. */
+export class EvalAccumulator {
+  private readonly lossSums: number[];
+  private readonly accuracySums: number[];
+  private rows = 0;
+  /** Batches added so far. */
+  batches = 0;
+
+  constructor(
+    private readonly model: MultiTaskModel,
+    private readonly setup: LossSetup,
+  ) {
+    this.lossSums = new Array<number>(model.numTasks).fill(0);
+    this.accuracySums = new Array<number>(model.numTasks).fill(0);
+  }
+
+  /** Evaluates one batch; `load` runs inside the batch's scope, so the tensors it makes are freed after. */
+  add(load: () => { x: Tensor; targets: readonly Tensor[] }): void {
+    tidy(() =>
+      noGrad(() => {
+        const batch = load();
+        const rows = batch.x.shape[0]!;
+        const { outputs } = this.model.forward(batch.x);
+        outputs.forEach((out, t) => {
+          const target = batch.targets[t]!;
+          this.lossSums[t]! += taskLoss(this.setup.losses[t]!, out, target).item() * rows;
+          this.accuracySums[t]! += (taskAccuracy(this.setup.losses[t]!, out, target) ?? 0) * rows;
+        });
+        this.rows += rows;
+        this.batches++;
+      }),
+    );
+  }
+
+  result(): EvaluationResult {
+    const taskLosses = this.lossSums.map((s) => s / this.rows);
+    return {
+      loss: taskLosses.reduce((acc, l, t) => acc + this.setup.weights[t]! * l, 0),
+      taskLosses,
+      taskAccuracies: this.setup.losses.map((kind, t) => (kind === 'mse' ? null : this.accuracySums[t]! / this.rows)),
+    };
+  }
 }

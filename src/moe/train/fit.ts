@@ -1,115 +1,47 @@
-import type { Optimizer } from '../../optim/optimizer.js';
-import type { RngState } from '../../tensor/random.js';
 import type { MultiTaskModel } from '../mmoe.js';
-import type { MultiTaskBatchSource } from './dataset.js';
-import type { EvaluationResult } from './evaluate.js';
-import type { TaskLossKind } from './task-loss.js';
-import { trainingLoop } from './training-loop.js';
+import { emptyEpochError, epochBatches } from './batch-stream.js';
+import { isInMemory } from './dataset.js';
+import { evaluatePrepared, evaluateStream, type EvaluationResult } from './evaluate.js';
+import type { BatchStream, FitData, FitOptions, FitResult } from './fit-options.js';
+import { FitLoop } from './fit-loop.js';
 
-export interface EarlyStoppingOptions {
-  /** Epochs without an improvement larger than `minDelta` before stopping. */
-  patience: number;
-  minDelta?: number;
-  /** Put back the weights of the best epoch when training ends (default true). */
-  restoreBest?: boolean;
-}
-
-export interface FitOptions {
-  /** Train until this many epochs have run in total (counting `initialEpoch`). */
-  epochs: number;
-  /** Rows per step (default 32; the last batch of an epoch may be smaller). */
-  batchSize?: number;
-  /** Default: Adam over the model's parameters with `lr`. */
-  optimizer?: Optimizer;
-  /** Learning rate of the default optimiser (default 1e-3). */
-  lr?: number;
-  /** Loss per task (or one for all), default 'mse'. */
-  losses?: TaskLossKind | readonly TaskLossKind[];
-  /** Weight of each task in the objective (default 1 each). */
-  taskWeights?: readonly number[];
-  /** Seed of the shuffling (default 0). Epoch e shuffles with a generator derived from (seed, e), so resumed runs repeat exactly. */
-  seed?: number;
-  shuffle?: boolean;
-  /** First epoch to run (to resume a checkpoint taken after `initialEpoch` epochs). */
-  initialEpoch?: number;
-  /** Data evaluated after every epoch (eval mode); the monitored loss for early stopping. */
-  validation?: MultiTaskBatchSource;
-  earlyStopping?: EarlyStoppingOptions;
-  /** Called after every epoch; returning false stops training. */
-  onEpoch?: (metrics: EpochMetrics) => void | boolean;
-  /** Called after every step (progress bars). */
-  onBatch?: (progress: BatchProgress) => void;
-  /**
-   * Continue exactly where an interrupted `fitAsync` stopped (its `interrupted` position), with the
-   * model and optimiser state saved at that moment; replaces `initialEpoch`.
-   */
-  resumeFrom?: FitPosition;
-}
+export type { AsyncBatchStream, Batch, BatchProgress, BatchStream, EarlyStoppingOptions, EpochMetrics, FitData, FitOptions, FitPosition, FitResult } from './fit-options.js';
 
 /**
- * Where training stood between two batches. With the model's parameters and the optimiser's state it
- * is everything needed to continue bit for bit: the epoch's shuffle derives from (seed, epoch), the
- * metrics' running sums and the gates' noise generators are here. JSON-safe.
+ * Trains a multi-task model: seeded shuffling and batching of in-memory data (or the batches of a
+ * stream, in its order), Σ_t w_t · L_t plus every gate's regulariser, one optimiser step per batch
+ * inside `tidy` (memory stays flat), optional gradient clipping and learning-rate schedule, module
+ * epoch hooks (gate schedules, noise and dropout reseeding), per-epoch metrics, optional validation and
+ * early stopping. For async iterables of batches (and to stop from an AbortSignal) use `fitAsync`.
  */
-export interface FitPosition {
-  /** The epoch in progress (0-based). */
-  epoch: number;
-  /** Batches of that epoch already trained. */
-  batch: number;
-  /** Σ over the trained rows of each task's loss × rows (behind the epoch's mean loss). */
-  taskSums: number[];
-  /** Σ over the trained rows of the regulariser × rows. */
-  regularizationSum: number;
-  /** Each gate's noise generator state (null for gates without noise), in `model.modules()` order. */
-  randomStates: (RngState | null)[];
-}
-
-export interface EpochMetrics {
-  epoch: number;
-  /** Mean over the epoch's rows of Σ_t w_t · L_t (task losses only). */
-  loss: number;
-  taskLosses: number[];
-  /** Mean regulariser (entropy, reachability, load balancing) over the epoch. */
-  regularization: number;
-  /** loss + regularization: what was minimised. */
-  objective: number;
-  validation: EvaluationResult | null;
-  /** Wall-clock seconds of the epoch (training and validation). */
-  seconds: number;
-}
-
-export interface BatchProgress {
-  epoch: number;
-  batch: number;
-  batches: number;
-  /** Objective of this batch. */
-  loss: number;
-  /** Rows processed so far in this epoch. */
-  rows: number;
-}
-
-export interface FitResult {
-  history: EpochMetrics[];
-  /** Epoch with the lowest monitored loss (validation loss if given, else training loss). */
-  bestEpoch: number;
-  bestLoss: number;
-  stoppedEarly: boolean;
-  /** True when the best epoch's weights were put back at the end. */
-  restoredBest: boolean;
-  optimizer: Optimizer;
-  /** Where training stopped when `fitAsync` was asked to stop; null when it ran to its end. */
-  interrupted: FitPosition | null;
-}
-
-/**
- * Trains a multi-task model: seeded shuffling and batching, Σ_t w_t · L_t plus every gate's
- * regulariser, one optimiser step per batch inside `tidy` (memory stays flat), gate schedules applied
- * at the start of each epoch, per-epoch metrics, optional validation and early stopping. Synchronous:
- * use `fitAsync` to be able to stop it (Ctrl-C, a button) and resume exactly.
- */
-export function fit(model: MultiTaskModel, data: MultiTaskBatchSource, opts: FitOptions): FitResult {
-  const loop = trainingLoop('fit', model, data, opts);
-  for (let step = loop.next(); ; step = loop.next(false)) {
-    if (step.done) return step.value;
+export function fit(model: MultiTaskModel, data: FitData, opts: FitOptions): FitResult {
+  const loop = new FitLoop('fit', model, opts);
+  const train = isInMemory(data) ? loop.prepare(data) : null;
+  if (!train && opts.resumeFrom) throw new Error('fit: resumeFrom needs in-memory data (a stream cannot be rewound to a batch)');
+  const validation = validationEvaluator(loop, opts.validation);
+  loop.seekScheduler(train ? Math.ceil(train.size / loop.batchSize) : (opts.batchesPerEpoch ?? null));
+  for (let epoch = loop.initialEpoch; epoch < loop.epochs; epoch++) {
+    loop.beginEpoch(epoch);
+    if (train) {
+      const batches = loop.memoryBatches(train, epoch);
+      for (const load of batches.slice(loop.batchesDone)) loop.trainBatch(load, batches.length);
+    } else {
+      const source = epochBatches('fit', data as BatchStream, epoch);
+      if (!(Symbol.iterator in source)) throw new Error('fit: the data is an async iterable; use fitAsync for async batches');
+      for (const batch of source) loop.trainBatch(loop.streamBatch(batch), opts.batchesPerEpoch ?? NaN);
+      if (loop.batchesDone === 0) throw emptyEpochError('fit', epoch, data as BatchStream);
+    }
+    if (!loop.endEpoch(validation)) break;
   }
+  return loop.finish();
+}
+
+/** Evaluates the validation data after an epoch: in memory (prepared once) or a sync stream. */
+function validationEvaluator(loop: FitLoop, data: FitData | undefined): (() => EvaluationResult) | null {
+  if (data === undefined) return null;
+  if (isInMemory(data)) {
+    const prepared = loop.prepare(data, true);
+    return () => evaluatePrepared(loop.model, prepared, loop.setup, Math.max(loop.batchSize, 256));
+  }
+  return () => evaluateStream(loop.model, data as BatchStream, loop.setup, loop.dtype, 'fit (validation)');
 }
