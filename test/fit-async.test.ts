@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Adam, buildMMoE, fit, fitAsync, fromTypedArray, linearWarmupSchedule, Rng, type FitPosition, type FitResult, type GateSpec, type MMoE, type Tensor } from '../src/index.js';
+import { Activation, Adam, buildMMoE, Dropout, fit, fitAsync, fromTypedArray, Linear, linearWarmupSchedule, Rng, Sequential, type FitPosition, type FitResult, type GateSpec, type MMoE, type Tensor } from '../src/index.js';
 
 /** fitAsync: the same loop as fit, stoppable at batch boundaries, and resumable exactly from where it stopped. */
 
@@ -18,10 +18,13 @@ function data(seed: number, n: number): { x: Tensor; y: Tensor } {
 const GATES: [string, GateSpec][] = [
   ['dselect-k with an entropy warm-up', { type: 'dselect-k', k: 2, perExample: true, entropyWeight: 0.05, entropySchedule: linearWarmupSchedule(2) }],
   ['noisy-top-k (gate noise)', { type: 'noisy-top-k', k: 2 }],
+  ['softmax with dropout in the experts', { type: 'softmax', perExample: true }],
 ];
 
 function build(gate: GateSpec): { model: MMoE; optimizer: Adam } {
-  const model = buildMMoE({ inputDim: 6, numTasks: 2, numExperts: 4, expertHidden: [5], expertOutputDim: 3, towerHidden: [3], gate, seed: 4 });
+  // With the softmax gate the experts carry dropout: its masks are random state too.
+  const dropoutExperts = gate.type === 'softmax' ? { expertFactory: (_: number, rng: Rng) => new Sequential([new Linear(6, 5, { rng }), new Activation('relu'), new Dropout(0.3, { rng }), new Linear(5, 3, { rng })]) } : {};
+  const model = buildMMoE({ inputDim: 6, numTasks: 2, numExperts: 4, expertHidden: [5], expertOutputDim: 3, towerHidden: [3], gate, seed: 4, ...dropoutExperts });
   return { model, optimizer: new Adam(model, { lr: 0.01 }) };
 }
 
