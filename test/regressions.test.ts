@@ -28,6 +28,7 @@ import { CheckpointError, loadCheckpoint, readCheckpoint, saveCheckpoint } from 
 import { IdxFormatError, decodeIdx, encodeIdx } from '../src/node/data/idx.js';
 import { ensureDirectory } from '../src/node/ensure-dir.js';
 import { readWeights, saveWeights } from '../src/node/weights-file.js';
+import { decodeSafetensors } from '../src/nn/safetensors.js';
 import { WeightsFormatError } from '../src/nn/weights-format.js';
 import { replaceDirectory } from '../src/node/replace-dir.js';
 import { acquireRunLock, RunLockError } from '../src/node/run-lock.js';
@@ -255,6 +256,12 @@ describe('issue 11 defects', () => {
     writeFileSync(manifestPath, JSON.stringify(manifest));
     expect(() => readWeights(dir)).toThrow(WeightsFormatError);
     expect(() => readWeights(dir)).toThrow(/tensor '__proto__' is not allowed/);
+    // the same in a safetensors file (added later, same trap)
+    const header = new TextEncoder().encode(JSON.stringify({ ['__proto__']: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }));
+    const file = new Uint8Array(8 + header.length + 4);
+    new DataView(file.buffer).setBigUint64(0, BigInt(header.length), true);
+    file.set(header, 8);
+    expect(() => decodeSafetensors(file, 'x.safetensors')).toThrow("x.safetensors: not a valid safetensors file: tensor name '__proto__' is not allowed");
   });
 
   it('15: smooth-step with γ = 1e-300 is 0.5 at 0 (not NaN); gates refuse a γ float32 cannot train with', () => {
