@@ -2,7 +2,7 @@
 // `npm run bench` (builds dist/ first): dselect-k against a naive loop and TensorFlow.js, side by
 // side in one process. Prints a table and writes bench/results.json.
 //
-//   node bench/run.js [--suite matmul,elementwise,softmax,moe] [--sizes 64,128] [--quick]
+//   node bench/run.js [--suite matmul,elementwise,math,softmax,moe] [--sizes 64,128] [--quick]
 //                     [--no-tfjs] [--out bench/results.json]
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { loadTfjs } from './lib/tfjs.js';
 import { runWorkload } from './lib/workload.js';
 import { elementwiseWorkloads } from './suites/elementwise.js';
 import { DEFAULT_SIZES, matmulWorkloads } from './suites/matmul.js';
+import { mathWorkloads } from './suites/math.js';
 import { runMoeSuite } from './suites/moe.js';
 import { softmaxWorkloads } from './suites/softmax.js';
 
@@ -28,6 +29,7 @@ async function runWorkloads(workloads, ctx) {
 const SUITES = {
   matmul: (ctx, args) => runWorkloads(matmulWorkloads(ctx, args.sizes), ctx),
   elementwise: (ctx) => runWorkloads(elementwiseWorkloads(ctx), ctx),
+  math: (ctx) => runWorkloads(mathWorkloads(ctx), ctx),
   softmax: (ctx) => runWorkloads(softmaxWorkloads(ctx), ctx),
   moe: (ctx) => runMoeSuite(ctx),
 };
@@ -43,7 +45,7 @@ function parseArgs(argv) {
     else if (flag === '--no-tfjs') args.tfjs = false;
     else if (flag === '--out') args.out = value();
     else if (flag === '--help' || flag === '-h') {
-      console.log('node bench/run.js [--suite matmul,elementwise,softmax,moe] [--sizes 64,128] [--quick] [--no-tfjs] [--out file]');
+      console.log('node bench/run.js [--suite matmul,elementwise,math,softmax,moe] [--sizes 64,128] [--quick] [--no-tfjs] [--out file]');
       process.exit(0);
     } else throw new Error(`bench: unknown argument ${argv[i]}`);
   }

@@ -11,7 +11,10 @@ setupCore();
 export { configureMatmul, matmulInfo, type MatmulInfo, type MatmulKernelChoice, type MatmulSettings } from './kernels/cpu/matmul-config.js';
 export { configureBufferPool, type BufferPoolOptions } from './kernels/cpu/host.js';
 export { configureFusedKernels, type FusedKernelOptions } from './kernels/cpu/wasm/kernel-module.js';
+export { configureHeap, type HeapInfo, type HeapOptions } from './kernels/cpu/heap.js';
+export { configureSimdKernels, type SimdKernelOptions } from './kernels/cpu/simd.js';
 export { shutdownGemmWorkers } from './kernels/cpu/gemm-wasm.js';
+export { shutdownConvWorkers } from './kernels/cpu/conv-wasm-runtime.js';
 export { setWorkerSpawner, type WorkerHandle, type WorkerSpawner } from './kernels/cpu/threads/spawner.js';
 
 // Backends, kernels and storage

@@ -30,7 +30,9 @@ const K = 2;
 
 const required = process.env['CI'] === 'true';
 const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium && !required) console.log(`[browser-demo] skipped: ${CHROMIUM} not found (apt-get install chromium)`);
+const missing = `needs Chromium: ${CHROMIUM} not found (apt-get install chromium)`;
+// Where Chromium is missing (and not required), one visible skip says why.
+if (!hasChromium && !required) it('the browser demo in Chromium', (ctx) => ctx.skip(missing));
 
 /** What the test reads of the page's `window.dselectkDemo` (examples/browser/src/main.ts has the full types). */
 interface RunRecord {
@@ -126,11 +128,12 @@ describe.skipIf(!hasChromium && !required)('the browser demo in Chromium', () =>
     console.log(`[browser-demo] cpu: ${run.settings.epochs} epochs in ${run.seconds!.toFixed(1)} s, loss ${run.epochs.map((e) => e.loss.toFixed(4)).join(' → ')}`);
   });
 
-  it('trains the same model on the gpu backend (GPU.js WebGL2), says what ran it, and agrees with the cpu backend at float32 tolerance', async () => {
+  it('trains the same model on the gpu backend (GPU.js WebGL2), says what ran it, and agrees with the cpu backend at float32 tolerance', async (ctx) => {
     const cpu = runs.find((r) => r.settings.backend === 'cpu');
     expect(cpu, 'the cpu run of the previous test').toBeDefined();
     const gpu = await trainOn('gpu:webgl2');
     const b = gpu.backend!;
+    ctx.task.meta.gpu = { needs: ['webgl2'], ran: [`${b.mode} (Chromium)`] }; // for the run's one-line mode summary
     // Every kernel ran in WebGL2 (the mode summary would list any other mode GPU.js fell back to).
     expect(b).toMatchObject({ name: 'gpu', mode: 'webgl2', requestedMode: 'webgl2', fallbacksUsed: [], degraded: [] });
     expect(b.device).toBeDefined();

@@ -28,14 +28,26 @@ export function noGrad<T>(fn: () => T): T {
 
 export type BackwardFn = (grad: Tensor) => readonly (Tensor | null)[];
 
+const recordedNames = new Set<string>();
+
 /** Wraps a kernel result as the op's output and records how to differentiate it. */
 export function recordOp(op: string, storage: Storage, shape: Shape, inputs: readonly Tensor[], backwardFn: BackwardFn): Tensor {
   const out = new Tensor(storage, shape);
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
     out.node = { op, inputs, backward: backwardFn };
+    recordedNames.add(op);
   }
   return out;
+}
+
+/**
+ * Every op name recorded in a graph so far in this process. The test suite checks after each file that
+ * each one is declared (src/autograd/ops/registry.ts or an OpPack's `ops`), so no op escapes the
+ * gradcheck coverage test.
+ */
+export function recordedOpNames(): ReadonlySet<string> {
+  return recordedNames;
 }
 
 /** Sums `grad` over broadcast dims so it matches `shape`. */

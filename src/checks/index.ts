@@ -29,6 +29,14 @@ export const PACK_GRADCHECK_CASES: Readonly<Record<string, readonly GradcheckCas
   'layer-norm': layerNormGradcheckCases,
 };
 
+/**
+ * The case list each differentiable op must be exercised by (`DifferentiableOp.owner`): the engine
+ * suite for the generic ops, the pack's own list for a pack's ops.
+ */
+export function gradcheckCasesByOwner(): Readonly<Record<string, readonly GradcheckCase[]>> {
+  return { engine: engineGradcheckCases, ...PACK_GRADCHECK_CASES };
+}
+
 export function gradcheckSuites(): GradcheckSuite[] {
   return [
     { name: 'engine', cases: engineGradcheckCases },

@@ -38,12 +38,21 @@ export interface ModelCheck {
   run: (...data: Tensor[]) => Tensor;
 }
 
+/** A gradient check of a whole module; `module()` gives the module it checks (for the coverage test). */
+export interface ModuleGradcheckCase extends GradcheckCase {
+  module(): Module;
+}
+
+export function isModuleCase(c: GradcheckCase): c is ModuleGradcheckCase {
+  return typeof (c as Partial<ModuleGradcheckCase>).module === 'function';
+}
+
 /**
  * A gradient check of a whole module: the inputs are its data tensors followed by copies of every
  * parameter, and the function runs the module with those parameters swapped in. The model is built
  * on first use so importing the package stays cheap.
  */
-export function moduleCase(name: string, build: () => ModelCheck): GradcheckCase {
+export function moduleCase(name: string, build: () => ModelCheck): ModuleGradcheckCase {
   let built: (ModelCheck & { dataCount: number }) | null = null;
   const get = (): ModelCheck & { dataCount: number } => {
     if (built === null) {
@@ -54,6 +63,7 @@ export function moduleCase(name: string, build: () => ModelCheck): GradcheckCase
   };
   return {
     name,
+    module: () => get().module,
     fn: (...inputs: Tensor[]) => {
       const m = get();
       return withParameters(m.module, inputs.slice(m.dataCount), () => m.run(...inputs.slice(0, m.dataCount)));
@@ -72,7 +82,7 @@ export function project(y: Tensor, seed: number): Tensor {
 
 const x = (rows: number, cols: number, seed: number) => (): Tensor[] => [randn([rows, cols], { ...F64, rng: new Rng(seed) })];
 
-function gateCase(name: string, makeGate: (rng: Rng) => Gate, opts: { rows?: number; inputDim: number; training?: boolean; prepare?: (g: Gate) => void; seed?: number }): GradcheckCase {
+function gateCase(name: string, makeGate: (rng: Rng) => Gate, opts: { rows?: number; inputDim: number; training?: boolean; prepare?: (g: Gate) => void; seed?: number }): ModuleGradcheckCase {
   return moduleCase(name, () => {
     const gate = makeGate(new Rng(opts.seed ?? 11));
     opts.prepare?.(gate);
@@ -90,7 +100,7 @@ function gateCase(name: string, makeGate: (rng: Rng) => Gate, opts: { rows?: num
   });
 }
 
-function mmoeCase(name: string, perExample: boolean, numExperts: number): GradcheckCase {
+function mmoeCase(name: string, perExample: boolean, numExperts: number): ModuleGradcheckCase {
   return moduleCase(name, () => {
     const rng = new Rng(perExample ? 41 : 42);
     const experts = Array.from({ length: numExperts }, () => new MLP({ inputDim: 3, hidden: [3], outputDim: 2, activation: 'tanh', rng, dtype: 'float64' }));

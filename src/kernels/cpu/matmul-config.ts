@@ -7,7 +7,8 @@ import { workerSpawner } from './threads/spawner.js';
  *   'wasm' insists on SIMD (an error where there is none); 'js' forces the plain-JS kernel.
  * - threads (default 1): products of ≥ 2^19 multiply-adds are split across this many threads
  *   (workers on a shared WebAssembly memory; SIMD kernel only; needs a worker spawner, which
- *   `useWorkerThreads()` of `dselect-k/node` installs). Workers start on first use.
+ *   `useWorkerThreads()` of `dselect-k/node` installs). Workers start on first use. The fused
+ *   conv-pool kernels split their batch across as many threads (from 2^21 multiply-adds per layer).
  */
 export type MatmulKernelChoice = 'auto' | 'wasm' | 'js';
 

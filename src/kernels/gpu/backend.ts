@@ -1,4 +1,4 @@
-import type { Backend, BackendInfo, BinaryOp, Conv2dGeometry, MatmulArgs, PoolGeometry, ReduceOp, UnaryOp } from '../backend.js';
+import type { Backend, BackendInfo, BinaryOp, Conv2dGeometry, ConvPoolGeometry, ConvPoolGrads, ConvPoolNeeds, MatmulArgs, PoolGeometry, ReduceOp, UnaryOp } from '../backend.js';
 import { CpuBackend } from '../cpu/backend.js';
 import { noticeOnce, type BackendOptions } from '../registry.js';
 import type { DType, TypedArray } from '../../tensor/dtype.js';
@@ -22,7 +22,7 @@ import { aroundAxis, argmaxSource, logSumExpSource, planReduce, reduceParts, red
 import { GpuStorage } from './storage.js';
 
 /** Kernels the gpu backend runs on the cpu kernels (float32 data is read back, computed, uploaded). */
-export const GPU_FALLBACK_KERNELS: readonly string[] = Object.freeze(['im2col', 'col2im', 'maxPool2d', 'maxPool2dBackward']);
+export const GPU_FALLBACK_KERNELS: readonly string[] = Object.freeze(['im2col', 'col2im', 'maxPool2d', 'maxPool2dBackward', 'convPoolRelu', 'convPoolReluBackward']);
 
 /** What `info()` of the gpu backend reports beyond the common fields. */
 export interface GpuBackendInfo extends BackendInfo {
@@ -294,6 +294,22 @@ export class GpuBackend implements Backend {
 
   maxPool2dBackward(g: Storage, argmax: Storage, geo: PoolGeometry): Storage {
     return this.viaCpu('maxPool2dBackward', [g], () => this.cpu.maxPool2dBackward(this.host(g), this.host(argmax), geo));
+  }
+
+  convPoolRelu(x: Storage, weight: Storage, bias: Storage | null, geo: ConvPoolGeometry): { values: Storage; codes: Storage } {
+    const run = (): { values: Storage; codes: Storage } => this.cpu.convPoolRelu(this.host(x), this.host(weight), bias && this.host(bias), geo);
+    if (x.dtype === 'float64') return this.float64('convPoolRelu', run);
+    this.noteFallback('convPoolRelu');
+    const r = run();
+    return { values: this.toDevice(r.values), codes: this.toDevice(r.codes) };
+  }
+
+  convPoolReluBackward(g: Storage, values: Storage, codes: Storage, x: Storage, weight: Storage, geo: ConvPoolGeometry, needs: ConvPoolNeeds): ConvPoolGrads {
+    const run = (): ConvPoolGrads => this.cpu.convPoolReluBackward(this.host(g), this.host(values), this.host(codes), this.host(x), this.host(weight), geo, needs);
+    if (x.dtype === 'float64') return this.float64('convPoolReluBackward', run);
+    this.noteFallback('convPoolReluBackward');
+    const r = run();
+    return { x: r.x && this.toDevice(r.x), weight: r.weight && this.toDevice(r.weight), bias: r.bias && this.toDevice(r.bias) };
   }
 
   /**
