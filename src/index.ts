@@ -30,7 +30,7 @@ export { matmul, type MatmulOptions } from './autograd/ops/matmul.js';
 export { logSoftmax, softmax } from './autograd/ops/softmax.js';
 export { concat, expand, gather, oneHot, permute, reshape, slice, squeeze, stack, transpose, unsqueeze } from './autograd/ops/shape.js';
 export { conv2d, maxPool2d, type Conv2dOptions } from './autograd/ops/conv.js';
-export { conv2dPoolRelu, type Conv2dPoolReluOptions } from './autograd/ops/conv-pool.js';
+export { conv2dPoolRelu, type Conv2dPoolReluOptions } from './packs/conv-pool-relu/op.js';
 export type { TensorLike } from './autograd/ops/util.js';
 
 // Backends

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Conv2dGeometry, PoolGeometry } from '../src/kernels/backend.js';
 import { col2imInto, im2colInto, maxPool2dBackwardInto, maxPool2dInto } from '../src/kernels/cpu/conv.js';
 import { col2imWasm, im2colWasm, maxPool2dBackwardWasm, maxPool2dWasm } from '../src/kernels/cpu/conv-layout-wasm.js';
-import { convWasmAvailable } from '../src/kernels/cpu/conv-pool-wasm.js';
+import { convWasmAvailable } from '../src/packs/conv-pool-relu/wasm.js';
 import { Rng } from '../src/index.js';
 
 /**

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ConvPoolGeometry } from '../src/kernels/backend.js';
-import { convPoolReluBackwardInto, convPoolReluInto } from '../src/kernels/cpu/conv-pool.js';
-import { convPoolReluBackwardWasm, convPoolReluWasm, convWasmAvailable, shutdownConvWorkers, type ConvForwardMethod } from '../src/kernels/cpu/conv-pool-wasm.js';
+import type { ConvPoolGeometry } from '../src/packs/conv-pool-relu/kernels.js';
+import { convPoolReluBackwardInto, convPoolReluInto } from '../src/packs/conv-pool-relu/cpu-reference.js';
+import { convPoolReluBackwardWasm, convPoolReluWasm, convWasmAvailable, shutdownConvWorkers, type ConvForwardMethod } from '../src/packs/conv-pool-relu/wasm.js';
 import { configureMatmul } from '../src/kernels/cpu/matmul-config.js';
 import { useWorkerThreads } from '../src/node/worker-threads.js';
 import { add, conv2d, conv2dPoolRelu, maxPool2d, mul, relu, reshape, Rng, sum, tensor, type Tensor } from '../src/index.js';
@@ -295,5 +295,33 @@ describe('conv2dPoolRelu (the op) against relu(maxPool2d(conv2d(x, w)) + b)', ()
     expect(() => conv2dPoolRelu(x, tensor([1, 2, 3, 4], { shape: [1, 4, 1, 1] }), null)).toThrow(/conv2dPoolRelu: input has 1 channels but weight expects 4: input \[2,\s?1,\s?6,\s?6\], weight \[1,\s?4,\s?1,\s?1\]/);
     expect(() => conv2dPoolRelu(x, w, null, { pool: 5 })).toThrow(/conv2dPoolRelu: a 3×3 conv \(stride 1, padding 0\) then a 5×5 pool does not fit the input/);
     expect(() => conv2dPoolRelu(x, w, tensor([1, 2, 3]))).toThrow(/conv2dPoolRelu: bias must have shape \[2\]/);
+  });
+});
+
+describe('conv-pool-relu pack', () => {
+  it('its cpu kernels (SIMD for float32) agree with its generic kernels (what a backend without its own runs)', async () => {
+    const { CpuBackend } = await import('../src/kernels/cpu/backend.js');
+    const { convPoolReluKernels } = await import('../src/packs/conv-pool-relu/kernels.js');
+    const { cpuConvPoolRelu } = await import('../src/packs/conv-pool-relu/cpu.js');
+    const cpu = new CpuBackend();
+    const generic = convPoolReluKernels.genericOn(cpu);
+    const rng = new Rng(41);
+    const geo: ConvPoolGeometry = { inputShape: [3, 4, 10, 9], kernelH: 3, kernelW: 3, stride: 1, padding: 1, outH: 10, outW: 9, pool: 2, pooledH: 5, pooledW: 4 };
+    const data = (n: number): Float32Array => Float32Array.from({ length: n }, () => rng.normal());
+    const [x, w, b] = [cpu.fromHost(data(3 * 4 * 10 * 9)), cpu.fromHost(data(5 * 4 * 3 * 3)), cpu.fromHost(data(5))];
+    const mine = cpuConvPoolRelu.forward(x, w, b, geo);
+    const ref = generic.forward(x, w, b, geo);
+    const close = (a: ArrayLike<number>, e: ArrayLike<number>): void => {
+      expect(a.length).toBe(e.length);
+      for (let i = 0; i < e.length; i++) expect(Math.abs(a[i]! - e[i]!)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(e[i]!)));
+    };
+    close(mine.values.readSync(), ref.values.readSync());
+    const g = cpu.fromHost(data(mine.values.size));
+    const needs = { x: true, weight: true, bias: true };
+    const gm = cpuConvPoolRelu.backward(g, mine.values, mine.codes, x, w, geo, needs);
+    const gr = generic.backward(g, ref.values, ref.codes, x, w, geo, needs);
+    close(gm.x!.readSync(), gr.x!.readSync());
+    close(gm.weight!.readSync(), gr.weight!.readSync());
+    close(gm.bias!.readSync(), gr.bias!.readSync());
   });
 });

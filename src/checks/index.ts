@@ -1,5 +1,6 @@
 import type { GradcheckCase } from '../autograd/gradcheck.js';
 import { biasActivationGradcheckCases } from '../packs/bias-activation/checks.js';
+import { convPoolReluGradcheckCases } from '../packs/conv-pool-relu/checks.js';
 import { dselectGradcheckCases } from '../packs/dselect/checks.js';
 import { expertMixtureGradcheckCases } from '../packs/expert-mixture/checks.js';
 import { layerNormGradcheckCases } from '../packs/layer-norm/checks.js';
@@ -26,6 +27,7 @@ export const PACK_GRADCHECK_CASES: Readonly<Record<string, readonly GradcheckCas
   dselect: dselectGradcheckCases,
   'normal-cdf': normalCdfGradcheckCases,
   'scatter-rows': scatterRowsGradcheckCases,
+  'conv-pool-relu': convPoolReluGradcheckCases,
   'layer-norm': layerNormGradcheckCases,
 };
 

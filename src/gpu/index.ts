@@ -5,6 +5,7 @@
 import { setupCore } from '../core-setup.js';
 import { GpuBackend } from '../kernels/gpu/backend.js';
 import { registerBackend } from '../kernels/registry.js';
+import { registerConvPoolReluGpuKernels } from '../packs/conv-pool-relu/gpu.js';
 import { registerDSelectGpuKernels } from '../packs/dselect/gpu.js';
 
 setupCore();
@@ -17,6 +18,7 @@ export function registerGpuBackend(): void {
   registered = true;
   registerBackend('gpu', (opts) => new GpuBackend(opts));
   registerDSelectGpuKernels();
+  registerConvPoolReluGpuKernels();
 }
 
 export { GPU_FALLBACK_KERNELS, GpuBackend, type GpuBackendInfo } from '../kernels/gpu/backend.js';

@@ -79,27 +79,6 @@ export interface Conv2dGeometry {
   outW: number;
 }
 
-/** A convolution followed by a non-overlapping max-pool (window = stride = pool). */
-export interface ConvPoolGeometry extends Conv2dGeometry {
-  pool: number;
-  /** ⌊outH / pool⌋, ⌊outW / pool⌋. */
-  pooledH: number;
-  pooledW: number;
-}
-
-/** Which gradients convPoolReluBackward computes. */
-export interface ConvPoolNeeds {
-  x: boolean;
-  weight: boolean;
-  bias: boolean;
-}
-
-export interface ConvPoolGrads {
-  x: Storage | null;
-  weight: Storage | null;
-  bias: Storage | null;
-}
-
 export interface PoolGeometry {
   inputShape: Shape; // [N, C, H, W]
   kernel: number;
@@ -154,11 +133,4 @@ export interface Backend {
   /** Max pooling; `argmax` holds the flat input index each output came from (as float values). */
   maxPool2d(x: Storage, geo: PoolGeometry): { values: Storage; argmax: Storage };
   maxPool2dBackward(g: Storage, argmax: Storage, geo: PoolGeometry): Storage;
-  /**
-   * relu(maxPool(conv2d(x, weight)) + bias) in one kernel: `values` [N, F, pooledH, pooledW] and, per
-   * window, the code dy·pool + dx of its (first) maximum, as float values. `bias` [F] or null.
-   */
-  convPoolRelu(x: Storage, weight: Storage, bias: Storage | null, geo: ConvPoolGeometry): { values: Storage; codes: Storage };
-  /** convPoolRelu's gradients for upstream g (shape of values), from its values and codes. */
-  convPoolReluBackward(g: Storage, values: Storage, codes: Storage, x: Storage, weight: Storage, geo: ConvPoolGeometry, needs: ConvPoolNeeds): ConvPoolGrads;
 }

@@ -1,5 +1,5 @@
 import { conv2d, maxPool2d } from '../autograd/ops/conv.js';
-import { conv2dPoolRelu } from '../autograd/ops/conv-pool.js';
+import { conv2dPoolRelu } from '../packs/conv-pool-relu/op.js';
 import { add, relu } from '../autograd/ops/elementwise.js';
 import { reshape } from '../autograd/ops/shape.js';
 import type { DType } from '../tensor/dtype.js';

@@ -1,5 +1,4 @@
 import { CONV_OPS } from './conv.js';
-import { CONV_POOL_OPS } from './conv-pool.js';
 import { ELEMENTWISE_OPS } from './elementwise.js';
 import { MATMUL_OPS } from './matmul.js';
 import { REDUCE_OPS } from './reduce.js';
@@ -18,5 +17,4 @@ export const GENERIC_OPS: Readonly<Record<string, readonly string[]>> = {
   'src/autograd/ops/softmax.ts': SOFTMAX_OPS,
   'src/autograd/ops/shape.ts': SHAPE_OPS,
   'src/autograd/ops/conv.ts': CONV_OPS,
-  'src/autograd/ops/conv-pool.ts': CONV_POOL_OPS,
 };

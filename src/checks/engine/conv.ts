@@ -5,7 +5,6 @@ import type { Tensor } from '../../tensor/tensor.js';
 import type { GradcheckCase } from '../../autograd/gradcheck.js';
 import { col2im, conv2d, im2col, maxPool2d } from '../../autograd/ops/conv.js';
 import type { Conv2dGeometry } from '../../kernels/backend.js';
-import { conv2dPoolRelu } from '../../autograd/ops/conv-pool.js';
 import { seededInputs } from './shape.js';
 
 /**
@@ -78,21 +77,5 @@ export const convGradcheckCases: readonly GradcheckCase[] = [
     name: 'conv2d then maxPool2d',
     fn: (x: Tensor, w: Tensor) => maxPool2d(conv2d(x, w, null, { padding: 1 }), 2),
     inputs: seededInputs(315, [1, 2, 4, 4], [2, 2, 3, 3]),
-  },
-  // The fused conv → pool → bias → ReLU op (float64 runs its JS kernels, the reference of the SIMD ones).
-  {
-    name: 'conv2dPoolRelu 3×3, pool 2, with bias',
-    fn: (x: Tensor, w: Tensor, b: Tensor) => conv2dPoolRelu(x, w, b),
-    inputs: seededInputs(321, [2, 3, 7, 6], [4, 3, 3, 3], [4]),
-  },
-  {
-    name: 'conv2dPoolRelu 2×3, padding 1, pool 2, no bias, odd sizes',
-    fn: (x: Tensor, w: Tensor) => conv2dPoolRelu(x, w, null, { padding: 1 }),
-    inputs: seededInputs(322, [1, 2, 6, 7], [3, 2, 2, 3]),
-  },
-  {
-    name: 'conv2dPoolRelu stride 2, pool 3, with bias',
-    fn: (x: Tensor, w: Tensor, b: Tensor) => conv2dPoolRelu(x, w, b, { stride: 2, pool: 3 }),
-    inputs: seededInputs(323, [2, 2, 13, 14], [3, 2, 3, 3], [3]),
   },
 ];

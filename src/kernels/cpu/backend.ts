@@ -1,11 +1,9 @@
-import type { Backend, BackendInfo, BinaryOp, Conv2dGeometry, ConvPoolGeometry, ConvPoolGrads, ConvPoolNeeds, MatmulArgs, PoolGeometry, ReduceOp, UnaryOp } from '../backend.js';
+import type { Backend, BackendInfo, BinaryOp, Conv2dGeometry, MatmulArgs, PoolGeometry, ReduceOp, UnaryOp } from '../backend.js';
 import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { sizeOf, type Shape } from '../../tensor/shape.js';
 import { HostStorage, type Storage } from '../../tensor/storage.js';
 import { col2imInto, im2colInto, maxPool2dBackwardInto, maxPool2dInto } from './conv.js';
 import { col2imWasm, im2colWasm, maxPool2dBackwardWasm, maxPool2dWasm } from './conv-layout-wasm.js';
-import { convPoolReluBackwardInto, convPoolReluInto, type ConvPoolGradArrays } from './conv-pool.js';
-import { convPoolReluBackwardWasm, convPoolReluWasm, type ConvPoolGradOut } from './conv-pool-wasm.js';
 import { binaryKernel, clampInto, planBroadcast, unaryKernel, whereInto } from './elementwise.js';
 import { heapAvailable } from './heap.js';
 import { alloc, allocOverwritten, dataOf, wrap, wrapOutput } from './host.js';
@@ -191,41 +189,5 @@ export class CpuBackend implements Backend {
     if (!(gs instanceof Float32Array && as instanceof Float32Array && maxPool2dBackwardWasm(gs, as, out as Float32Array))) maxPool2dBackwardInto(gs, as, geo, out);
     return wrapOutput(out);
   }
-
-  convPoolRelu(x: Storage, weight: Storage, bias: Storage | null, geo: ConvPoolGeometry): { values: Storage; codes: Storage } {
-    const size = (x.size / geo.inputShape[1]! / geo.inputShape[2]! / geo.inputShape[3]!) * filtersOf(weight, geo) * geo.pooledH * geo.pooledW;
-    const values = allocOverwritten(x.dtype, size);
-    const codes = allocOverwritten(x.dtype, size);
-    const [xs, ws, bs] = [dataOf(x), dataOf(weight), bias && dataOf(bias)];
-    const f32 = xs instanceof Float32Array && ws instanceof Float32Array && (bs === null || bs instanceof Float32Array);
-    if (!(f32 && convPoolReluWasm(xs, ws, bs, geo, values as Float32Array, codes as Float32Array) !== false)) convPoolReluInto(xs, ws, bs, geo, values, codes);
-    return { values: wrapOutput(values), codes: wrapOutput(codes) };
-  }
-
-  convPoolReluBackward(g: Storage, values: Storage, codes: Storage, x: Storage, weight: Storage, geo: ConvPoolGeometry, needs: ConvPoolNeeds): ConvPoolGrads {
-    const out = {
-      x: needs.x ? allocOverwritten(x.dtype, x.size) : null,
-      weight: needs.weight ? allocOverwritten(x.dtype, weight.size) : null,
-      bias: needs.bias ? allocOverwritten(x.dtype, filtersOf(weight, geo)) : null,
-    };
-    const [gs, vs, cs, xs, ws] = [dataOf(g), dataOf(values), dataOf(codes), dataOf(x), dataOf(weight)];
-    const simd =
-      gs instanceof Float32Array &&
-      vs instanceof Float32Array &&
-      cs instanceof Float32Array &&
-      xs instanceof Float32Array &&
-      ws instanceof Float32Array &&
-      isFloat32Grads(out) &&
-      convPoolReluBackwardWasm(gs, vs, cs, xs, ws, geo, out) !== false;
-    if (!simd) convPoolReluBackwardInto(gs, vs, cs, xs, ws, geo, out);
-    return { x: out.x && wrapOutput(out.x), weight: out.weight && wrapOutput(out.weight), bias: out.bias && wrapOutput(out.bias) };
-  }
 }
 
-function isFloat32Grads(out: ConvPoolGradArrays): out is ConvPoolGradOut {
-  return [out.x, out.weight, out.bias].every((a) => a === null || a instanceof Float32Array);
-}
-
-function filtersOf(weight: Storage, geo: ConvPoolGeometry): number {
-  return weight.size / (geo.inputShape[1]! * geo.kernelH * geo.kernelW);
-}

@@ -1,4 +1,4 @@
-import type { Backend, BackendInfo, BinaryOp, Conv2dGeometry, ConvPoolGeometry, ConvPoolGrads, ConvPoolNeeds, MatmulArgs, PoolGeometry, ReduceOp, UnaryOp } from '../backend.js';
+import type { Backend, BackendInfo, BinaryOp, Conv2dGeometry, MatmulArgs, PoolGeometry, ReduceOp, UnaryOp } from '../backend.js';
 import { CpuBackend } from '../cpu/backend.js';
 import { noticeOnce, type BackendOptions } from '../registry.js';
 import type { DType, TypedArray } from '../../tensor/dtype.js';
@@ -296,20 +296,16 @@ export class GpuBackend implements Backend {
     return this.viaCpu('maxPool2dBackward', [g], () => this.cpu.maxPool2dBackward(this.host(g), this.host(argmax), geo));
   }
 
-  convPoolRelu(x: Storage, weight: Storage, bias: Storage | null, geo: ConvPoolGeometry): { values: Storage; codes: Storage } {
-    const run = (): { values: Storage; codes: Storage } => this.cpu.convPoolRelu(this.host(x), this.host(weight), bias && this.host(bias), geo);
-    if (x.dtype === 'float64') return this.float64('convPoolRelu', run);
-    this.noteFallback('convPoolRelu');
-    const r = run();
-    return { values: this.toDevice(r.values), codes: this.toDevice(r.codes) };
-  }
-
-  convPoolReluBackward(g: Storage, values: Storage, codes: Storage, x: Storage, weight: Storage, geo: ConvPoolGeometry, needs: ConvPoolNeeds): ConvPoolGrads {
-    const run = (): ConvPoolGrads => this.cpu.convPoolReluBackward(this.host(g), this.host(values), this.host(codes), this.host(x), this.host(weight), geo, needs);
-    if (x.dtype === 'float64') return this.float64('convPoolReluBackward', run);
-    this.noteFallback('convPoolReluBackward');
-    const r = run();
-    return { x: r.x && this.toDevice(r.x), weight: r.weight && this.toDevice(r.weight), bias: r.bias && this.toDevice(r.bias) };
+  /**
+   * Runs a pack's kernel that has no GPU.js version on the cpu kernels: the inputs are read back,
+   * `run` computes on host copies, float32 results are uploaded again; listed in `fallbacksUsed` and
+   * announced once (float64 runs there anyway, as for every kernel).
+   */
+  runOnCpu(kernel: string, inputs: readonly Storage[], run: (hostInputs: HostStorage[]) => (Storage | null)[]): (Storage | null)[] {
+    const go = (): (Storage | null)[] => run(inputs.map((s) => this.host(s)));
+    if (inputs.some((s) => s.dtype === 'float64')) return this.float64(kernel, go);
+    this.noteFallback(kernel);
+    return go().map((s) => s && this.toDevice(s));
   }
 
   /**

@@ -1,7 +1,7 @@
-import type { ConvPoolGeometry } from '../backend.js';
+import type { ConvPoolGeometry } from './kernels.js';
 import { allocArray, dtypeOfArray, type TypedArray } from '../../tensor/dtype.js';
-import { col2imInto, im2colInto } from './conv.js';
-import { gemm } from './matmul.js';
+import { col2imInto, im2colInto } from '../../kernels/cpu/conv.js';
+import { gemm } from '../../kernels/cpu/matmul.js';
 
 /**
  * The JS reference of the fused conv → max-pool → bias → ReLU layer, any dtype and geometry (pool

@@ -1,11 +1,10 @@
-import type { ConvPoolGeometry } from '../../kernels/backend.js';
-import { backend } from '../../kernels/registry.js';
 import { formatShape } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { recordOp } from '../engine.js';
-import { assertSameDType, assertTensor, storageOf } from './util.js';
+import { recordOp } from '../../autograd/engine.js';
+import { convPoolReluKernels, type ConvPoolGeometry } from './kernels.js';
+import { assertSameDType, assertTensor, storageOf } from '../../autograd/ops/util.js';
 
-/** The op names recorded here (the gradcheck coverage registry, ops/registry.ts). */
+/** The op names recorded here (its OpPack.ops). */
 export const CONV_POOL_OPS = ['conv2dPoolRelu'] as const;
 
 export interface Conv2dPoolReluOptions {
@@ -60,13 +59,13 @@ export function conv2dPoolRelu(x: Tensor, weight: Tensor, bias: Tensor | null, o
     pooledH: Math.floor(outH / pool),
     pooledW: Math.floor(outW / pool),
   };
-  const { values, codes } = backend().convPoolRelu(storageOf(x), storageOf(weight), bias && storageOf(bias), geo);
+  const { values, codes } = convPoolReluKernels.current().forward(storageOf(x), storageOf(weight), bias && storageOf(bias), geo);
   const outShape = [n, f, geo.pooledH, geo.pooledW];
   // Tensors (not bare storages) so that tidy/dispose release them with the rest of the graph.
   const where = new Tensor(codes, outShape);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   const out: Tensor = recordOp(op, values, outShape, inputs, (g) => {
-    const grads = backend().convPoolReluBackward(storageOf(g), storageOf(out), storageOf(where), storageOf(x), storageOf(weight), geo, {
+    const grads = convPoolReluKernels.current().backward(storageOf(g), storageOf(out), storageOf(where), storageOf(x), storageOf(weight), geo, {
       x: x.requiresGrad,
       weight: weight.requiresGrad,
       bias: bias?.requiresGrad ?? false,

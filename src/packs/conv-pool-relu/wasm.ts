@@ -1,8 +1,8 @@
-import type { ConvPoolGeometry } from '../backend.js';
-import { convWasm, Layout, reserve, runSplit, threadsFor, type ConvExport, type ConvWasm } from './conv-wasm-runtime.js';
-import { BPARAM, BPARAM_WORDS, FIXED_REGION_VECTORS } from './wasm/conv-backward.js';
-import { PARAM, PARAM_WORDS, TILE_FILTERS, UNROLLED_KERNEL_WIDTHS } from './wasm/conv-module.js';
-import { WINO_FILTERS, WINO_TILES, WINOGRAD, WPARAM, WPARAM_WORDS, type WinogradSpec } from './wasm/conv-winograd.js';
+import type { ConvPoolGeometry } from './kernels.js';
+import { convWasm, Layout, reserve, runSplit, threadsFor, type ConvExport, type ConvWasm } from '../../kernels/cpu/conv-wasm-runtime.js';
+import { BPARAM, BPARAM_WORDS, FIXED_REGION_VECTORS } from '../../kernels/cpu/wasm/conv-backward.js';
+import { PARAM, PARAM_WORDS, TILE_FILTERS, UNROLLED_KERNEL_WIDTHS } from '../../kernels/cpu/wasm/conv-module.js';
+import { WINO_FILTERS, WINO_TILES, WINOGRAD, WPARAM, WPARAM_WORDS, type WinogradSpec } from '../../kernels/cpu/wasm/conv-winograd.js';
 
 /**
  * Runs the fused conv → max-pool 2×2 → bias → ReLU layer on WebAssembly SIMD (wasm/conv-module.ts:
@@ -376,4 +376,4 @@ export function convPoolReluBackwardWasm(
   return parts;
 }
 
-export { CONV_PARALLEL_MIN_MACS, convWasmAvailable, shutdownConvWorkers } from './conv-wasm-runtime.js';
+export { CONV_PARALLEL_MIN_MACS, convWasmAvailable, shutdownConvWorkers } from '../../kernels/cpu/conv-wasm-runtime.js';
