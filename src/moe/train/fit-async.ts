@@ -1,6 +1,6 @@
 import type { MultiTaskModel } from '../mmoe.js';
 import { emptyEpochError, epochBatches } from './batch-stream.js';
-import { isInMemory, prepareData } from './dataset.js';
+import { checkBatchSize, isInMemory, prepareData } from './dataset.js';
 import { EvalAccumulator, evaluatePrepared, withEvalModeAsync, type EvaluateOptions, type EvaluationResult } from './evaluate.js';
 import type { MultiTaskBatchSource } from './dataset.js';
 import type { AsyncBatchStream, FitOptions, FitResult } from './fit-options.js';
@@ -10,8 +10,14 @@ import type { DType } from '../../tensor/dtype.js';
 
 export interface FitAsyncOptions extends Omit<FitOptions, 'validation'> {
   validation?: MultiTaskBatchSource | AsyncBatchStream;
-  /** Stops training between two steps: fitAsync then rejects with the signal's reason. */
+  /** Stops training between two steps (see `onAbort`). */
   signal?: AbortSignal;
+  /**
+   * What an aborted `signal` does: 'reject' (default) rejects with the signal's reason; 'return'
+   * resolves with the result so far and `interrupted` set to the position, which `resumeFrom`
+   * continues exactly (a pause, e.g. Ctrl-C with a checkpoint).
+   */
+  onAbort?: 'reject' | 'return';
 }
 
 /** Longest stretch of in-memory steps without giving the event loop a turn (timers, signals, IO). */
@@ -24,32 +30,36 @@ const YIELD_AFTER_MS = 25;
  * is bit for bit the same. With `signal`, an abort stops it between two steps.
  */
 export async function fitAsync(model: MultiTaskModel, data: MultiTaskBatchSource | AsyncBatchStream, opts: FitAsyncOptions): Promise<FitResult> {
-  const { signal, validation: validationData, ...rest } = opts;
+  const { signal, validation: validationData, onAbort = 'reject', ...rest } = opts;
+  if (onAbort !== 'reject' && onAbort !== 'return') throw new Error(`fitAsync: onAbort must be 'reject' or 'return', got ${String(onAbort)}`);
   const loop = new FitLoop('fitAsync', model, rest);
   const train = isInMemory(data) ? loop.prepare(data) : null;
+  if (!train && opts.resumeFrom) throw new Error('fitAsync: resumeFrom needs in-memory data (a stream cannot be rewound to a batch)');
   const validation = validationData === undefined ? null : validationEvaluator(loop, validationData);
   loop.seekScheduler(train ? Math.ceil(train.size / loop.batchSize) : (opts.batchesPerEpoch ?? null));
   let lastYield = Date.now();
-  const checkpoint = async (): Promise<void> => {
-    signal?.throwIfAborted();
+  /** At a batch boundary: gives the event loop a turn now and then; true when training must stop here. */
+  const shouldStop = async (): Promise<boolean> => {
     if (Date.now() - lastYield >= YIELD_AFTER_MS) {
       await macrotask();
       lastYield = Date.now();
-      signal?.throwIfAborted();
     }
+    if (!signal?.aborted) return false;
+    if (onAbort === 'reject') signal.throwIfAborted();
+    return true;
   };
   for (let epoch = loop.initialEpoch; epoch < loop.epochs; epoch++) {
-    await checkpoint();
+    if (onAbort === 'reject' && (await shouldStop())) break;
     loop.beginEpoch(epoch);
     if (train) {
       const batches = loop.memoryBatches(train, epoch);
-      for (const load of batches) {
-        await checkpoint();
+      for (const load of batches.slice(loop.batchesDone)) {
+        if (await shouldStop()) return loop.interrupt();
         loop.trainBatch(load, batches.length);
       }
     } else {
       for await (const batch of epochBatches('fitAsync', data as AsyncBatchStream, epoch)) {
-        await checkpoint();
+        if (await shouldStop()) return loop.interrupt();
         loop.trainBatch(loop.streamBatch(batch), opts.batchesPerEpoch ?? NaN);
       }
       if (loop.batchesDone === 0) throw emptyEpochError('fitAsync', epoch, data as AsyncBatchStream);
@@ -70,9 +80,10 @@ function validationEvaluator(loop: FitLoop, data: MultiTaskBatchSource | AsyncBa
 
 /** `evaluate` over an async (or sync) stream of batches. */
 export async function evaluateAsync(model: MultiTaskModel, data: MultiTaskBatchSource | AsyncBatchStream, opts: EvaluateOptions = {}): Promise<EvaluationResult> {
+  const batchSize = checkBatchSize('evaluateAsync', opts.batchSize ?? 256);
   const setup = resolveLossSetup('evaluateAsync', model.numTasks, opts.losses, opts.taskWeights);
   const dtype = model.parameters()[0]?.dtype ?? 'float32';
-  if (isInMemory(data)) return evaluatePrepared(model, prepareData('evaluateAsync', data, model.numTasks, dtype), setup, opts.batchSize ?? 256);
+  if (isInMemory(data)) return evaluatePrepared(model, prepareData('evaluateAsync', data, model.numTasks, dtype), setup, batchSize);
   return evaluateStreamAsync(model, data, setup, dtype, 'evaluateAsync');
 }
 
