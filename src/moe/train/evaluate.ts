@@ -8,7 +8,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import type { MultiTaskModel } from '../mmoe.js';
 import type { DType } from '../../tensor/dtype.js';
 import { emptyEpochError, epochBatches } from './batch-stream.js';
-import { batchIndices, isInMemory, prepareData, takeRows, type MultiTaskBatchSource, type PreparedData } from './dataset.js';
+import { batchIndices, checkBatchSize, isInMemory, prepareData, takeRows, type MultiTaskBatchSource, type PreparedData } from './dataset.js';
 import type { BatchStream } from './fit-options.js';
 import { resolveLossSetup, type LossSetup } from './loss-setup.js';
 import { taskAccuracy, taskLoss, type TaskLossKind } from './task-loss.js';
@@ -34,10 +34,11 @@ export interface EvaluateOptions {
  * in memory, or a stream of batches (an iterable, or a function called with epoch 0).
  */
 export function evaluate(model: MultiTaskModel, data: MultiTaskBatchSource | BatchStream, opts: EvaluateOptions = {}): EvaluationResult {
+  const batchSize = checkBatchSize('evaluate', opts.batchSize ?? 256);
   const setup = resolveLossSetup('evaluate', model.numTasks, opts.losses, opts.taskWeights);
   const dtype = model.parameters()[0]?.dtype ?? 'float32';
   if (!isInMemory(data)) return evaluateStream(model, data, setup, dtype, 'evaluate');
-  return evaluatePrepared(model, prepareData('evaluate', data, model.numTasks, dtype), setup, opts.batchSize ?? 256);
+  return evaluatePrepared(model, prepareData('evaluate', data, model.numTasks, dtype), setup, batchSize);
 }
 
 /** Losses of the model (eval mode) over a sync stream's batches. */

@@ -1,6 +1,6 @@
 import type { MultiTaskModel } from '../mmoe.js';
 import { emptyEpochError, epochBatches } from './batch-stream.js';
-import { isInMemory, prepareData } from './dataset.js';
+import { checkBatchSize, isInMemory, prepareData } from './dataset.js';
 import { concat } from '../../autograd/ops/shape.js';
 import { backend } from '../../kernels/registry.js';
 import { EvalAccumulator, evaluatePrepared, evaluatePreparedAsync, withEvalModeAsync, type EvaluateOptions, type EvaluationResult } from './evaluate.js';
@@ -12,14 +12,20 @@ import type { DType } from '../../tensor/dtype.js';
 
 export interface FitAsyncOptions extends Omit<FitOptions, 'validation'> {
   validation?: MultiTaskBatchSource | AsyncBatchStream;
-  /** Stops training between two steps: fitAsync then rejects with the signal's reason. */
+  /** Stops training between two steps (see `onAbort`). */
   signal?: AbortSignal;
+  /**
+   * What an aborted `signal` does: 'reject' (default) rejects with the signal's reason; 'return'
+   * resolves with the result so far and `interrupted` set to the position, which `resumeFrom`
+   * continues exactly (a pause, e.g. Ctrl-C with a checkpoint).
+   */
+  onAbort?: 'reject' | 'return';
   /**
    * Steps whose losses stay on the device before they are read back together. Default: 16 on a backend
    * that reads back only asynchronously (the gpu backend on webgpu), where waiting for every step's loss
-   * would stall the GPU's queue; elsewhere none (each step's losses are read before its backward, as
-   * `fit` does). With it the steps are the same, `onBatch` runs in bursts at each readback, and a
-   * non-finite objective is caught there (the steps enqueued after it have already run).
+   * would stall the GPU's queue; elsewhere 0 (each step's losses are read before its backward, as `fit`
+   * does). With it the steps are the same, `onBatch` runs in bursts at each readback, and a non-finite
+   * objective is caught there (the steps enqueued after it have already run).
    */
   readEvery?: number;
 }
@@ -36,7 +42,8 @@ const YIELD_AFTER_MS = 25;
  * losses are read back `readEvery` steps at a time (see `readEvery`).
  */
 export async function fitAsync(model: MultiTaskModel, data: MultiTaskBatchSource | AsyncBatchStream, opts: FitAsyncOptions): Promise<FitResult> {
-  const { signal, validation: validationData, readEvery: readEveryOption, ...rest } = opts;
+  const { signal, validation: validationData, onAbort = 'reject', readEvery: readEveryOption, ...rest } = opts;
+  if (onAbort !== 'reject' && onAbort !== 'return') throw new Error(`fitAsync: onAbort must be 'reject' or 'return', got ${String(onAbort)}`);
   const loop = new FitLoop('fitAsync', model, rest);
   const deviceReads = backend().readsSync === false;
   const readEvery = readEveryOption ?? (deviceReads ? 16 : 0);
@@ -63,45 +70,53 @@ export async function fitAsync(model: MultiTaskModel, data: MultiTaskBatchSource
     }
     taken.forEach((d, i) => loop.recordDeferred(d, values, i * (model.numTasks + 3)));
   };
-  /** One step: read at once, or kept on the device until `readEvery` steps wait. */
-  const train = async (load: BatchLoader, batches: number): Promise<void> => {
+  /** One step: its losses read at once, or kept on the device until `readEvery` steps wait. */
+  const trainStep = async (load: BatchLoader, batches: number): Promise<void> => {
     if (readEvery === 0) return loop.trainBatch(load, batches);
     pending.push(loop.trainBatchDeferred(load, batches));
     if (pending.length >= readEvery) await readPending();
   };
-  const memory = isInMemory(data) ? loop.prepare(data) : null;
+  /** The result of a stop on request, every step taken accounted for. */
+  const interrupt = async (): Promise<FitResult> => {
+    await readPending();
+    return loop.interrupt();
+  };
+  const train = isInMemory(data) ? loop.prepare(data) : null;
+  if (!train && opts.resumeFrom) throw new Error('fitAsync: resumeFrom needs in-memory data (a stream cannot be rewound to a batch)');
   const validation = validationData === undefined ? null : validationEvaluator(loop, validationData, deviceReads);
-  loop.seekScheduler(memory ? Math.ceil(memory.size / loop.batchSize) : (opts.batchesPerEpoch ?? null));
+  loop.seekScheduler(train ? Math.ceil(train.size / loop.batchSize) : (opts.batchesPerEpoch ?? null));
   let lastYield = Date.now();
-  const checkpoint = async (): Promise<void> => {
-    signal?.throwIfAborted();
+  /** At a batch boundary: gives the event loop a turn now and then; true when training must stop here. */
+  const shouldStop = async (): Promise<boolean> => {
     if (Date.now() - lastYield >= YIELD_AFTER_MS) {
       await macrotask();
       lastYield = Date.now();
-      signal?.throwIfAborted();
     }
+    if (!signal?.aborted) return false;
+    if (onAbort === 'reject') signal.throwIfAborted();
+    return true;
   };
   for (let epoch = loop.initialEpoch; epoch < loop.epochs; epoch++) {
-    await checkpoint();
+    if (onAbort === 'reject' && (await shouldStop())) break;
     loop.beginEpoch(epoch);
     try {
-      if (memory) {
-        const batches = loop.memoryBatches(memory, epoch);
-        for (const load of batches) {
-          await checkpoint();
-          await train(load, batches.length);
+      if (train) {
+        const batches = loop.memoryBatches(train, epoch);
+        for (const load of batches.slice(loop.batchesDone)) {
+          if (await shouldStop()) return await interrupt();
+          await trainStep(load, batches.length);
         }
       } else {
         for await (const batch of epochBatches('fitAsync', data as AsyncBatchStream, epoch)) {
-          await checkpoint();
-          await train(loop.streamBatch(batch), opts.batchesPerEpoch ?? NaN);
+          if (await shouldStop()) return await interrupt();
+          await trainStep(loop.streamBatch(batch), opts.batchesPerEpoch ?? NaN);
         }
       }
       await readPending();
     } finally {
       for (const d of pending.splice(0)) d.losses.dispose();
     }
-    if (!memory && loop.batchesDone === 0) throw emptyEpochError('fitAsync', epoch, data as AsyncBatchStream);
+    if (!train && loop.batchesDone === 0) throw emptyEpochError('fitAsync', epoch, data as AsyncBatchStream);
     const val = validation ? await validation() : null;
     if (!loop.endEpoch(val ? () => val : null)) break;
   }
@@ -123,12 +138,12 @@ function validationEvaluator(loop: FitLoop, data: MultiTaskBatchSource | AsyncBa
  * back once, at the end.
  */
 export async function evaluateAsync(model: MultiTaskModel, data: MultiTaskBatchSource | AsyncBatchStream, opts: EvaluateOptions = {}): Promise<EvaluationResult> {
+  const batchSize = checkBatchSize('evaluateAsync', opts.batchSize ?? 256);
   const setup = resolveLossSetup('evaluateAsync', model.numTasks, opts.losses, opts.taskWeights);
   const dtype = model.parameters()[0]?.dtype ?? 'float32';
   if (isInMemory(data)) {
     const prepared = prepareData('evaluateAsync', data, model.numTasks, dtype);
-    if (backend().readsSync === false) return evaluatePreparedAsync(model, prepared, setup, opts.batchSize ?? 256);
-    return evaluatePrepared(model, prepared, setup, opts.batchSize ?? 256);
+    return backend().readsSync === false ? evaluatePreparedAsync(model, prepared, setup, batchSize) : evaluatePrepared(model, prepared, setup, batchSize);
   }
   return evaluateStreamAsync(model, data, setup, dtype, 'evaluateAsync');
 }
