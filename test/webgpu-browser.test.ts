@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { asyncChecks } from './browser/webgpu-checks.js';
 import type { WebGpuPageResults } from './browser/webgpu-entry.js';
 import { bundleWithGpuJs, CHROMIUM, chromiumAvailable, openPage, waitForResult, type BrowserPage } from './browser/harness.js';
@@ -37,8 +37,9 @@ afterAll(async () => {
   await pageHandle?.close();
 });
 
-/** The result for `name`, or a skip (with the reason) where WebGPU could not run here. */
-function outcome(ctx: { skip: (note?: string) => void }, list: 'kernels' | 'models' | 'checks', name: string): string | null {
+/** The result for `name`, or a skip (with the reason) where WebGPU could not run here; recorded for the run's gpu mode summary. */
+function outcome(ctx: TestContext, list: 'kernels' | 'models' | 'checks', name: string): string | null {
+  ctx.task.meta.gpu = { needs: ['webgpu'], ran: skipReason ? [] : ['webgpu (Chromium)'], ...(skipReason ? { skipped: `needs webgpu: ${skipReason}` } : {}) };
   if (skipReason) {
     if (required) throw new Error(`[webgpu] required in CI but cannot run: ${skipReason}`);
     if (!skipLogged) console.log(`[webgpu] every webgpu test skipped: ${skipReason}`);
@@ -53,11 +54,7 @@ function outcome(ctx: { skip: (note?: string) => void }, list: 'kernels' | 'mode
 
 describe('[webgpu] the backend starts and names its adapter', () => {
   it('setBackendAsync(gpu, webgpu) reports the WebGPU mode and the adapter', (ctx) => {
-    if (skipReason) {
-      if (required) throw new Error(`[webgpu] required in CI but cannot run: ${skipReason}`);
-      ctx.skip(skipReason);
-      return;
-    }
+    outcome(ctx, 'checks', asyncChecks[0]![0]); // skips (with the reason) where WebGPU cannot run
     const info = results!.info!;
     expect(info.mode).toBe('webgpu');
     expect(info.requestedMode).toBe('webgpu');
