@@ -34,7 +34,7 @@ export { conv2dPoolRelu, type Conv2dPoolReluOptions } from './packs/conv-pool-re
 export type { TensorLike } from './autograd/ops/util.js';
 
 // Backends
-export { getBackend, setBackend, type BackendOptions } from './kernels/registry.js';
+export { getBackend, ready, setBackend, setBackendAsync, type BackendOptions } from './kernels/registry.js';
 export type { BackendInfo, BackendName } from './kernels/backend.js';
 
 // Layers, losses, optimisers

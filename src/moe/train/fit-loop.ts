@@ -6,7 +6,9 @@ import { LRScheduler } from '../../optim/lr-scheduler.js';
 import type { Optimizer } from '../../optim/optimizer.js';
 import type { DType } from '../../tensor/dtype.js';
 import { Rng } from '../../tensor/random.js';
-import { tidy } from '../../tensor/scope.js';
+import { concat, reshape } from '../../autograd/ops/shape.js';
+import { full, zeros } from '../../tensor/creation.js';
+import { keep, tidy, type TidyResult } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { MultiTaskModel } from '../mmoe.js';
 import { batchIndices, prepareData, takeRows, type PreparedData } from './dataset.js';
@@ -17,6 +19,24 @@ import { taskLoss } from './task-loss.js';
 
 /** A batch's tensors, made inside the step's `tidy` scope so that they are freed after the step. */
 export type BatchLoader = () => { x: Tensor; targets: readonly Tensor[] };
+
+/** One batch's losses as numbers (a type alias: tidy returns plain records). */
+type StepValues = {
+  tasks: number[];
+  reg: number;
+  objective: number;
+  rows: number;
+};
+
+/** A step whose losses have not been read yet (`FitLoop.trainBatchDeferred`). */
+export interface DeferredBatch {
+  batch: number;
+  batches: number;
+  /** Whether it ran before any optimiser step (for the hint of a non-finite objective). */
+  beforeAnyStep: boolean;
+  /** [task losses…, regularisation, objective, rows], kept on the device until disposed. */
+  losses: Tensor;
+}
 
 /**
  * The training loop shared by `fit` (in memory or a stream) and `fitAsync`: they only decide where
@@ -155,44 +175,84 @@ export class FitLoop {
 
   /** One optimiser step on one batch; `batches` is the epoch's batch count (NaN when unknown). */
   trainBatch(load: BatchLoader, batches: number): void {
-    const { owner, optimizer, setup } = this;
-    const epoch = this.epoch;
     const b = this.batchIndex;
     const beforeAnyStep = this.stepsTaken === 0;
-    const step = tidy(() => {
+    const values = this.step(load, (losses, reg, objective, rows) => {
+      const v: StepValues = { tasks: losses.map((l) => l.item()), reg: reg ? reg.item() : 0, objective: objective.item(), rows };
+      this.checkFinite(b, v, beforeAnyStep);
+      return v;
+    });
+    this.record(b, batches, values);
+  }
+
+  /**
+   * The step of `trainBatch` without reading its losses — for a device that reads back only
+   * asynchronously (webgpu), and to keep a GPU's queue full: they stay on the device as one kept
+   * tensor [task losses…, regularisation, objective, rows], to be read later (many batches in one
+   * readback) and handed to `recordDeferred`, in order, before the epoch ends or a position is taken.
+   * The finite check then happens at that readback, after this step (and the ones enqueued behind it)
+   * have updated the weights.
+   */
+  trainBatchDeferred(load: BatchLoader, batches: number): DeferredBatch {
+    const batch = this.batchIndex;
+    const beforeAnyStep = this.stepsTaken === 0;
+    const losses = this.step(load, (taskLosses, reg, objective, rows) =>
+      keep(concat([...taskLosses, reg ?? zeros([], { dtype: objective.dtype }), objective, full([], rows, { dtype: objective.dtype })].map((l) => reshape(l.detach(), [1])), 0)),
+    );
+    return { batch, batches, beforeAnyStep, losses };
+  }
+
+  /** Accounts for a deferred batch once its losses are read back (`values` from `offset`, in the tensor's order). */
+  recordDeferred(d: DeferredBatch, values: ArrayLike<number>, offset = 0): void {
+    const T = this.model.numTasks;
+    const v: StepValues = { tasks: Array.from({ length: T }, (_, t) => values[offset + t]!), reg: values[offset + T]!, objective: values[offset + T + 1]!, rows: values[offset + T + 2]! };
+    this.checkFinite(d.batch, v, d.beforeAnyStep);
+    this.record(d.batch, d.batches, v);
+  }
+
+  /** zeroGrad → forward → objective → `read` (sees the losses before backward) → backward → clip → optimiser step → schedule. */
+  private step<T extends TidyResult>(load: BatchLoader, read: (losses: Tensor[], reg: Tensor | null, objective: Tensor, rows: number) => T): T {
+    const { optimizer, setup } = this;
+    const out = tidy(() => {
       optimizer.zeroGrad();
       const batch = load();
       const { outputs, regularization } = this.model.forward(batch.x);
-      const losses = outputs.map((out, t) => taskLoss(setup.losses[t]!, out, batch.targets[t]!));
+      const losses = outputs.map((o, t) => taskLoss(setup.losses[t]!, o, batch.targets[t]!));
       let objective: Tensor = losses.reduce<Tensor | null>((acc, l, t) => {
         const term = mul(l, setup.weights[t]!);
         return acc ? add(acc, term) : term;
       }, null)!;
       if (regularization) objective = add(objective, regularization);
-      const values = { tasks: losses.map((l) => l.item()), reg: regularization ? regularization.item() : 0, objective: objective.item(), rows: batch.x.shape[0]! };
-      if (!Number.isFinite(values.objective)) {
-        const culprit = values.tasks.findIndex((v) => !Number.isFinite(v));
-        const what = culprit >= 0 ? `task ${culprit} loss ${values.tasks[culprit]}` : `gate regularisation ${values.reg}`;
-        // The data was checked to be finite; before the first step the learning rate cannot be the cause.
-        const hint = beforeAnyStep
-          ? 'before any optimiser step, so not the learning rate: the (finite) inputs overflow float range in the forward pass, or the starting weights are broken'
-          : 'try a smaller learning rate';
-        throw new Error(`${owner}: the objective became ${values.objective} at epoch ${epoch}, batch ${b} (${what}); ${hint}`);
-      }
+      const result = read(losses, regularization, objective, batch.x.shape[0]!);
       objective.backward();
       if (this.opts.clipGradValue !== undefined) clipGradValue(optimizer.params, this.opts.clipGradValue);
       if (this.opts.clipGradNorm !== undefined) clipGradNorm(optimizer.params, this.opts.clipGradNorm);
       optimizer.step();
-      return values;
+      return result;
     });
     this.lastLr = optimizer.lr;
     this.stepsTaken++;
     if (this.scheduler?.interval === 'step') this.scheduler.step();
-    step.tasks.forEach((v, t) => (this.taskSums[t]! += v * step.rows));
-    this.regSum += step.reg * step.rows;
-    this.rowsSeen += step.rows;
     this.batchIndex++;
-    this.opts.onBatch?.({ epoch, batch: b, batches, loss: step.objective, taskLosses: step.tasks, rows: this.rowsSeen });
+    return out;
+  }
+
+  private checkFinite(b: number, v: StepValues, beforeAnyStep: boolean): void {
+    if (Number.isFinite(v.objective)) return;
+    const culprit = v.tasks.findIndex((l) => !Number.isFinite(l));
+    const what = culprit >= 0 ? `task ${culprit} loss ${v.tasks[culprit]}` : `gate regularisation ${v.reg}`;
+    // The data was checked to be finite; before the first step the learning rate cannot be the cause.
+    const hint = beforeAnyStep
+      ? 'before any optimiser step, so not the learning rate: the (finite) inputs overflow float range in the forward pass, or the starting weights are broken'
+      : 'try a smaller learning rate';
+    throw new Error(`${this.owner}: the objective became ${v.objective} at epoch ${this.epoch}, batch ${b} (${what}); ${hint}`);
+  }
+
+  private record(b: number, batches: number, v: StepValues): void {
+    v.tasks.forEach((l, t) => (this.taskSums[t]! += l * v.rows));
+    this.regSum += v.reg * v.rows;
+    this.rowsSeen += v.rows;
+    this.opts.onBatch?.({ epoch: this.epoch, batch: b, batches, loss: v.objective, taskLosses: v.tasks, rows: this.rowsSeen });
   }
 
   /** Batches trained so far in this epoch. */
