@@ -194,8 +194,6 @@ describe.skipIf(!hasChromium && !required)('the browser demo in Chromium', () =>
   });
 
   it('trains the same model on the gpu backend’s WebGPU mode (fitAsync, deferred readback), names the adapter as software, and agrees with the cpu backend', async (ctx) => {
-    const cpu = runs.find((r) => r.settings.backend === 'cpu');
-    expect(cpu, 'the cpu run of the first test').toBeDefined();
     // The page's probe asked WebGPU for an adapter at load time (in a worker of its own).
     const probe = await page.evaluate(() => (globalThis as DemoWindow).dselectkDemo!.probe!.find((r) => r.mode === 'webgpu'));
     const skipReason = probe?.backend ? null : `no WebGPU adapter in Chromium: ${probe?.error ?? 'the page did not probe webgpu'}`;
@@ -204,6 +202,8 @@ describe.skipIf(!hasChromium && !required)('the browser demo in Chromium', () =>
       if (required) throw new Error(`[browser-demo] WebGPU is required in CI but cannot run: ${skipReason}`);
       ctx.skip(skipReason);
     }
+    const cpu = runs.find((r) => r.settings.backend === 'cpu');
+    expect(cpu, 'the cpu run of the first test').toBeDefined();
     const gpu = await trainOn('gpu:webgpu');
     const b = gpu.backend!;
     // Every kernel ran as a WGSL compute shader: nothing on the cpu kernels, nothing degraded; reads asynchronous only.
