@@ -1,4 +1,4 @@
-import { isGradEnabled, noGrad } from '../autograd/engine.js';
+import { isGradEnabled } from '../autograd/engine.js';
 import { add, mul } from '../autograd/ops/elementwise.js';
 import { expand, reshape } from '../autograd/ops/shape.js';
 import { initContext, uniformInit } from '../nn/init.js';
@@ -172,22 +172,8 @@ export class DSelectKGate extends Gate {
     this.entropyWeight = weight;
   }
 
-  protected override binarySelectorFraction(x: Tensor): number {
-    return noGrad(() => {
-      const { z } = this.selectorParameters(x, x.shape[0]!);
-      const r = selectorOutputs(z, this.numExperts, this.gamma).toArray();
-      const n = this.numExperts;
-      const selectors = r.length / n;
-      let binary = 0;
-      for (let s = 0; s < selectors; s++) {
-        let ok = true;
-        for (let e = 0; e < n && ok; e++) {
-          const v = r[s * n + e]!;
-          ok = v === 0 || v === 1;
-        }
-        if (ok) binary++;
-      }
-      return selectors > 0 ? binary / selectors : 0;
-    });
+  protected override selectorOutputs(x: Tensor): Tensor {
+    const { z } = this.selectorParameters(x, x.shape[0]!);
+    return selectorOutputs(z, this.numExperts, this.gamma);
   }
 }

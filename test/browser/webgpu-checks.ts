@@ -195,4 +195,37 @@ export const asyncChecks: [string, () => Promise<void> | void][] = [
       }
     },
   ],
+  [
+    'diagnosticsAsync reads the gates on webgpu (diagnostics cannot) as diagnostics does on the cpu backend, and frees what it read',
+    async () => {
+      // Static and per-example DSelect-k: a static gate with one selector saturated and one not, a per-example gate over 37 rows.
+      const make = (perExample: boolean) => buildMMoE({ inputDim: 5, numTasks: 2, numExperts: 5, expertHidden: [4], expertOutputDim: 3, gate: { type: 'dselect-k', k: 2, perExample }, seed: 11 });
+      const x = randn([37, 5], { rng: new Rng(12), std: 40 });
+      for (const perExample of [false, true]) {
+        setBackend('cpu');
+        const cpuModel = make(perExample);
+        const zParams = cpuModel.namedParameters().filter(([n]) => n.endsWith('.z'));
+        for (const [, p] of zParams) p.setStorage(tensor([0.9, -0.9, 0.9, 0.1, 0.2, -0.3], { shape: p.shape }).storage);
+        const want = cpuModel.diagnostics(x);
+        useWebGpu();
+        const gpuModel = make(perExample);
+        gpuModel.loadStateDict(cpuModel.stateDict());
+        assert((throwsMessage(() => gpuModel.diagnostics(x)) ?? '').includes(WEBGPU_SYNC_READ_ERROR), 'diagnostics on webgpu must name the async forms');
+        await gpuModel.diagnosticsAsync(x); // moves x to the device and builds the static gates' inference cache
+        await ready();
+        const before = gpu().info().stats.liveStorages;
+        const got = await gpuModel.diagnosticsAsync(x);
+        await ready();
+        assert(gpu().info().stats.liveStorages === before, `diagnosticsAsync left ${gpu().info().stats.liveStorages - before} storages behind`);
+        got.forEach((g, t) => {
+          const w = want[t]!;
+          assert(g.binarySelectorFraction === w.binarySelectorFraction, `${perExample ? 'per-example' : 'static'} task ${t}: binary ${g.binarySelectorFraction} vs cpu ${w.binarySelectorFraction}`);
+          assert(g.selectedExperts.join() === w.selectedExperts.join(), `task ${t}: selected ${g.selectedExperts} vs cpu ${w.selectedExperts}`);
+          const bad = worstMismatch(g.meanWeights, w.meanWeights, { atol: 1e-5, rtol: 1e-4 });
+          assert(bad === null, `task ${t} mean weights: ${bad}`);
+        });
+        if (!perExample) assert(want.every((d) => d.binarySelectorFraction === 0.5), `the static gates are half binary on cpu: ${want.map((d) => d.binarySelectorFraction)}`);
+      }
+    },
+  ],
 ];
