@@ -75,7 +75,9 @@ async function start(lib: GpuJsModule, timeoutMs: number): Promise<WebGpuStart> 
   try {
     context = await withTimeout(lib.WebGPUContext.acquire(), timeoutMs, `no WebGPU adapter/device after ${timeoutMs / 1000} s`);
   } catch (e) {
-    throw new Error(`WebGPU is present (${source}) but did not start: ${firstLine(e)}`);
+    const why = firstLine(e);
+    // GPU.js's own message may already say that WebGPU is present; do not say it twice.
+    throw new Error(/^WebGPU is present/.test(why) ? why : `WebGPU is present (${source}) but did not start: ${why}`);
   }
   const adapter = describeAdapter(context.adapter, source);
   try {
