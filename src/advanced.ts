@@ -43,7 +43,7 @@ export { dselectKWeightsWithSelectors, selectorOrigin, selectorProducts, smoothS
 export { withParameters } from './nn/module.js';
 export { initContext, type InitContext } from './nn/init.js';
 export { convPoolRelu } from './nn/conv2d.js';
-export { decodeTensors, encodeTensors, WEIGHTS_FORMAT, WEIGHTS_FORMAT_VERSION, type WeightsManifest, type WeightsManifestEntry } from './nn/weights-format.js';
+export { checkWeightsManifest, decodeTensors, encodeTensors, WEIGHTS_FORMAT, WeightsFormatError, WEIGHTS_FORMAT_VERSION, type WeightsManifest, type WeightsManifestEntry } from './nn/weights-format.js';
 export { GATE_WEIGHT_TOLERANCE, summarizeGateWeights } from './moe/gate-diagnostics.js';
 export { rowTopIndices, topKSoftmax } from './moe/top-k.js';
 export { cvSquared, loadBalancingLoss } from './moe/load-balance.js';

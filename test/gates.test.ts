@@ -309,3 +309,28 @@ describe('createGate', () => {
     expect(() => createGate({ type: 'expert-choice' } as never, ctx)).toThrow('createGate: unknown gate type "expert-choice"');
   });
 });
+
+describe('diagnosticsAsync', () => {
+  it('reads back what diagnostics reads, for every gate kind, and leaves the gate in its mode', async () => {
+    const x = randn([7, 3], { rng: new Rng(21), std: 3 });
+    const gates: Gate[] = [
+      new DSelectKGate({ numExperts: 5, k: 2, rng: new Rng(22) }),
+      new DSelectKGate({ numExperts: 4, k: 2, perExample: true, inputDim: 3, rng: new Rng(23) }),
+      new SoftmaxGate({ numExperts: 4, inputDim: 3, rng: new Rng(24) }),
+      new TopKGate({ numExperts: 4, inputDim: 3, k: 2, rng: new Rng(25) }),
+      new NoisyTopKGate({ numExperts: 4, inputDim: 3, k: 2, rng: new Rng(26) }),
+    ];
+    // One static selector saturated (binary), the other not: the binary fraction is 1/2, not 0 or 1.
+    setParam(gates[0]!, 'z', [0.9, -0.9, 0.9, 0.1, 0.2, -0.3]);
+    for (const gate of gates) {
+      const sync = gate.diagnostics(x);
+      gate.train(true);
+      const got = await gate.diagnosticsAsync(x);
+      expect(got, gate.constructor.name).toEqual(sync);
+      expect(gate.training).toBe(true);
+    }
+    expect((await gates[0]!.diagnosticsAsync()).binarySelectorFraction).toBe(0.5);
+    expect((await gates[2]!.diagnosticsAsync(x)).binarySelectorFraction).toBeNull();
+    await expect(gates[1]!.diagnosticsAsync()).rejects.toThrow('DSelectKGate.diagnostics: a per-example gate needs inputs x [B, 3]');
+  });
+});

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { afterAll, afterEach, describe, expect, it, vi, type TestContext } from 'vitest';
 import { setBackend, tensor } from '../src/index.js';
-import { GpuBackend } from '../src/gpu/index.js';
+import { GpuBackend, GpuDevice } from '../src/gpu/index.js';
 import { activateGpuMode, allowDegradedKernels, gpuModeUnavailable, needGpuMode } from './gpu-helpers.js';
 
 /**
@@ -71,8 +71,9 @@ describe('a gpu test runs in the mode it needs or is skipped with the reason', (
     const gpu = activateGpuMode(ctx, 'webasm');
     expect(gpu).toBeInstanceOf(GpuBackend);
     // GPU.js degrading a kernel: the next kernel compiled comes from an instance in its plain-JS cpu mode.
-    const jsGpu = new gpu.device.lib.GPU({ mode: 'cpu' });
-    vi.spyOn(gpu.device.gpu, 'createKernel').mockImplementation((src, settings) => jsGpu.createKernel(src, settings));
+    const device = gpu.device as GpuDevice;
+    const jsGpu = new device.lib.GPU({ mode: 'cpu' });
+    vi.spyOn(device.gpu, 'createKernel').mockImplementation((src, settings) => jsGpu.createKernel(src, settings));
     expect(Array.from(tensor([1.5, -2.5, 3.5]).abs().toArray())).toEqual([1.5, 2.5, 3.5]);
     expect(finish).toThrow(/GPU\.js ran 'unary:.*' in mode 'cpu' .* instead of mode 'webasm'/);
   });

@@ -83,6 +83,7 @@ export function runBackward(root: Tensor, grad?: Tensor, opts: BackwardOptions =
     }
     if (grad.dtype !== root.dtype) throw new Error(`backward: gradient dtype ${grad.dtype} does not match output dtype ${root.dtype}`);
   }
+  if (root.isDisposed) throw new Error(`backward: tensor ${formatShape(root.shape)} (id ${root.id}) was disposed; nothing is left to differentiate`);
   const order = topologicalOrder(root);
   const grads = new Map<Tensor, Tensor>([[root, grad]]);
   noGrad(() => {
@@ -143,7 +144,15 @@ function topologicalOrder(root: Tensor): Tensor[] {
     const frame = stack[stack.length - 1]!;
     const inputs = frame.t.node?.inputs ?? [];
     if (frame.next < inputs.length) {
-      const child = inputs[frame.next++]!;
+      const index = frame.next++;
+      const child = inputs[index]!;
+      if (child.requiresGrad && child.isDisposed) {
+        // dispose() drops the tensor's history: going on would silently starve every leaf behind it.
+        throw new Error(
+          `backward: input ${index} of '${frame.t.node!.op}' (tensor ${formatShape(child.shape)}, id ${child.id}) was disposed before backward(); ` +
+            'the gradient cannot reach the tensors it was computed from. Keep intermediates alive until backward() (call it inside the same tidy)',
+        );
+      }
       if (!visited.has(child) && child.requiresGrad) {
         visited.add(child);
         stack.push({ t: child, next: 0 });

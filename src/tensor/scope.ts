@@ -24,7 +24,7 @@ export function keep<T extends Disposable>(t: T): T {
   return t;
 }
 
-type TidyResult = void | number | string | boolean | Disposable | readonly unknown[] | Record<string, unknown>;
+export type TidyResult = void | number | string | boolean | Disposable | readonly unknown[] | Record<string, unknown>;
 
 export function tidy<T extends TidyResult>(fn: () => T): T {
   const scope = new Set<Disposable>();

@@ -11,13 +11,21 @@ export interface Storage {
   readonly size: number;
   /** Number of tensors sharing this storage; it is released when the count drops to zero. */
   refs: number;
-  /** The elements, row-major. Must not be mutated by the caller; may be the storage's own array. */
+  /**
+   * The elements, row-major. Must not be mutated by the caller; may be the storage's own array.
+   * Throws on a device that reads back only asynchronously (WebGPU), naming `read`'s tensor forms.
+   */
   readSync(): TypedArray;
   /**
    * True while the elements are still to be computed (a deferred elementwise chain of the cpu
    * backend): reading them computes them. Absent or false for every other storage.
    */
   readonly deferred?: boolean;
+  /**
+   * The elements, read back asynchronously: waits for the work that produces them, then copies them
+   * to the host. Absent on storages whose `readSync` always works (the cpu backend's).
+   */
+  read?(): Promise<TypedArray>;
   dispose(): void;
   readonly disposed: boolean;
 }

@@ -1,5 +1,6 @@
 import type { BinaryOp, UnaryOp } from '../../kernels/backend.js';
 import { backend } from '../../kernels/registry.js';
+import { assertDType } from '../../tensor/dtype.js';
 import { broadcastManyShapes, broadcastShapes } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { recordOp } from '../engine.js';
@@ -115,6 +116,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
 /** Converts to another dtype; the gradient is cast back. */
 export function cast(x: Tensor, dtype: Tensor['dtype']): Tensor {
   assertTensor('cast', x);
+  assertDType('cast', dtype);
   if (x.dtype === dtype) return x;
   return recordOp('cast', backend().cast(storageOf(x), dtype), x.shape, [x], (g) => [cast(g, x.dtype)]);
 }
