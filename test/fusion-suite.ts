@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { configureFusion } from '../src/kernels/cpu/fusion.js';
 import { configureHeap } from '../src/kernels/cpu/heap.js';
+import { configureSimdKernels } from '../src/kernels/cpu/simd.js';
 import {
   abs,
   add,
@@ -231,6 +232,22 @@ export function fusionSuite(heapMode: 'shared' | 'fixed' | 'off'): void {
       const heldUnfused = held.splice(0).map((t) => t.toArray());
       expectSameBits(fused, unfused, 'wide chain');
       heldFused.forEach((h, i) => expectSameBits(h, heldUnfused[i]!, `held intermediate ${i}`));
+    });
+
+    it('a chain deferred before the SIMD kernels are switched off is computed by the JS kernels', () => {
+      const x = data(40);
+      const before = configureFusion().passes;
+      const y = tanh(add(mul(x, 0.5), 1));
+      expect(y.storage.deferred).toBe(true);
+      configureSimdKernels({ simd: false });
+      try {
+        const viaJs = y.toArray();
+        expect(configureFusion().passes).toBe(before);
+        const ref = Float32Array.from(x.toArray(), (v) => Math.tanh(Math.fround(Math.fround(v * 0.5) + 1)));
+        expectSameBits(viaJs, ref, 'JS chain');
+      } finally {
+        configureSimdKernels({ simd: true });
+      }
     });
 
     it('rejects bad settings with a message naming them', () => {

@@ -173,6 +173,8 @@ function fusedKernel(e: FusedExpr): KernelInstance<'fused'> | null {
 
 /** Computes `root` and the pending DAG under it in one pass; returns root's elements. */
 function evaluate(root: PendingStorage): TypedArray {
+  // SIMD switched off since the chain was deferred: node by node on the JS kernels, as asked.
+  if (!simdKernelsOn()) return evaluateInParts(root);
   // The DAG in post-order (operands before users), its leaves, and how often each node is used inside it.
   const order: PendingStorage[] = [];
   const index = new Map<HostStorage, number>();
