@@ -13,6 +13,7 @@ export { configureBufferPool, type BufferPoolOptions } from './kernels/cpu/host.
 export { configureFusedKernels, type FusedKernelOptions } from './kernels/cpu/wasm/kernel-module.js';
 export { configureHeap, type HeapInfo, type HeapOptions } from './kernels/cpu/heap.js';
 export { configureSimdKernels, type SimdKernelOptions } from './kernels/cpu/simd.js';
+export { configureFusion, type FusionInfo, type FusionOptions } from './kernels/cpu/fusion.js';
 export { shutdownGemmWorkers } from './kernels/cpu/gemm-wasm.js';
 export { shutdownConvWorkers } from './kernels/cpu/conv-wasm-runtime.js';
 export { setWorkerSpawner, type WorkerHandle, type WorkerSpawner } from './kernels/cpu/threads/spawner.js';

@@ -197,16 +197,21 @@ describe('WebAssembly SIMD fused kernels (float32) against the JS kernels', () =
       biasActivationInto(x, bias, cols, relu ? 'relu' : 'identity', j);
       w.forEach((v, i) => expect(Object.is(v, j[i]) || (Number.isNaN(v) && Number.isNaN(j[i]!)), `element ${i}: ${v} vs ${j[i]}`).toBe(true));
     }
-    const y = new Float32Array(rows * cols);
-    biasActivationInto(x, bias, cols, 'relu', y);
-    const g = f32(rows * cols);
-    const [gw, gj, bw, bj] = [new Float32Array(rows * cols), new Float32Array(rows * cols), new Float32Array(cols), new Float32Array(cols)];
-    expect(reluGradWasm(g, y, cols, gw, bw)).toBe(true);
-    biasActivationGradInto('relu', g, y, cols, gj, bj);
-    expect(Array.from(gw)).toEqual(Array.from(gj));
-    expect(Array.from(bw)).toEqual(Array.from(bj));
-    expect(reluGradWasm(g, y, cols, gw, null)).toBe(true);
-    expect(Array.from(gw)).toEqual(Array.from(gj));
+    // The backward walks 16-column stripes down the rows, narrower ones at a row's end: widths of
+    // every kind, and sums over enough rows to show any change of order.
+    for (const [r, c] of [[rows, cols], [9, 16], [33, 36], [5, 76], [130, 128]] as const) {
+      const xs = f32(r * c, () => (rng.uniform() < 0.1 ? edges[rng.int(edges.length)]! : rng.normal()));
+      const y = new Float32Array(r * c);
+      biasActivationInto(xs, f32(c), c, 'relu', y);
+      const g = f32(r * c, () => rng.normal() * 10 ** rng.int(6));
+      const [gw, gj, bw, bj] = [new Float32Array(r * c), new Float32Array(r * c), new Float32Array(c), new Float32Array(c)];
+      expect(reluGradWasm(g, y, c, gw, bw)).toBe(true);
+      biasActivationGradInto('relu', g, y, c, gj, bj);
+      expect(Array.from(gw)).toEqual(Array.from(gj));
+      expect(Array.from(bw), `bias gradient [${r}, ${c}]`).toEqual(Array.from(bj));
+      expect(reluGradWasm(g, y, c, gw.fill(7), null)).toBe(true);
+      expect(Array.from(gw)).toEqual(Array.from(gj));
+    }
   });
 
   it('mixRows and its backward (row subsets included) agree with the JS kernels to float32 rounding', () => {

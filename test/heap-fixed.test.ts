@@ -3,9 +3,9 @@ import { configureHeap, heapFloat32, isHeapArray } from '../src/kernels/cpu/heap
 import { configureSimdKernels } from '../src/kernels/cpu/simd.js';
 import { logSoftmax, Rng, tensor, tidy } from '../src/index.js';
 
-// The default kind of heap: a non-shared memory of fixed size (never grown,
-// since growing would detach every view). 1 MiB here, so that it fills up.
-configureHeap({ maxBytes: 2 ** 20 });
+// The kind of heap used where SharedArrayBuffer is missing: a non-shared memory of fixed size
+// (never grown, since growing would detach every view). 1 MiB here, so that it fills up.
+configureHeap({ shared: false, maxBytes: 2 ** 20 });
 
 describe('fixed (non-shared) heap', () => {
   it('never grows: allocations past its size fall back to ordinary arrays', () => {

@@ -1,4 +1,6 @@
+import { fusionSuite } from './fusion-suite.js';
 import { simdKernelSuite } from './simd-kernels-suite.js';
 
-// The SIMD kernels on the default heap (non-shared, fixed size): operands in it are used in place.
-simdKernelSuite('fixed');
+// The SIMD kernels on the default heap (shared, growable): operands in it are used in place.
+simdKernelSuite('shared');
+fusionSuite('shared');

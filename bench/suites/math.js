@@ -2,8 +2,9 @@
 // both engines): the transcendental functions, where a SIMD polynomial replaces Math.*, and a
 // broadcast add of a bias row. Every row is checked against Math.* in float64 before it is timed.
 import { float32Tolerance } from '../lib/check.js';
-import { oursImpl, uniformData } from '../lib/ours.js';
+import { oursThreadImpls, uniformData } from '../lib/ours.js';
 import { tfjsImpls } from '../lib/tfjs.js';
+import { torchImpl } from '../lib/torch.js';
 
 const OPS = [
   // [name, reference, input scale (inputs are uniform in ±scale; log and sqrt take |x|)]
@@ -15,7 +16,7 @@ const OPS = [
 ];
 
 export function mathWorkloads(ctx, size = 1_000_000) {
-  const { ours, tfjs } = ctx;
+  const { tfjs } = ctx;
   const rows = OPS.map(([op, ref, scale]) => {
     const x = uniformData(size, 91).map((v) => (op === 'log' ? Math.abs(v) * scale + 1e-3 : v * scale));
     return {
@@ -26,14 +27,15 @@ export function mathWorkloads(ctx, size = 1_000_000) {
         return { values, tol: float32Tolerance(values, 1e-7, 1e-6) };
       },
       impls: [
-        oursImpl(ours, { name: 'dselect-k', note: 'public op' }, (dk) => {
+        ...oursThreadImpls(ctx, { name: 'dselect-k', note: 'public op' }, (dk) => {
           const t = dk.fromTypedArray(x.slice(), [size]);
-          return { run: () => dk[op](t), dispose: () => t.dispose() };
+          return { run: () => dk.tidy(() => dk[op](t)), dispose: () => t.dispose() };
         }),
         ...tfjsImpls(tfjs, (tf) => {
           const t = tf.tensor1d(x);
           return { run: () => tf[op](t), dispose: () => t.dispose() };
         }),
+        ...torchImpl(ctx.torch, { spec: { op: 'unary', name: op }, inputs: () => ({ x }) }),
       ],
     };
   });
@@ -48,7 +50,7 @@ export function mathWorkloads(ctx, size = 1_000_000) {
       return { values, tol: float32Tolerance(values, 1e-7, 1e-7) };
     },
     impls: [
-      oursImpl(ours, { name: 'dselect-k', note: 'public op' }, (dk) => {
+      ...oursThreadImpls(ctx, { name: 'dselect-k', note: 'public op' }, (dk) => {
         const [t, bias] = [dk.fromTypedArray(x.slice(), [size / cols, cols]), dk.fromTypedArray(b.slice(), [cols])];
         return {
           run: () => dk.add(t, bias),
@@ -62,6 +64,7 @@ export function mathWorkloads(ctx, size = 1_000_000) {
         const [t, bias] = [tf.tensor2d(x, [size / cols, cols]), tf.tensor1d(b)];
         return { run: () => tf.add(t, bias), dispose: () => tf.dispose([t, bias]) };
       }),
+      ...torchImpl(ctx.torch, { spec: { op: 'bias', cols }, inputs: () => ({ x, b }) }),
     ],
   });
   return rows;

@@ -114,6 +114,11 @@ export class Tensor {
     return build(0, 0);
   }
 
+  /** Computes the elements now if they are deferred (tidy does this for the tensors it returns). */
+  settle(): void {
+    if (!this._disposed && this._storage.deferred) this._storage.readSync();
+  }
+
   /** Same data, no history, no gradient. */
   detach(): Tensor {
     return new Tensor(this.storage, this.shape, false);

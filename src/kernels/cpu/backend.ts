@@ -5,6 +5,7 @@ import { HostStorage, type Storage } from '../../tensor/storage.js';
 import { col2imInto, im2colInto, maxPool2dBackwardInto, maxPool2dInto } from './conv.js';
 import { col2imWasm, im2colWasm, maxPool2dBackwardWasm, maxPool2dWasm } from './conv-layout-wasm.js';
 import { binaryKernel, clampInto, planBroadcast, unaryKernel, whereInto } from './elementwise.js';
+import { deferBinary, deferUnary } from './fusion.js';
 import { heapAvailable } from './heap.js';
 import { alloc, allocOverwritten, dataOf, wrap, wrapOutput } from './host.js';
 import { broadcastToInto, concatInto, gatherInto, oneHotInto, padInto, permuteInto, scatterAddInto, sliceInto } from './layout.js';
@@ -54,6 +55,8 @@ export class CpuBackend implements Backend {
   }
 
   unary(op: UnaryOp, x: Storage): Storage {
+    const pending = deferUnary(op, x);
+    if (pending) return pending;
     const out = allocOverwritten(x.dtype, x.size);
     const xs = dataOf(x);
     if (!unarySimd(op, xs, out)) unaryKernel(op)(xs, out);
@@ -67,6 +70,8 @@ export class CpuBackend implements Backend {
   }
 
   binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
+    const pending = deferBinary(op, a, b, outShape);
+    if (pending) return pending;
     const out = allocOverwritten(a.dtype, sizeOf(outShape));
     const [da, db] = [dataOf(a), dataOf(b)];
     const plan = planBroadcast([aShape, bShape], outShape);

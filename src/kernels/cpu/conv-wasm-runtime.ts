@@ -98,7 +98,7 @@ export function threadsFor(w: ConvWasm, macs: number, images: number): number {
   if (want <= 1 || macs < CONV_PARALLEL_MIN_MACS || !w.shared || w.poolFailed) return 1;
   if (!w.pool || w.pool.size < want - 1) {
     w.pool?.terminate();
-    w.pool = WasmWorkerPool.create(w.module, w.memory, CONV_EXPORTS, want - 1);
+    w.pool = WasmWorkerPool.create([{ module: w.module, exportNames: CONV_EXPORTS }], w.memory, want - 1);
     if (!w.pool && workerSpawner()) w.poolFailed = true;
   }
   return w.pool ? want : 1;
@@ -111,7 +111,7 @@ export function threadsFor(w: ConvWasm, macs: number, images: number): number {
 export function runSplit(w: ConvWasm, name: ConvExport, n: number, parts: number, paramsOf: (t: number) => number, redo: (t: number) => void): void {
   const bounds = Array.from({ length: parts + 1 }, (_, t) => Math.round((t * n) / parts));
   const fn = CONV_EXPORTS.indexOf(name);
-  for (let t = 1; t < parts; t++) w.pool!.post(t - 1, fn, [paramsOf(t), bounds[t]!, bounds[t + 1]!]);
+  for (let t = 1; t < parts; t++) w.pool!.post(t - 1, 0, fn, [paramsOf(t), bounds[t]!, bounds[t + 1]!]);
   w.fns[name](paramsOf(0), bounds[0]!, bounds[1]!);
   for (let t = 1; t < parts; t++) {
     if (!w.pool!.wait(t - 1)) {

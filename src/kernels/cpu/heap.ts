@@ -6,18 +6,20 @@ import { wasmApi, type WasmMemory } from './wasm/assembler.js';
  * copy each way costs ~0.3 ms here, about what the whole softmax of [1024, 1024] may take). JS
  * kernels see plain Float32Array views of it and work unchanged.
  *
- * Kinds. A view of a non-shared memory is detached (length 0) when the memory grows, which would
- * break every tensor held anywhere; views of a SHARED memory stay valid (the old SharedArrayBuffer
- * keeps its length). So the default heap is a non-shared memory of fixed size, `maxBytes` (1 GiB)
- * reserved at once: V8 and SpiderMonkey commit its pages only when touched (RSS measured here: +0
- * MB for an untouched 1 GiB heap), and smaller sizes are tried where the reservation fails. With
- * `shared: true` (needs SharedArrayBuffer: Node, cross-origin-isolated pages) it is a shared memory
- * that starts at 16 MiB and grows to `maxBytes`, which worker threads could use too; but copying
- * into or out of SharedArrayBuffer-backed arrays with TypedArray.prototype.set takes V8's relaxed
- * atomic memcpy, 1.4–1.6× slower (128 KB: 4.2 vs 3.0 µs; 4 MB: 276 vs 168 µs), and the op packs'
- * kernels and gemm still copy their operands that way, which made the MLP MoE training step 8–12%
- * slower. When the heap is full, callers get null and fall back to ordinary typed arrays, which
- * every kernel still accepts (the SIMD ones then copy), so a full heap is slower, never wrong.
+ * Kinds. By default the heap is a SHARED memory (where SharedArrayBuffer exists: Node, and pages
+ * that are cross-origin isolated) that starts at 16 MiB and grows to `maxBytes` (1 GiB): worker
+ * threads run kernels on it (threads/kernel-threads.ts), and views of a shared memory stay valid
+ * when it grows (the old SharedArrayBuffer keeps its length). Copying into or out of
+ * SharedArrayBuffer-backed arrays with TypedArray.prototype.set takes V8's relaxed atomic memcpy,
+ * 1.4–1.6× slower (128 KB: 4.2 vs 3.0 µs; 4 MB: 276 vs 168 µs), which stopped mattering once the
+ * kernels (gemm, the packs' kernels, elementwise, softmax) used heap operands in place. Without
+ * SharedArrayBuffer (a page that is not cross-origin isolated), or with `shared: false`, it is a
+ * non-shared memory of fixed size, `maxBytes` reserved at once (views of a non-shared memory would
+ * be detached if it grew): V8 and SpiderMonkey commit its pages only when touched (RSS measured
+ * here: +0 MB for an untouched 1 GiB heap), smaller sizes are tried where the reservation fails,
+ * and every kernel runs on the calling thread. When the heap is full, callers get null and fall
+ * back to ordinary typed arrays, which every kernel still accepts (the SIMD ones then copy), so a
+ * full heap is slower, never wrong.
  *
  * Lifetime. Blocks are freed explicitly (the buffer pool in host.ts does it when a tensor is
  * disposed and the pool does not keep the array) or, for arrays that are simply dropped, by a
@@ -36,7 +38,7 @@ const PAGE = 65536;
 export interface HeapOptions {
   /** false: no heap (every tensor in ordinary typed arrays; SIMD kernels copy). Default true. */
   enabled?: boolean;
-  /** true: a shared memory that grows (needs SharedArrayBuffer; else the fixed kind). Default false. */
+  /** true: a shared memory that grows (needs SharedArrayBuffer; else the fixed kind); false: the fixed kind. Default true. */
   shared?: boolean;
   /** The most the heap holds: reserved at once by the fixed kind, grown to by the shared one. Default 1 GiB. */
   maxBytes?: number;
@@ -53,7 +55,7 @@ export interface HeapInfo {
   misses: number;
 }
 
-const options: Required<HeapOptions> = { enabled: true, shared: false, maxBytes: 2 ** 30 };
+const options: Required<HeapOptions> = { enabled: true, shared: true, maxBytes: 2 ** 30 };
 
 /** Block allocator: exact-size free lists, a bump pointer, and coalescing when both come up empty (exported for tests). */
 export class Blocks {

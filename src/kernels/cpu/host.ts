@@ -96,7 +96,7 @@ class ArrayPool {
 const pool = new ArrayPool();
 
 /** A storage whose array returns to the pool when the storage is released. */
-class PooledStorage extends HostStorage {
+export class PooledStorage extends HostStorage {
   override dispose(): void {
     if (this.disposed) return;
     super.dispose();

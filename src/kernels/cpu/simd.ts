@@ -1,76 +1,47 @@
 import type { TypedArray } from '../../tensor/dtype.js';
 import type { BroadcastPlan } from './elementwise.js';
-import { freeHeapArray, heapBuffer, heapFloat32, heapMemory, isHeapArray, STAGING_BYTES } from './heap.js';
-import { assembleModule, wasmApi, type WasmMemory } from './wasm/assembler.js';
-import { BINARY_SIMD_OPS, elementwiseFunctions, UNARY_SIMD_OPS, type BinarySimdOp, type UnarySimdOp } from './wasm/math-module.js';
+import { KernelCall } from './kernel-call.js';
+import { kernelSpace } from './kernel-space.js';
+import { runParts, threadsFor } from './threads/kernel-threads.js';
+import { wasmApi } from './wasm/assembler.js';
+import { WasmKernelModule, type KernelInstance } from './wasm/kernel-module.js';
+import { BINARY_SIMD_OPS, elementwiseFunctions, UNARY_SIMD_OPS } from './wasm/math-module.js';
 import { softmaxRows } from './wasm/softmax-module.js';
 
 /**
- * Runs the float32 elementwise and softmax kernels of wasm/ on the heap (heap.ts). Operands that
- * live in the heap are used in place; others (user arrays, a full heap) are copied in for the call
- * (small ones into the staging area, larger ones into temporary heap blocks) and results copied
- * out. Without a heap (switched off, or no memory for one) the module gets a private memory and
- * every operand is copied, as the fused kernels do. Every entry point returns false, touching
- * nothing, when it does not apply (no WebAssembly SIMD, float64, switched off, too small to pay
- * for the call): the caller then runs the JS kernel. Results differ from the JS kernels only for
- * exp, log, tanh, sigmoid and softplus (and softmax, which uses exp), within the errors tabled in
- * test/simd-math.test.ts.
+ * Runs the float32 elementwise and softmax kernels of wasm/ on the kernel space: heap operands in
+ * place, others copied in for the call (KernelCall). Large calls are split across worker threads
+ * (threads/kernel-threads.ts) in element ranges or whole rows, so every element gets exactly the
+ * arithmetic it gets on one thread: results do not depend on the thread count. Every entry point
+ * returns false, touching nothing, when it does not apply (no WebAssembly SIMD, float64, switched
+ * off, too small to pay for the call): the caller then runs the JS kernel. Results differ from the
+ * JS kernels only for exp, log, tanh, sigmoid and softplus (and softmax, which uses exp), within
+ * the errors tabled in test/simd-math.test.ts.
  */
-type Fn = (...args: number[]) => void;
+const EXPORTS = [...UNARY_SIMD_OPS.map((op) => `un_${op}`), ...BINARY_SIMD_OPS.map((op) => `bin_${op}`), 'softmax_rows', 'log_softmax_rows'];
+const module = new WasmKernelModule(EXPORTS, () => [...elementwiseFunctions(), softmaxRows(false), softmaxRows(true)], false);
 
-interface Kernels {
-  unary: Record<UnarySimdOp, Fn>;
-  binary: Record<BinarySimdOp, Fn>;
-  softmaxRows: Fn;
-  logSoftmaxRows: Fn;
-  /** The heap's memory, or (onHeap false) a private one that every operand is copied into. */
-  memory: WasmMemory;
-  onHeap: boolean;
-  /** A float32 view of all of `memory`, renewed when it grows. */
-  view: Float32Array;
-}
-
-let kernels: Kernels | null | undefined;
 let enabled = true;
 
-const PAGE = 65536;
-const PRIVATE_MAX_PAGES = 16384; // 1 GiB: larger calls run in JS
 /** Below this many elements the call into WebAssembly costs more than the JS loop... */
 const MIN_ELEMENTS = 32;
 /** ... and below this many, copying operands into a private memory and back does. */
 const MIN_ELEMENTS_COPIED = 256;
-
-function instantiate(): Kernels | null {
-  if (!wasmApi) return null;
-  const heap = heapMemory();
-  try {
-    const memory = heap?.memory ?? new wasmApi.Memory({ initial: 16, maximum: PRIVATE_MAX_PAGES });
-    const imported = heap ? { shared: heap.shared, maximumPages: heap.maxBytes / PAGE } : { shared: false, maximumPages: PRIVATE_MAX_PAGES };
-    const bytes = assembleModule([...elementwiseFunctions(), softmaxRows(false), softmaxRows(true)], imported);
-    if (!wasmApi.validate(bytes)) return null; // no SIMD in this engine
-    const ex = new wasmApi.Instance(new wasmApi.Module(bytes), { env: { mem: memory } }).exports;
-    const pick = <K extends string>(names: readonly K[], prefix: string): Record<K, Fn> =>
-      Object.fromEntries(names.map((n) => [n, ex[`${prefix}${n}`] as Fn])) as Record<K, Fn>;
-    return {
-      unary: pick(UNARY_SIMD_OPS, 'un_'),
-      binary: pick(BINARY_SIMD_OPS, 'bin_'),
-      softmaxRows: ex['softmax_rows'] as Fn,
-      logSoftmaxRows: ex['log_softmax_rows'] as Fn,
-      memory,
-      onHeap: heap !== null,
-      view: new Float32Array(memory.buffer),
-    };
-  } catch {
-    return null;
-  }
-}
+/**
+ * Elements per thread from which an elementwise call or softmax is split across threads: a
+ * hand-off to a worker and the wait for it cost ~5–10 µs here, the time of ~2^15 elements of the
+ * cheapest op (an add) on one thread.
+ */
+export const PARALLEL_MIN_ELEMENTS = 1 << 15;
+/** Parts start at multiples of this many elements (one cache line), so threads never share a line of output. */
+const PART_ALIGN = 16;
 
 /** The kernels, if they pay for a call over `n` elements (`anySize`: tests reach every length). */
-function ready(n: number, anySize: boolean): Kernels | null {
+function ready(n: number, anySize: boolean): KernelInstance<string> | null {
   if (!enabled) return null;
-  if (kernels === undefined) kernels = instantiate();
-  const k = kernels;
-  return k && (anySize || n >= (k.onHeap ? MIN_ELEMENTS : MIN_ELEMENTS_COPIED)) ? k : null;
+  const k = module.instance();
+  if (!k) return null;
+  return anySize || n >= (kernelSpace()!.onHeap ? MIN_ELEMENTS : MIN_ELEMENTS_COPIED) ? k : null;
 }
 
 export interface SimdKernelOptions {
@@ -84,81 +55,51 @@ export function configureSimdKernels(opts: SimdKernelOptions = {}): { simd: bool
     if (typeof opts.simd !== 'boolean') throw new Error(`configureSimdKernels: simd must be true or false, got ${String(opts.simd)}`);
     enabled = opts.simd;
   }
-  if (enabled && kernels === undefined) kernels = instantiate();
-  return { simd: enabled, running: enabled && kernels ? 'wasm-simd' : 'js' };
+  return { simd: enabled, running: enabled && wasmApi && module.instance() ? 'wasm-simd' : 'js' };
 }
 
-/** Byte addresses for one call: heap arrays in place, the rest copied in, and out by finish(). */
-class Placement {
-  /** Bytes used of the staging area (heap) or of the private memory. */
-  private staged = 0;
-  private readonly temps: Float32Array[] = [];
-  private readonly copyBack: [from: number, to: Float32Array][] = [];
-  ok = true;
+/** Whether the SIMD elementwise kernels are switched on and run here (the fused chains follow the same switch). */
+export function simdKernelsOn(): boolean {
+  return enabled && module.instance() !== null;
+}
 
-  constructor(private readonly k: Kernels) {
-    this.refresh();
+/**
+ * Calls a kernel export with the arguments in `a`, spelled out: a spread call (`fn(...a)`) keeps V8
+ * from inlining its JS-to-WebAssembly wrapper (measured: ~2.5% of a training step in the wrapper).
+ */
+export function callKernel(fn: (...args: number[]) => void, a: readonly number[]): void {
+  switch (a.length) {
+    case 3: return fn(a[0]!, a[1]!, a[2]!);
+    case 4: return fn(a[0]!, a[1]!, a[2]!, a[3]!);
+    case 5: return fn(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!);
+    case 6: return fn(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!);
+    case 7: return fn(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!);
+    case 8: return fn(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!);
+    case 9: return fn(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!);
+    default: return fn(...a);
   }
+}
 
-  private refresh(): void {
-    const buffer = this.k.onHeap ? heapBuffer() : this.k.memory.buffer;
-    if (buffer && buffer !== this.k.view.buffer) this.k.view = new Float32Array(buffer);
+/**
+ * Runs `name` over `count` units (elements or rows) split in up to the configured threads, each
+ * part at least `minUnits` long and starting at a multiple of `align`; args(start, length) gives a
+ * part's arguments.
+ */
+export function splitRun(k: KernelInstance<string>, name: string, count: number, minUnits: number, align: number, args: (start: number, length: number) => number[]): void {
+  const fn = k.fns[name]!;
+  const threads = threadsFor(count, minUnits, k.poolIndex);
+  if (threads <= 1) {
+    callKernel(fn, args(0, count));
+    return;
   }
-
-  /** Address of `a`'s data (−1 and ok = false if there is no room). */
-  input(a: Float32Array): number {
-    if (this.k.onHeap && isHeapArray(a)) return a.byteOffset;
-    const at = this.room(a.length);
-    if (at >= 0) this.k.view.set(a, at >> 2);
-    return at;
+  const parts: number[][] = [];
+  let start = 0;
+  for (let t = 0; t < threads; t++) {
+    const end = t === threads - 1 ? count : Math.min(count, Math.ceil((((t + 1) * count) / threads) / align) * align);
+    if (end > start) parts.push(args(start, end - start));
+    start = end;
   }
-
-  output(a: Float32Array): number {
-    if (this.k.onHeap && isHeapArray(a)) return a.byteOffset;
-    const at = this.room(a.length);
-    if (at >= 0) this.copyBack.push([at, a]);
-    return at;
-  }
-
-  private room(length: number): number {
-    const bytes = Math.ceil((4 * length) / 64) * 64;
-    const at = this.staged;
-    if (!this.k.onHeap) {
-      // The private memory is ours alone: bump-allocate from 0, growing it as needed.
-      const have = this.k.memory.buffer.byteLength;
-      if (at + bytes > have) {
-        if (at + bytes > PRIVATE_MAX_PAGES * PAGE) return this.fail();
-        this.k.memory.grow(Math.ceil((at + bytes - have) / PAGE));
-        this.refresh();
-      }
-      this.staged += bytes;
-      return at;
-    }
-    if (at + bytes <= STAGING_BYTES) {
-      this.staged += bytes;
-      return at;
-    }
-    const t = heapFloat32(length);
-    if (!t) return this.fail();
-    this.temps.push(t);
-    this.refresh();
-    return t.byteOffset;
-  }
-
-  private fail(): number {
-    this.ok = false;
-    return -1;
-  }
-
-  finish(): void {
-    for (const [from, to] of this.copyBack) to.set(this.k.view.subarray(from >> 2, (from >> 2) + to.length));
-    for (const t of this.temps) freeHeapArray(t);
-  }
-
-  /** Frees temporaries without copying (the call did not run). */
-  abandon(): void {
-    for (const t of this.temps) freeHeapArray(t);
-  }
+  runParts(k.poolIndex, k.exportIndex[name]!, parts, (a) => callKernel(fn, a));
 }
 
 const UNARY_SET = new Set<string>(UNARY_SIMD_OPS);
@@ -169,11 +110,11 @@ export function unarySimd(op: string, x: TypedArray, out: TypedArray, anySize = 
   if (!UNARY_SET.has(op) || !(x instanceof Float32Array && out instanceof Float32Array)) return false;
   const k = ready(out.length, anySize);
   if (!k) return false;
-  const p = new Placement(k);
-  const [px, po] = [p.input(x), p.output(out)];
-  if (!p.ok) return p.abandon(), false;
-  k.unary[op as UnarySimdOp](px, po, out.length);
-  p.finish();
+  const call = new KernelCall(kernelSpace()!);
+  const [px, po] = [call.input(x), call.output(out)];
+  if (!call.ok) return call.abandon(), false;
+  splitRun(k, `un_${op}`, out.length, PARALLEL_MIN_ELEMENTS, PART_ALIGN, (s, n) => [px + 4 * s, po + 4 * s, n]);
+  call.finish();
   return true;
 }
 
@@ -185,11 +126,18 @@ export function binarySimd(op: string, a: TypedArray, b: TypedArray, out: TypedA
   if (!BINARY_SET.has(op) || !(a instanceof Float32Array && b instanceof Float32Array && out instanceof Float32Array)) return false;
   const k = ready(out.length, anySize);
   if (!k) return false;
-  const p = new Placement(k);
-  const [pa, pb, po] = [p.input(a), p.input(b), p.output(out)];
-  if (!p.ok) return p.abandon(), false;
-  k.binary[op as BinarySimdOp](pa, pb, po, rows, cols, 4 * aRow, 4 * bRow, mode);
-  p.finish();
+  const call = new KernelCall(kernelSpace()!);
+  const [pa, pb, po] = [call.input(a), call.input(b), call.output(out)];
+  if (!call.ok) return call.abandon(), false;
+  const name = `bin_${op}`;
+  if (rows === 1) {
+    // One row: split along it (a broadcast side stays where it is).
+    const [sa, sb] = [mode === 2 ? 0 : 4, mode === 1 ? 0 : 4];
+    splitRun(k, name, cols, PARALLEL_MIN_ELEMENTS, PART_ALIGN, (s, n) => [pa + sa * s, pb + sb * s, po + 4 * s, 1, n, 0, 0, mode]);
+  } else {
+    splitRun(k, name, rows, Math.ceil(PARALLEL_MIN_ELEMENTS / cols), 1, (s, n) => [pa + 4 * aRow * s, pb + 4 * bRow * s, po + 4 * cols * s, n, cols, 4 * aRow, 4 * bRow, mode]);
+  }
+  call.finish();
   return true;
 }
 
@@ -219,10 +167,11 @@ export function softmaxRowsSimd(x: TypedArray, out: TypedArray, rows: number, co
   if (!(x instanceof Float32Array && out instanceof Float32Array)) return false;
   const k = ready(out.length, anySize);
   if (!k) return false;
-  const p = new Placement(k);
-  const [px, po] = [p.input(x), p.output(out)];
-  if (!p.ok) return p.abandon(), false;
-  (log ? k.logSoftmaxRows : k.softmaxRows)(px, po, rows, cols);
-  p.finish();
+  const call = new KernelCall(kernelSpace()!);
+  const [px, po] = [call.input(x), call.output(out)];
+  if (!call.ok) return call.abandon(), false;
+  const name = log ? 'log_softmax_rows' : 'softmax_rows';
+  splitRun(k, name, rows, Math.ceil(PARALLEL_MIN_ELEMENTS / cols), 1, (s, n) => [px + 4 * cols * s, po + 4 * cols * s, n, cols]);
+  call.finish();
   return true;
 }

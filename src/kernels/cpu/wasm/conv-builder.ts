@@ -23,7 +23,6 @@ export class Builder extends FunctionBuilder {
   xor(): this { return this.op(0x73); }
   shl(): this { return this.op(0x74); }
   shrU(): this { return this.op(0x76); }
-  f32Add(): this { return this.op(0x92); }
   f32Mul(): this { return this.op(0x94); }
   f32Gt(): this { return this.op(0x5e); }
   f32Ne(): this { return this.op(0x5c); }

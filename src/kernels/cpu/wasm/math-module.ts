@@ -23,7 +23,7 @@ const SIGN_BIT = -0x80000000;
 const ONE_BITS = 0x3f800000;
 
 /** Leaves OP(x) on the stack, x a v128 local (float32 lanes). */
-function emitUnary(f: SimdBuilder, m: VectorMath, op: UnarySimdOp, x: Local): void {
+export function emitUnary(f: SimdBuilder, m: VectorMath, op: UnarySimdOp, x: Local): void {
   switch (op) {
     case 'neg':
       f.get(x).i32x4(SIGN_BIT).v128Xor();
@@ -73,7 +73,7 @@ function emitUnary(f: SimdBuilder, m: VectorMath, op: UnarySimdOp, x: Local): vo
 }
 
 /** Leaves a OP b on the stack (a, b v128 locals), with the JS kernels' NaN and ±0 behaviour. */
-function emitBinary(f: SimdBuilder, op: BinarySimdOp, a: Local, b: Local): void {
+export function emitBinary(f: SimdBuilder, op: BinarySimdOp, a: Local, b: Local): void {
   const mask = (cmp: () => void): void => {
     f.get(a).get(b);
     cmp();

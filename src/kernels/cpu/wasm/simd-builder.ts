@@ -41,7 +41,6 @@ export class SimdBuilder extends FunctionBuilder {
     return this.op(0x43, ...new Uint8Array(new Float32Array([v]).buffer));
   }
   f32ReinterpretI32(): this { return this.op(0xbe); }
-  f32Add(): this { return this.op(0x92); }
   f32Mul(): this { return this.op(0x94); }
 
   // v128 memory and constants
@@ -103,7 +102,6 @@ export class SimdBuilder extends FunctionBuilder {
   // f64x2 (float64 accumulators of float32 sums)
   f64x2PromoteLow(): this { return this.simd(0x5f); }
   f64x2ExtractLane(lane: number): this { return this.simd(0x21, lane); }
-  f64Add(): this { return this.op(0xa0); }
   f64Div(): this { return this.op(0xa3); }
   f64Const(v: number): this {
     return this.op(0x44, ...new Uint8Array(new Float64Array([v]).buffer));
