@@ -1,26 +1,35 @@
-// Multi-task MoE benchmarks of issue 6, ours against TensorFlow.js in one process:
+// Multi-task MoE benchmarks of issue 6, ours against TensorFlow.js in one process and PyTorch CPU in a
+// subprocess:
 //  - training step (batch 256, input 64, 8 experts 64→128→64 ReLU, 2 tasks with per-example
-//    softmax gates and 64→1 towers, Σ MSE, Adam): ours on 1 thread and with the matmuls on 2
+//    softmax gates and 64→1 towers, Σ MSE, Adam): ours on 1 thread and with the kernels on 2
 //    threads (worker_threads), TF.js cpu and wasm (the faster of two ways to write it in TF.js);
 //    the same model with DSelect-k gates (k = 2; per example and static) in ours;
 //  - inference of the same models, DSelect-k gates set binary (as after training), so only the
-//    selected experts run, against the dense softmax model.
+//    selected experts run, against the dense softmax model;
+//  - PyTorch CPU (Debian's python3-torch at /usr/bin/python3, run by bench/moe-train-step.py with the
+//    OpenBLAS tuning variables unset for it alone) on the softmax MMoE training step, on 1 thread and
+//    on as many threads as ours; skipped with a notice when torch is missing.
 // Every number is checked before it is timed: one TF.js training step must give our loss, gradients
-// and updated weights within float32 tolerance, sparse DSelect-k inference must equal its dense
-// evaluation, and TF.js inference must give our outputs.
+// and updated weights within float32 tolerance, PyTorch's first-step loss and loss after one Adam
+// step must equal ours (relative 1e-4), sparse DSelect-k inference must equal its dense evaluation,
+// and TF.js inference must give our outputs.
 //
-//   npm run build && node bench/moe-train-step.js [--max-time s] [--suites train,inference] [--threads 1,2] [--out file]
+//   npm run build && node bench/moe-train-step.js [--max-time s] [--suites train,inference] [--threads 1,2]
+//       [--torch-steps 200] [--python /usr/bin/python3 | --no-torch] [--out file]
 //
 // `runMoeBenchmarks(options)` is the entry the general bench runner calls; it returns the rows and
 // the run conditions (load average, threads) and, unless `out: null`, writes bench/results-moe.json.
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Benchmark from 'benchmark';
 import * as core from '../dist/index.js';
 import * as advanced from '../dist/advanced.js';
 
 const dk = { ...core, ...advanced };
+import { loadTorch, torchEnv } from './lib/torch.js';
 import {
   ADAM,
   buildOurModel,
@@ -143,6 +152,80 @@ function saturateGates(model, perExample) {
   });
 }
 
+/** Losses must agree to this relative difference (float32 sums in other orders). */
+const TORCH_LOSS_TOL = 1e-4;
+
+/** Our initial weights and the batch as manifest.json + data.bin (float32) in a temporary directory. */
+function exportForTorch(model, batch) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'moe-train-step-'));
+  const chunks = [];
+  let offset = 0;
+  const put = (name, t) => {
+    const data = Float32Array.from(t.toArray());
+    chunks.push(data);
+    const entry = { name, shape: [...t.shape], offset };
+    offset += data.length;
+    return entry;
+  };
+  const params = model.namedParameters().map(([name, t]) => put(name, t));
+  const x = put('x', batch.x);
+  const targets = batch.targets.map((t, i) => put(`y${i}`, t));
+  const all = new Float32Array(offset);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  writeFileSync(path.join(dir, 'data.bin'), Buffer.from(all.buffer));
+  writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ workload: WORKLOAD, params, x, targets, adam: ADAM }));
+  return dir;
+}
+
+/**
+ * PyTorch rows of the softmax MMoE training step: checked against our first-step loss and loss
+ * after one Adam step, then timed by the script itself (`steps` steps). Returns rows and checks.
+ */
+function torchTrainRows(torch, threadCounts, steps, log) {
+  const rows = [];
+  const checks = {};
+  const model = buildOurModel(SOFTMAX);
+  const batch = makeBatch();
+  const dir = exportForTorch(model, batch);
+  const trainer = ourTrainer(model, batch);
+  const ours = { first: trainer.step(), second: trainer.loss() };
+  const script = fileURLToPath(new URL('./moe-train-step.py', import.meta.url));
+  try {
+    for (const threads of threadCounts) {
+      const run = spawnSync(torch.python, [script, dir, String(steps), String(threads)], { env: torchEnv(), encoding: 'utf8', maxBuffer: 1 << 24 });
+      if (run.status !== 0) throw new Error(`moe benchmark: moe-train-step.py failed: ${(run.stderr || '').trim().split('\n').pop()}`);
+      const r = JSON.parse(run.stdout.trim().split('\n').pop());
+      for (const [k, theirs] of [['first', r.firstLoss], ['second', r.lossAfterOneStep]]) {
+        check(Math.abs(theirs - ours[k]) <= TORCH_LOSS_TOL * Math.max(1, Math.abs(ours[k])), `PyTorch ${threads} thread(s): ${k === 'first' ? 'first-step loss' : 'loss after one Adam step'} ${theirs} vs ours ${ours[k]}`);
+      }
+      checks[`train/pytorch-${threads}`] = { loss: r.firstLoss, ourLoss: ours.first, lossAfterOneStep: r.lossAfterOneStep, ourLossAfterOneStep: ours.second };
+      const sorted = [...r.timesMs].sort((a, b) => a - b);
+      const sem = Math.sqrt(r.timesMs.reduce((p, t) => p + (t - r.meanMs) ** 2, 0) / Math.max(1, r.timesMs.length - 1) / r.timesMs.length);
+      rows.push({
+        suite: 'train',
+        name: `PyTorch ${r.torch} CPU: softmax MMoE train step, ${r.threads} thread${r.threads > 1 ? 's' : ''}`,
+        engine: 'pytorch',
+        threads: r.threads,
+        threadsNote: `torch.set_num_threads(${r.threads})`,
+        medianMs: r.medianMs,
+        meanMs: r.meanMs,
+        opsPerSec: 1000 / r.medianMs,
+        rmePct: (100 * 1.96 * sem) / r.meanMs,
+        samples: sorted.length,
+        cpuMsPerOp: r.cpuMs,
+      });
+      log(`  PyTorch ${r.torch} (${r.threads} thread${r.threads > 1 ? 's' : ''}): losses agree with ours; median ${r.medianMs.toFixed(2)} ms (cpu ${r.cpuMs.toFixed(1)} ms/step)`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { rows, checks };
+}
+
 function maxAbsDiff(a, b) {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
@@ -169,8 +252,9 @@ function conditions(threadsUsed) {
 /**
  * Runs the MoE training-step and inference benchmarks and returns { rows, conditions, checks }.
  * Options: maxTime (s per row, default 3), minSamples (default 5), suites (['train', 'inference']),
- * threads (our matmul thread counts to run, default [1, 2]), out (JSON path, null to skip writing),
- * log (default console.log).
+ * threads (our thread counts to run, default [1, 2]; PyTorch runs with the same counts), torch
+ * (from lib/torch.js's loadTorch; null: no PyTorch rows; default: probe `python`), torchSteps
+ * (default 200), out (JSON path, null to skip writing), log (default console.log).
  */
 export async function runMoeBenchmarks(options = {}) {
   const maxTime = options.maxTime ?? 3;
@@ -227,11 +311,17 @@ export async function runMoeBenchmarks(options = {}) {
       for (const [label, gate] of gates) {
         const model = buildOurModel(gate);
         const trainer = ourTrainer(model, makeBatch());
-        const threadsNote = threads === 1 ? '1 thread' : `matmuls on ${threads} threads (main + ${threads - 1} worker_threads)`;
+        const threadsNote = threads === 1 ? '1 thread' : `${threads} threads (main + ${threads - 1} worker_threads)`;
         await ourRow('train', `ours: ${label} train step, ${threadsNote}`, () => trainer.step(), { gate: gate.type, perExample: gate.perExample ?? false, threads, threadsNote });
       }
     }
     setThreads(1);
+    const torch = options.torch === undefined ? loadTorch(log, options.python) : options.torch;
+    if (torch) {
+      const t = torchTrainRows(torch, threadCounts, options.torchSteps ?? 200, log);
+      rows.push(...t.rows);
+      Object.assign(checks, t.checks);
+    }
   }
 
   if (suites.includes('inference')) {
@@ -293,6 +383,11 @@ export async function runMoeBenchmarks(options = {}) {
       if (reference.wasm) r.vsTfjsWasm = reference.wasm / r.medianMs;
     }
   }
+  // Against PyTorch with the same number of threads (softmax MMoE rows only: the model it runs).
+  for (const r of rows.filter((row) => row.engine === 'dselect-k' && row.suite === 'train' && row.gate === 'softmax')) {
+    const torchRow = rows.find((t) => t.engine === 'pytorch' && t.threads === r.threads);
+    if (torchRow) r.vsPytorch = torchRow.medianMs / r.medianMs;
+  }
   const result = { conditions: conditions(threadCounts), tfjs: tfDetails, checks, rows };
   printTable(rows, result.conditions, log);
   const out = options.out === undefined ? DEFAULT_OUT : options.out;
@@ -305,11 +400,11 @@ export async function runMoeBenchmarks(options = {}) {
 
 function printTable(rows, cond, log) {
   log(`\n${cond.date}, node ${cond.node}, ${cond.cpus} × ${cond.cpuModel}, 1-min load average ${cond.loadAverage1m}`);
-  log('suite | name | median ms | ops/s | ±% | cpu ms/op | × vs TF.js cpu | × vs TF.js wasm | × vs softmax inference');
+  log('suite | name | median ms | ops/s | ±% | cpu ms/op | × vs TF.js cpu | × vs TF.js wasm | × vs PyTorch (same threads) | × vs softmax inference');
   const f = (v, d = 2) => (v === undefined ? '' : v.toFixed(d));
   for (const r of rows) {
     log(
-      `${r.suite} | ${r.name} | ${f(r.medianMs)} | ${f(r.opsPerSec, 1)} | ${f(r.rmePct, 1)} | ${f(r.cpuMsPerOp, 1)} | ${f(r.vsTfjsCpu)} | ${f(r.vsTfjsWasm)} | ${f(r.vsSoftmaxInference)}`,
+      `${r.suite} | ${r.name} | ${f(r.medianMs)} | ${f(r.opsPerSec, 1)} | ${f(r.rmePct, 1)} | ${f(r.cpuMsPerOp, 1)} | ${f(r.vsTfjsCpu)} | ${f(r.vsTfjsWasm)} | ${f(r.vsPytorch)} | ${f(r.vsSoftmaxInference)}`,
     );
   }
 }
@@ -318,7 +413,9 @@ function parseArgs(argv) {
   const out = {};
   for (let i = 0; i < argv.length; i++) {
     const m = /^--([\w-]+)$/.exec(argv[i]);
-    if (m) out[m[1]] = argv[++i];
+    if (!m) continue;
+    const next = argv[i + 1];
+    out[m[1]] = next === undefined || next.startsWith('--') ? true : argv[++i];
   }
   return out;
 }
@@ -329,6 +426,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     maxTime: args['max-time'] !== undefined ? Number(args['max-time']) : undefined,
     suites: args.suites?.split(','),
     threads: args.threads?.split(',').map(Number),
+    torchSteps: args['torch-steps'] !== undefined ? Number(args['torch-steps']) : undefined,
+    python: args.python,
+    torch: args['no-torch'] !== undefined ? null : undefined,
     out: args.out,
   });
 }

@@ -7,7 +7,7 @@
 // linear tower, loss Σ_t MSE_t, Adam (lr 1e-3, β = (0.9, 0.999), eps 1e-8).
 import { createRequire, register } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { add, Adam, buildMMoE, mseLoss, randn, Rng, tidy } from '../dist/index.js';
+import { add, Adam, buildMMoE, mseLoss, noGrad, randn, Rng, tidy } from '../dist/index.js';
 
 export const WORKLOAD = Object.freeze({ batch: 256, inputDim: 64, numExperts: 8, expertHidden: 128, expertOutputDim: 64, numTasks: 2 });
 export const ADAM = Object.freeze({ lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
@@ -53,6 +53,10 @@ export function ourTrainer(model, batch) {
         loss.backward();
         return loss.item();
       });
+    },
+    /** The loss at the current weights (no gradients, no update). */
+    loss() {
+      return tidy(() => noGrad(() => lossOf().item()));
     },
     step() {
       return tidy(() => {

@@ -2,8 +2,11 @@
 // `npm run bench` (builds dist/ first): dselect-k against a naive loop and TensorFlow.js, side by
 // side in one process. Prints a table and writes bench/results.json.
 //
-//   node bench/run.js [--suite matmul,elementwise,softmax,moe] [--sizes 64,128] [--quick]
-//                     [--no-tfjs] [--out bench/results.json]
+//   node bench/run.js [--suite matmul,elementwise,math,softmax,moe] [--sizes 64,128] [--quick]
+//                     [--threads 1,2] [--no-tfjs] [--no-torch] [--python /usr/bin/python3] [--out bench/results.json]
+//
+// PyTorch CPU rows come from Debian's python3-torch run as a subprocess (bench/lib/torch.js); they are
+// skipped with a notice when torch is missing.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { machineNote, load1 } from './lib/machine.js';
@@ -11,9 +14,11 @@ import { FULL, QUICK } from './lib/measure.js';
 import { loadOurs } from './lib/ours.js';
 import { formatTable } from './lib/table.js';
 import { loadTfjs } from './lib/tfjs.js';
+import { loadTorch } from './lib/torch.js';
 import { runWorkload } from './lib/workload.js';
 import { elementwiseWorkloads } from './suites/elementwise.js';
 import { DEFAULT_SIZES, matmulWorkloads } from './suites/matmul.js';
+import { mathWorkloads } from './suites/math.js';
 import { runMoeSuite } from './suites/moe.js';
 import { softmaxWorkloads } from './suites/softmax.js';
 
@@ -28,12 +33,13 @@ async function runWorkloads(workloads, ctx) {
 const SUITES = {
   matmul: (ctx, args) => runWorkloads(matmulWorkloads(ctx, args.sizes), ctx),
   elementwise: (ctx) => runWorkloads(elementwiseWorkloads(ctx), ctx),
+  math: (ctx) => runWorkloads(mathWorkloads(ctx), ctx),
   softmax: (ctx) => runWorkloads(softmaxWorkloads(ctx), ctx),
   moe: (ctx) => runMoeSuite(ctx),
 };
 
 function parseArgs(argv) {
-  const args = { suites: Object.keys(SUITES), sizes: DEFAULT_SIZES, quick: false, tfjs: true, out: fileURLToPath(new URL('./results.json', import.meta.url)) };
+  const args = { suites: Object.keys(SUITES), sizes: DEFAULT_SIZES, quick: false, tfjs: true, torch: true, python: '/usr/bin/python3', threads: null, out: fileURLToPath(new URL('./results.json', import.meta.url)) };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i];
@@ -41,14 +47,18 @@ function parseArgs(argv) {
     else if (flag === '--sizes') args.sizes = value().split(',').map(Number);
     else if (flag === '--quick') args.quick = true;
     else if (flag === '--no-tfjs') args.tfjs = false;
+    else if (flag === '--no-torch') args.torch = false;
+    else if (flag === '--python') args.python = value();
+    else if (flag === '--threads') args.threads = value().split(',').map(Number);
     else if (flag === '--out') args.out = value();
     else if (flag === '--help' || flag === '-h') {
-      console.log('node bench/run.js [--suite matmul,elementwise,softmax,moe] [--sizes 64,128] [--quick] [--no-tfjs] [--out file]');
+      console.log('node bench/run.js [--suite matmul,elementwise,math,softmax,moe] [--sizes 64,128] [--quick] [--threads 1,2] [--no-tfjs] [--no-torch] [--python path] [--out file]');
       process.exit(0);
     } else throw new Error(`bench: unknown argument ${argv[i]}`);
   }
   for (const s of args.suites) if (!SUITES[s]) throw new Error(`bench: unknown suite '${s}' (known: ${Object.keys(SUITES).join(', ')})`);
   if (args.sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`bench: --sizes needs positive integers, got ${args.sizes}`);
+  if (args.threads && args.threads.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`bench: --threads needs positive integers, got ${args.threads}`);
   return args;
 }
 
@@ -61,7 +71,10 @@ async function main() {
   }
   const ours = await loadOurs();
   const tfjs = args.tfjs ? await loadTfjs(log) : null;
-  const ctx = { ours, tfjs, machine, log, measureOpts: args.quick ? QUICK : FULL };
+  const torch = args.torch ? loadTorch(log, args.python) : null;
+  // Our thread counts: 1 and every core, unless --threads says otherwise.
+  const threads = args.threads ?? (machine.cpus > 1 ? [1, machine.cpus] : [1]);
+  const ctx = { ours, tfjs, torch, threads, machine, log, measureOpts: args.quick ? QUICK : FULL };
   const rows = [];
   const extras = {};
   for (const suite of args.suites) {
@@ -88,6 +101,7 @@ async function main() {
     options: { suites: args.suites, sizes: args.sizes, quick: args.quick, measure: ctx.measureOpts },
     matmul: ours.config.matmulInfo(),
     tfjs: tfjs ? { version: tfjs.version, backends: tfjs.available, wasm: tfjs.wasmFeatures } : null,
+    pytorch: torch ? { version: torch.version, python: torch.python } : null,
     ...extras,
     rows,
   };

@@ -11,7 +11,11 @@ setupCore();
 export { configureMatmul, matmulInfo, type MatmulInfo, type MatmulKernelChoice, type MatmulSettings } from './kernels/cpu/matmul-config.js';
 export { configureBufferPool, type BufferPoolOptions } from './kernels/cpu/host.js';
 export { configureFusedKernels, type FusedKernelOptions } from './kernels/cpu/wasm/kernel-module.js';
+export { configureHeap, type HeapInfo, type HeapOptions } from './kernels/cpu/heap.js';
+export { configureSimdKernels, type SimdKernelOptions } from './kernels/cpu/simd.js';
+export { configureFusion, type FusionInfo, type FusionOptions } from './kernels/cpu/fusion.js';
 export { shutdownGemmWorkers } from './kernels/cpu/gemm-wasm.js';
+export { shutdownConvWorkers } from './kernels/cpu/conv-wasm-runtime.js';
 export { setWorkerSpawner, type WorkerHandle, type WorkerSpawner } from './kernels/cpu/threads/spawner.js';
 
 // Backends, kernels and storage
@@ -39,7 +43,7 @@ export { dselectKWeightsWithSelectors, selectorOrigin, selectorProducts, smoothS
 export { withParameters } from './nn/module.js';
 export { initContext, type InitContext } from './nn/init.js';
 export { convPoolRelu } from './nn/conv2d.js';
-export { decodeTensors, encodeTensors, WEIGHTS_FORMAT, WEIGHTS_FORMAT_VERSION, type WeightsManifest, type WeightsManifestEntry } from './nn/weights-format.js';
+export { checkWeightsManifest, decodeTensors, encodeTensors, WEIGHTS_FORMAT, WeightsFormatError, WEIGHTS_FORMAT_VERSION, type WeightsManifest, type WeightsManifestEntry } from './nn/weights-format.js';
 export { GATE_WEIGHT_TOLERANCE, summarizeGateWeights } from './moe/gate-diagnostics.js';
 export { rowTopIndices, topKSoftmax } from './moe/top-k.js';
 export { cvSquared, loadBalancingLoss } from './moe/load-balance.js';

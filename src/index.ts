@@ -15,7 +15,7 @@ export type { TensorFormatOptions } from './tensor/format.js';
 export type { Shape } from './tensor/shape.js';
 export { arange, eye, fromTypedArray, full, ones, rand, randn, tensor, zeros } from './tensor/creation.js';
 export type { NestedArray, RandomOptions, TensorData, TensorDataOptions, TensorOptions } from './tensor/creation.js';
-export { Rng, seed } from './tensor/random.js';
+export { Rng, seed, type RngState } from './tensor/random.js';
 export { keep, tidy } from './tensor/scope.js';
 
 // Autograd and gradient checks
@@ -30,10 +30,11 @@ export { matmul, type MatmulOptions } from './autograd/ops/matmul.js';
 export { logSoftmax, softmax } from './autograd/ops/softmax.js';
 export { concat, expand, gather, oneHot, permute, reshape, slice, squeeze, stack, transpose, unsqueeze } from './autograd/ops/shape.js';
 export { conv2d, maxPool2d, type Conv2dOptions } from './autograd/ops/conv.js';
+export { conv2dPoolRelu, type Conv2dPoolReluOptions } from './packs/conv-pool-relu/op.js';
 export type { TensorLike } from './autograd/ops/util.js';
 
 // Backends
-export { getBackend, setBackend, type BackendOptions } from './kernels/registry.js';
+export { getBackend, ready, setBackend, setBackendAsync, type BackendOptions } from './kernels/registry.js';
 export type { BackendInfo, BackendName } from './kernels/backend.js';
 
 // Layers, losses, optimisers
@@ -86,7 +87,7 @@ export { ConvBlock, ConvMoELayer, ConvMoENet, type ConvMoELayerOptions, type Con
 export { buildDamexNet, buildTopOneBalancedNet, DAMEX_DEFAULT_ROUTER_WEIGHT, fitDamex, routingSeparation, type DamexFitOptions, type DamexNetOptions, type RoutingSeparation } from './moe/damex.js';
 
 // Training
-export { fit, type AsyncBatchStream, type Batch, type BatchProgress, type BatchStream, type EarlyStoppingOptions, type EpochMetrics, type FitData, type FitOptions, type FitResult } from './moe/train/fit.js';
+export { fit, type AsyncBatchStream, type Batch, type BatchProgress, type BatchStream, type EarlyStoppingOptions, type EpochMetrics, type FitData, type FitOptions, type FitPosition, type FitResult } from './moe/train/fit.js';
 export { evaluateAsync, fitAsync, type FitAsyncOptions } from './moe/train/fit-async.js';
 export { evaluate, type EvaluateOptions, type EvaluationResult } from './moe/train/evaluate.js';
 export { taskLossKinds, type TaskLossKind } from './moe/train/task-loss.js';

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,13 +117,16 @@ describe('atomic writes', () => {
     expect(readCheckpoint(dir).meta).toEqual({ v: 1 });
   });
 
-  it('sweeps temporaries a crashed writer left behind', () => {
+  it('sweeps temporaries a crashed writer left behind, but never those of a live writer', () => {
     const dir = join(root, 'sweep');
     const target = join(dir, 'file.bin');
     mkdirSync(dir);
-    writeFileSync(join(dir, '.file.bin.123-abc.tmp'), 'partial');
+    const crashed = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    writeFileSync(join(dir, `.file.bin.${crashed}-abc.tmp`), 'partial');
+    const live = `.file.bin.${process.pid}-def.tmp`;
+    writeFileSync(join(dir, live), 'being written by another run');
     writeFileAtomic(target, [new Uint8Array([1, 2, 3])]);
-    expect(readdirSync(dir)).toEqual(['file.bin']);
+    expect(readdirSync(dir).sort()).toEqual([live, 'file.bin']);
     expect(Array.from(readFileSync(target))).toEqual([1, 2, 3]);
   });
 });

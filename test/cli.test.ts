@@ -48,6 +48,35 @@ function expectUserError(r: Run, pattern: RegExp): void {
 
 const TINY = ['--tasks', '4', '--groups', '2', '--input-dim', '6', '--train-size', '96', '--val-size', '24', '--test-size', '32', '--experts', '4', '--k', '2', '--expert-hidden', '6', '--expert-output', '4', '--tower-hidden', '4', '--batch-size', '32', '-q'];
 
+const overallMetric = (run: { taskMetrics: number[] }): number => run.taskMetrics.reduce((x, y) => x + y, 0) / run.taskMetrics.length;
+
+/**
+ * Welch's t-test written out independently of src/report/stats.ts: t and the Welch–Satterthwaite df
+ * from the sample variances, and the two-sided p from Student's t by numeric integration. With
+ * x = √ν·tan θ the density's kernel becomes cos^(ν−1) θ, so p = ∫ from atan(|t|/√ν) to π/2 over ∫ from
+ * 0 to π/2; θ = π/2 − w² makes the integrand sin(w²)^(ν−1)·2w, smooth enough at w = 0 for Simpson's rule.
+ */
+function welchFromScratch(a: number[], b: number[]): { t: number; df: number; p: number; meanDifference: number } {
+  const stats = (v: number[]) => {
+    const m = v.reduce((x, y) => x + y, 0) / v.length;
+    return { m, se2: v.reduce((x, y) => x + (y - m) ** 2, 0) / (v.length - 1) / v.length, n: v.length };
+  };
+  const sa = stats(a);
+  const sb = stats(b);
+  const t = (sa.m - sb.m) / Math.sqrt(sa.se2 + sb.se2);
+  const df = (sa.se2 + sb.se2) ** 2 / (sa.se2 ** 2 / (sa.n - 1) + sb.se2 ** 2 / (sb.n - 1));
+  const simpson = (f: (x: number) => number, hi: number, steps = 20_000): number => {
+    const h = hi / steps;
+    let acc = f(0) + f(hi);
+    for (let i = 1; i < steps; i++) acc += (i % 2 === 1 ? 4 : 2) * f(i * h);
+    return (acc * h) / 3;
+  };
+  const kernel = (w: number): number => Math.sin(w * w) ** (df - 1) * 2 * w;
+  const tail = (theta: number): number => simpson(kernel, Math.sqrt(Math.PI / 2 - theta));
+  const p = tail(Math.atan(Math.abs(t) / Math.sqrt(df))) / tail(0);
+  return { t, df, p, meanDifference: sa.m - sb.m };
+}
+
 function modelBytes(dir: string): Record<string, number[]> {
   const c = readCheckpoint(dir);
   const out: Record<string, number[]> = {};
@@ -232,6 +261,19 @@ describe('dselect-k compare', () => {
       'top-k-per-example',
       null,
     ]);
+    expect(results.baselines).toEqual({ static: 'top-k-static', 'per-example': 'top-k-per-example' });
+    // The significance result is Welch's test of this variant's per-seed metrics against its baseline's,
+    // recomputed here from scratch from the runs in results.json.
+    for (const v of results.variants.filter((x) => x.versusBaseline !== null)) {
+      const baseline = results.variants.find((x) => x.id === v.versusBaseline!.baseline)!;
+      expect(baseline.versusBaseline).toBeNull();
+      const expected = welchFromScratch(v.runs.map(overallMetric), baseline.runs.map(overallMetric));
+      const got = v.versusBaseline!.overall.welch!;
+      expect(got.meanDifference, v.id).toBeCloseTo(expected.meanDifference, 12);
+      expect(got.t, v.id).toBeCloseTo(expected.t, 9);
+      expect(got.df, v.id).toBeCloseTo(expected.df, 9);
+      expect(Math.abs(got.p - expected.p), `${v.id}: p ${got.p} vs ${expected.p}`).toBeLessThanOrEqual(1e-6 * expected.p + 1e-12);
+    }
     // Top-k uses exactly k experts per example; the dense softmax gate all of them
     expect(results.variants.find((v) => v.id === 'top-k-per-example')!.activeExperts.mean).toBe(2);
     expect(results.variants.find((v) => v.id === 'top-k-static')!.activeExperts.mean).toBe(2);

@@ -1,12 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import '../src/index.js';
-import { formatGradcheckReport, gradcheck } from '../src/autograd/gradcheck.js';
 import { CnnExpert } from '../src/nn/cnn-expert.js';
 import { mul, relu } from '../src/autograd/ops/elementwise.js';
 import { sum } from '../src/autograd/ops/reduce.js';
 import { Conv2d, convPoolRelu, Flatten, MaxPool2d } from '../src/nn/conv2d.js';
 import type { Tensor } from '../src/tensor/tensor.js';
-import { cnnGradcheckCases } from '../src/checks/cnn.js';
 import { buildMMoE } from '../src/moe/build-mmoe.js';
 import { rand, randn } from '../src/tensor/creation.js';
 import { Rng } from '../src/tensor/random.js';
@@ -108,15 +106,4 @@ describe('CnnExpert (the paper expert: conv5×10, pool, conv5×20, pool, dense 5
     ]);
     expect(gateWeights[0]!.shape).toEqual([4, 3]);
   });
-});
-
-describe('gradcheck: CNN experts and CNN MoE layers (float64)', () => {
-  for (const c of cnnGradcheckCases) {
-    it(c.name, () => {
-      const report = gradcheck(c.fn, c.inputs(), c.opts);
-      if (!report.passed) throw new Error(`${c.name}\n${formatGradcheckReport(report)}`);
-      expect(report.passed).toBe(true);
-      expect(report.checkedElements).toBeGreaterThan(0);
-    });
-  }
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createGate, dselectKWeights, DSelectKGate, linearWarmupSchedule, NoisyTopKGate, parseEntropySchedule, randn, Rng, SoftmaxGate, tensor, TopKGate, zeros, type Gate, type Tensor } from '../src/index.js';
+import { createGate, DSelectKGate, linearWarmupSchedule, NoisyTopKGate, parseEntropySchedule, randn, Rng, SoftmaxGate, tensor, TopKGate, zeros, type Gate, type Tensor } from '../src/index.js';
 import { cvSquared, normalCdf } from '../src/advanced.js';
 
 const arr = (t: Tensor): number[] => Array.from(t.toArray());
@@ -9,6 +9,35 @@ const f64 = { dtype: 'float64' } as const;
 function setParam(gate: Gate, name: string, values: number[]): void {
   const p = gate.namedParameters().find(([n]) => n === name)![1];
   p.setStorage(tensor(values, { dtype: p.dtype, shape: p.shape }).storage);
+}
+
+/** A point inside the smooth-step's linear-ish region (|z| < γ/2 = 0.5): every expert gets some weight. */
+const Z = [
+  [0.21, -0.33, 0.05],
+  [-0.4, 0.12, 0.37],
+];
+const ALPHA = [0.3, -0.2];
+
+/**
+ * DSelect-k static weights from scratch (DESIGN.md §5): S(t) = −2t³/γ³ + 3t/(2γ) + 1/2 inside ±γ/2,
+ * expert e's code most significant bit first, r_e = Π_j (S(z_j) if bit j of e else 1 − S(z_j)),
+ * q = Σ_i softmax(α)_i · r(z_i). `leastSignificantBitFirst` is a deliberately wrong variant.
+ */
+function handWeights(z: number[][], alpha: number[], n: number, gamma: number, opts: { leastSignificantBitFirst?: boolean } = {}): number[] {
+  const S = (t: number): number => (t <= -gamma / 2 ? 0 : t >= gamma / 2 ? 1 : (-2 * t ** 3) / gamma ** 3 + (3 * t) / (2 * gamma) + 0.5);
+  const m = Math.max(1, Math.ceil(Math.log2(n)));
+  const e = alpha.map(Math.exp);
+  const pi = e.map((v) => v / e.reduce((a, b) => a + b, 0));
+  return Array.from({ length: n }, (_, expert) =>
+    z.reduce((q, zi, i) => {
+      let r = 1;
+      for (let j = 0; j < m; j++) {
+        const bit = (expert >> (opts.leastSignificantBitFirst ? j : m - 1 - j)) & 1;
+        r *= bit ? S(zi[j]!) : 1 - S(zi[j]!);
+      }
+      return q + pi[i]! * r;
+    }, 0),
+  );
 }
 
 describe('DSelectKGate', () => {
@@ -43,14 +72,22 @@ describe('DSelectKGate', () => {
     expect(Math.max(...zw.map(Math.abs))).toBeLessThanOrEqual(0.02);
   });
 
-  it('static weights equal dselectKWeights(z, α) on every row; regularisers only in training', () => {
+  it('static weights equal values computed by hand from z and α, on every row; regularisers only in training', () => {
     const gate = new DSelectKGate({ numExperts: 8, k: 2, entropyWeight: 0.5, rng: new Rng(2), dtype: 'float64' });
+    setParam(gate, 'z', Z.flat());
+    setParam(gate, 'alpha', ALPHA);
     const x = randn([3, 4], { ...f64, rng: new Rng(3) });
     const { weights, regularization } = gate.forward(x);
-    const [z, alpha] = gate.parameters();
-    const q = arr(dselectKWeights(z!, alpha!, 8));
-    expect(rows(weights)).toEqual([q, q, q]);
-    expect(q.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    // Computed outside this code base (Python, the formulas of DESIGN.md §5), and by this file's own formula.
+    const expected = [
+      0.055227504874166194, 0.18041644071839502, 0.015637828629406842, 0.24237192385469314, 0.19477950066357996, 0.2663027408856749,
+      0.016538394635802648, 0.02872566573828123,
+    ];
+    for (const row of rows(weights)) {
+      row.forEach((v, e) => expect(v, `expert ${e}`).toBeCloseTo(expected[e]!, 14));
+      row.forEach((v, e) => expect(v, `expert ${e}`).toBeCloseTo(handWeights(Z, ALPHA, 8, 1)[e]!, 14));
+    }
+    expect(expected.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 14);
     expect(regularization).not.toBeNull();
     expect(regularization!.item()).toBeGreaterThan(0);
     gate.eval();
@@ -61,6 +98,57 @@ describe('DSelectKGate', () => {
     // Not a power of two: the reachability penalty is always there in training (k selectors, each ≈ 1 / mass).
     const odd = new DSelectKGate({ numExperts: 5, k: 2, entropyWeight: 0, dtype: 'float64' });
     expect(odd.forward(zeros([2, 1], f64)).regularization!.item()).toBeGreaterThan(2);
+  });
+
+  it('with 5 experts (codes 5..7 unreachable) and γ = 2, weights match values computed by hand; the lost mass is not renormalised', () => {
+    const z = [
+      [0.6, -0.1, 0.3],
+      [0.2, 0.9, -0.7],
+    ];
+    const gate = new DSelectKGate({ numExperts: 5, k: 2, gamma: 2, dtype: 'float64' });
+    setParam(gate, 'z', z.flat());
+    setParam(gate, 'alpha', [0, 1.1]);
+    gate.eval();
+    const q = rows(gate.forward(zeros([1, 1], f64)).weights)[0]!;
+    const expected = [0.006004298566536264, 0.010838317671099919, 0.24936157489075098, 0.02386031505920201, 0.0395464772278891]; // Python
+    q.forEach((v, e) => expect(v, `expert ${e}`).toBeCloseTo(expected[e]!, 14));
+    q.forEach((v, e) => expect(v, `expert ${e}`).toBeCloseTo(handWeights(z, [0, 1.1], 5, 2)[e]!, 14));
+    expect(q.reduce((a, b) => a + b, 0)).toBeLessThan(0.33);
+  });
+
+  it('per-example: the weights of each row equal the hand computation from z = W·x + b and α = A·x + c', () => {
+    const gate = new DSelectKGate({ numExperts: 8, k: 2, perExample: true, inputDim: 2, dtype: 'float64' });
+    const W = [[0.3, -0.2], [0.1, 0.4], [-0.25, 0.05], [0.2, 0.2], [-0.1, 0.3], [0.35, -0.15]];
+    const b = [0.01, -0.1, 0.05, -0.2, 0.1, 0.02];
+    const A = [[0.5, -1], [0.2, 0.3]];
+    const c = [0.1, -0.1];
+    setParam(gate, 'zMap.weight', W.flat());
+    setParam(gate, 'zMap.bias', b);
+    setParam(gate, 'alphaMap.weight', A.flat());
+    setParam(gate, 'alphaMap.bias', c);
+    gate.eval();
+    const xs = [[0.4, -0.7], [-1.1, 0.2], [0.9, 0.8]];
+    const q = rows(gate.forward(tensor(xs, f64)).weights);
+    const affine = (M: number[][], bias: number[], x: number[]): number[] => M.map((row, i) => row[0]! * x[0]! + row[1]! * x[1]! + bias[i]!);
+    xs.forEach((x, r) => {
+      const zr = affine(W, b, x);
+      const expected = handWeights([zr.slice(0, 3), zr.slice(3)], affine(A, c, x), 8, 1);
+      q[r]!.forEach((v, e) => expect(v, `row ${r} expert ${e}`).toBeCloseTo(expected[e]!, 14));
+    });
+    expect(q[0]).not.toEqual(q[1]);
+  });
+
+  it('the same hand-computed check fails on a deliberately broken gate formula', () => {
+    const gate = new DSelectKGate({ numExperts: 8, k: 2, dtype: 'float64' });
+    setParam(gate, 'z', Z.flat());
+    setParam(gate, 'alpha', ALPHA);
+    gate.eval();
+    const q = rows(gate.forward(zeros([1, 1], f64)).weights)[0]!;
+    const worst = (reference: number[]): number => Math.max(...q.map((v, e) => Math.abs(v - reference[e]!)));
+    expect(worst(handWeights(Z, ALPHA, 8, 1))).toBeLessThan(1e-14);
+    expect(worst(handWeights(Z, ALPHA, 8, 1, { leastSignificantBitFirst: true }))).toBeGreaterThan(0.01);
+    expect(worst(handWeights(Z, ALPHA, 8, 2))).toBeGreaterThan(0.01); // ignoring the configured γ
+    expect(worst(handWeights(Z, [0, 0], 8, 1))).toBeGreaterThan(0.01); // ignoring α
   });
 
   it('once saturated, selects at most k experts with exact zeros and reports it', () => {
@@ -219,5 +307,30 @@ describe('createGate', () => {
     expect(createGate({ type: 'top-k', k: 1 }, ctx)).toBeInstanceOf(TopKGate);
     expect(createGate({ type: 'noisy-top-k', k: 1 }, ctx).kind).toBe('noisy-top-k');
     expect(() => createGate({ type: 'expert-choice' } as never, ctx)).toThrow('createGate: unknown gate type "expert-choice"');
+  });
+});
+
+describe('diagnosticsAsync', () => {
+  it('reads back what diagnostics reads, for every gate kind, and leaves the gate in its mode', async () => {
+    const x = randn([7, 3], { rng: new Rng(21), std: 3 });
+    const gates: Gate[] = [
+      new DSelectKGate({ numExperts: 5, k: 2, rng: new Rng(22) }),
+      new DSelectKGate({ numExperts: 4, k: 2, perExample: true, inputDim: 3, rng: new Rng(23) }),
+      new SoftmaxGate({ numExperts: 4, inputDim: 3, rng: new Rng(24) }),
+      new TopKGate({ numExperts: 4, inputDim: 3, k: 2, rng: new Rng(25) }),
+      new NoisyTopKGate({ numExperts: 4, inputDim: 3, k: 2, rng: new Rng(26) }),
+    ];
+    // One static selector saturated (binary), the other not: the binary fraction is 1/2, not 0 or 1.
+    setParam(gates[0]!, 'z', [0.9, -0.9, 0.9, 0.1, 0.2, -0.3]);
+    for (const gate of gates) {
+      const sync = gate.diagnostics(x);
+      gate.train(true);
+      const got = await gate.diagnosticsAsync(x);
+      expect(got, gate.constructor.name).toEqual(sync);
+      expect(gate.training).toBe(true);
+    }
+    expect((await gates[0]!.diagnosticsAsync()).binarySelectorFraction).toBe(0.5);
+    expect((await gates[2]!.diagnosticsAsync(x)).binarySelectorFraction).toBeNull();
+    await expect(gates[1]!.diagnosticsAsync()).rejects.toThrow('DSelectKGate.diagnostics: a per-example gate needs inputs x [B, 3]');
   });
 });

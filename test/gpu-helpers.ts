@@ -1,4 +1,6 @@
 import { createRequire } from 'node:module';
+import type { TestContext } from 'vitest';
+import type { GpuTestMeta, GpuTestMode } from './gpu-meta.js';
 import { setBackend } from '../src/index.js';
 import { backend, setBackendNotices } from '../src/advanced.js';
 import { GpuBackend, registerGpuBackend, type GpuBackendInfo } from '../src/gpu/index.js';
@@ -6,29 +8,91 @@ import { HostStorage, type Storage } from '../src/tensor/storage.js';
 import { Rng } from '../src/tensor/random.js';
 
 /**
- * Shared by the gpu-*.test.ts files. The gpu backend runs whatever GPU.js mode this machine offers
- * (headlessgl under xvfb-run with the native `gl` built, webasm otherwise; DSELECT_K_GPU_MODE forces
- * one) and every file prints which one ran, so nothing is skipped silently.
+ * Shared by the gpu-*.test.ts files. Every gpu test states the GPU.js mode it needs (`needGpuMode`):
+ * it runs in exactly that mode, or is reported as skipped with the reason — never passed on a
+ * substitute. 'auto' is for tests that assert nothing mode-specific (whatever GPU.js picks). Where
+ * DSELECT_K_EXPECT_GPU_MODE names a mode (CI under xvfb-run: headlessgl), that mode being unavailable
+ * is a failure, not a skip. The reporter in gpu-mode-summary.ts prints which modes ran.
  */
+export type { GpuTestMode };
+
+interface GpuJsStatics {
+  GPU: { isHeadlessGLSupported: boolean; isWebAssemblySupported: boolean };
+}
+
+const nodeRequire = createRequire(import.meta.url);
+
+/** Why GPU.js cannot run `mode` here, or null when it can. */
+export function gpuModeUnavailable(mode: GpuTestMode): string | null {
+  if (mode === 'cpu' || mode === 'auto') return null;
+  if (mode === 'webgl2') return 'webgl2 exists only in browsers (browser-demo.test.ts runs it in Chromium)';
+  const { GPU } = nodeRequire('gpu.js') as GpuJsStatics;
+  if (mode === 'webasm') return GPU.isWebAssemblySupported ? null : 'this Node has no WebAssembly';
+  if (GPU.isHeadlessGLSupported) return null;
+  if (!process.env.DISPLAY) return 'no X display (DISPLAY is unset): run the tests under `xvfb-run -a`';
+  try {
+    nodeRequire('gl');
+  } catch (e) {
+    return `the native 'gl' package does not load (${(e as Error).message.split('\n')[0]}): \`npm rebuild gl\` with libx11-dev libxi-dev libxext-dev (see .ci/run)`;
+  }
+  return `headless-gl cannot create a WebGL context on DISPLAY=${process.env.DISPLAY}`;
+}
 
 /** Whether GPU.js could run headless-gl here (the native `gl` built and an X display present). */
 export function headlessGlAvailable(): boolean {
-  const gpujs = createRequire(import.meta.url)('gpu.js') as { GPU: { isHeadlessGLSupported: boolean } };
-  return gpujs.GPU.isHeadlessGLSupported;
+  return gpuModeUnavailable('headlessgl') === null;
 }
 
-let reported = false;
+/**
+ * Declares the GPU.js mode(s) this test needs and activates the gpu backend in the first (the last
+ * one activated stays active; call `activateGpuMode` to switch between them). Skips the test, with the
+ * reason, when one is unavailable — or fails it when DSELECT_K_EXPECT_GPU_MODE names that mode.
+ */
+export function needGpuMode(ctx: TestContext, ...modes: [GpuTestMode, ...GpuTestMode[]]): GpuBackend {
+  const meta: GpuTestMeta = { needs: modes, ran: [] };
+  ctx.task.meta.gpu = meta;
+  for (const mode of modes) {
+    const why = gpuModeUnavailable(mode);
+    if (why === null) continue;
+    if (process.env.DSELECT_K_EXPECT_GPU_MODE === mode) {
+      throw new Error(`this test needs GPU.js mode '${mode}', which DSELECT_K_EXPECT_GPU_MODE requires here, but it is unavailable: ${why}`);
+    }
+    meta.skipped = `needs GPU.js mode '${mode}': ${why}`;
+    ctx.skip(meta.skipped);
+  }
+  let gpu: GpuBackend | null = null;
+  for (const mode of [...modes].reverse()) gpu = activateGpuMode(ctx, mode);
+  return gpu!;
+}
 
-/** Activates the gpu backend (quietly) and reports, once per file, the mode that really runs. */
-export function useGpu(file: string): GpuBackend {
+/** Makes the gpu backend run `mode` (quietly) and checks that GPU.js really runs it: no substitute. */
+export function activateGpuMode(ctx: TestContext, mode: GpuTestMode): GpuBackend {
   setBackendNotices(false);
   registerGpuBackend();
-  const info = setBackend('gpu') as GpuBackendInfo;
-  if (!reported) console.log(`[${file}] gpu backend: GPU.js mode '${info.mode}' requested '${info.requestedMode}' on ${info.device}`);
-  reported = true;
+  const info = (mode === 'auto' ? setBackend('gpu') : setBackend('gpu', { gpuMode: mode })) as GpuBackendInfo;
   const b = backend();
   if (!(b instanceof GpuBackend)) throw new Error('setBackend(gpu) did not activate the GpuBackend');
+  if (mode !== 'auto' && b.mode !== mode) throw new Error(`asked GPU.js for mode '${mode}', it ran '${b.mode}' (${info.device}): a substitute is not accepted`);
+  const ran = ctx.task.meta.gpu?.ran;
+  if (ran && !ran.includes(b.mode)) ran.push(b.mode);
+  if (mode !== 'auto') {
+    // A kernel GPU.js degraded to another mode during this test ran on a substitute: fail the test.
+    const before = b.device.degraded.length;
+    ctx.onTestFinished(() => {
+      const substituted = b.device.degraded.slice(before);
+      if (substituted.length > 0 && !degradeAllowed.has(ctx.task.id)) {
+        throw new Error(`GPU.js ran ${substituted.map((d) => `'${d.kernel}' in mode '${d.mode}' (${d.reason})`).join(', ')} instead of mode '${mode}'`);
+      }
+    });
+  }
   return b;
+}
+
+const degradeAllowed = new Set<string>();
+
+/** For the test that makes GPU.js degrade a kernel on purpose: its substitute is what it checks. */
+export function allowDegradedKernels(ctx: TestContext): void {
+  degradeAllowed.add(ctx.task.id);
 }
 
 /** float32 host storage of uniform values in [low, high). */

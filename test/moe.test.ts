@@ -138,7 +138,7 @@ describe('MMoE', () => {
     return new MMoE({ experts: ex, gates, towers: gates.map(() => new Linear(2, 1, { rng, dtype: 'float64' })) });
   }
 
-  it('returns one output per task and the sum of the gates’ regularisers', () => {
+  it('returns one output per task and the sum of the gates’ regularisers', async () => {
     const rng = new Rng(14);
     const gates = [0, 1].map(() => new DSelectKGate({ numExperts: 4, k: 2, entropyWeight: 0.3, rng, dtype: 'float64' }));
     const m = model(gates);
@@ -151,6 +151,7 @@ describe('MMoE', () => {
     m.eval();
     expect(m.forward(x).regularization).toBeNull();
     expect(m.diagnostics().map((d) => d.kind)).toEqual(['dselect-k', 'dselect-k']);
+    expect(await m.diagnosticsAsync()).toEqual(m.diagnostics());
     // Every gate's parameters are part of the model (no task's gate left out of training).
     expect(m.namedParameters().filter(([n]) => n.startsWith('gates.')).map(([n]) => n)).toEqual(['gates.0.z', 'gates.0.alpha', 'gates.1.z', 'gates.1.alpha']);
   });

@@ -7,8 +7,11 @@ export async function loadOurs() {
   return { dk, config, shutdownWorkers: wasm.shutdownGemmWorkers };
 }
 
-/** A row of ours with the given matmul settings; `build(dk)` returns { run(): Tensor, dispose?() }. */
-export function oursImpl(ours, { name, kernel = 'auto', threads = 1, note = '' }, build) {
+/**
+ * A row of ours with the given kernel settings (matmul kernel, threads for every kernel, elementwise
+ * fusion on or off); `build(dk)` returns { run(): Tensor, dispose?() }.
+ */
+export function oursImpl(ours, { name, kernel = 'auto', threads = 1, fusion = true, note = '' }, build) {
   return {
     name,
     kind: 'ours',
@@ -16,6 +19,7 @@ export function oursImpl(ours, { name, kernel = 'auto', threads = 1, note = '' }
     note,
     activate: async () => {
       ours.config.configureMatmul({ kernel, threads });
+      ours.dk.configureFusion({ enabled: fusion });
     },
     prepare() {
       const inst = build(ours.dk);
@@ -24,16 +28,26 @@ export function oursImpl(ours, { name, kernel = 'auto', threads = 1, note = '' }
         run() {
           last?.dispose();
           last = inst.run();
+          // A deferred (pending elementwise) result is computed now, inside the timed call.
+          last.settle?.();
         },
         result: () => last.toArray(),
         dispose() {
           last?.dispose();
           inst.dispose?.();
           ours.config.configureMatmul({ kernel: 'auto', threads: 1 });
+          ours.dk.configureFusion({ enabled: true });
         },
       };
     },
   };
+}
+
+/** Our rows of a workload: one per thread count in ctx.threads (named "<name> ×N threads" past 1). */
+export function oursThreadImpls(ctx, { name, note = '', ...settings }, build) {
+  return ctx.threads.map((threads) =>
+    oursImpl(ctx.ours, { ...settings, name: threads > 1 ? `${name} ×${threads} threads` : name, threads, note: threads > 1 ? `${note}${note ? ', ' : ''}${threads} threads (worker_threads)` : note }, build),
+  );
 }
 
 /** Seeded uniform [-1, 1) float32 data (an LCG: no dependence on either engine's RNG). */

@@ -4,7 +4,7 @@ import { load1, machineNote } from './machine.js';
 import { measure } from './measure.js';
 
 /** Peers every row of ours is compared with (ratio = peer median / our median; > 1 = we are faster). */
-export const PEERS = ['naive', 'tfjs-cpu', 'tfjs-wasm'];
+export const PEERS = ['naive', 'tfjs-cpu', 'tfjs-wasm', 'pytorch'];
 const SLOW_MIN_SAMPLES = 3;
 
 /**
@@ -12,6 +12,9 @@ const SLOW_MIN_SAMPLES = 3;
  * Impl: { name, kind: 'ours' | 'naive' | 'tfjs-cpu' | 'tfjs-wasm', threads, note?,
  *         activate?: async () => void,             // e.g. switch the TF.js backend
  *         prepare(): { run(), result(): ArrayLike<number>, dispose?() } }
+ *   or, for a peer in another process (PyTorch), external(measureOpts): { result, medianMs, meanMs,
+ *   rmePct, samples, cpuMsPerCall }: it computes the result once and times itself; the result is
+ *   checked here and a wrong one discards the timing.
  */
 export async function runWorkload(workload, ctx) {
   const ref = workload.reference();
@@ -32,6 +35,21 @@ export async function runWorkload(workload, ctx) {
     rows.push(row);
     let prepared = null;
     try {
+      if (impl.external) {
+        const r = impl.external(ctx.measureOpts);
+        const verdict = compare(r.result, ref.values, ref.tol);
+        row.check = verdict.detail;
+        if (!verdict.ok) {
+          row.status = 'wrong';
+          ctx.log(`  ✗ ${workload.name} · ${impl.name}: WRONG RESULT, timing discarded (${verdict.detail})`);
+          continue;
+        }
+        const { medianMs, meanMs, rmePct, samples, cpuMsPerCall } = r;
+        Object.assign(row, { medianMs, meanMs, opsPerSec: 1000 / medianMs, rmePct, samples, cpuMsPerCall, load1: load1() });
+        if (workload.flop) row.gflops = workload.flop / (medianMs * 1e6);
+        ctx.log(`  ${workload.name} · ${impl.name}: ${medianMs.toFixed(3)} ms ±${rmePct.toFixed(1)}%${row.gflops ? ` · ${row.gflops.toFixed(2)} GFLOP/s` : ''}`);
+        continue;
+      }
       if (impl.activate) await impl.activate();
       prepared = impl.prepare();
       const t0 = performance.now();

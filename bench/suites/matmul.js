@@ -3,6 +3,7 @@
 // backward matmul has one, and that is where TF.js's wasm matmul is weak.
 import { oursImpl, uniformData } from '../lib/ours.js';
 import { tfjsImpls } from '../lib/tfjs.js';
+import { torchImpl } from '../lib/torch.js';
 
 export const DEFAULT_SIZES = [64, 128, 256, 512, 1024];
 const TRANSPOSED_SIZES = [256, 512];
@@ -107,6 +108,8 @@ export function matmulWorkloads(ctx, sizes = DEFAULT_SIZES) {
         };
       }),
     ];
+    const torchSpec = { spec: { op: 'matmul', n, transA, transB }, inputs: () => ({ a: aData, b: bData }) };
+    impls.push(...torchImpl(ctx.torch, torchSpec), ...(cores > 1 ? torchImpl(ctx.torch, { ...torchSpec, threads: cores }) : []));
     return {
       suite: 'matmul',
       name: `matmul ${label} n=${n}`,

@@ -10,8 +10,7 @@ const WORKLOADS = {
 
 export async function runMoeSuite(ctx) {
   const { runMoeBenchmarks } = await import('../moe-train-step.js');
-  const threads = ctx.machine.cpus > 1 ? [1, ctx.machine.cpus] : [1];
-  const result = await runMoeBenchmarks({ ...ctx.measureOpts, threads, out: null, log: ctx.log });
+  const result = await runMoeBenchmarks({ ...ctx.measureOpts, threads: ctx.threads, torch: ctx.torch, out: null, log: ctx.log });
   const { cpus, node, date } = ctx.machine;
   const rows = result.rows.map((r) => {
     const ours = r.engine === 'dselect-k';

@@ -1,10 +1,11 @@
 // softmax over the rows of a float32 matrix (the last axis), the stable max-shifted form.
 import { float32Tolerance } from '../lib/check.js';
-import { oursImpl, uniformData } from '../lib/ours.js';
+import { oursThreadImpls, uniformData } from '../lib/ours.js';
 import { tfjsImpls } from '../lib/tfjs.js';
+import { torchImpl } from '../lib/torch.js';
 
 export function softmaxWorkloads(ctx, shapes = [[1024, 1024], [4096, 64]]) {
-  const { ours, tfjs } = ctx;
+  const { tfjs } = ctx;
   return shapes.map(([rows, cols]) => {
     const x = uniformData(rows * cols, rows + cols).map((v) => 8 * v);
     return {
@@ -22,7 +23,7 @@ export function softmaxWorkloads(ctx, shapes = [[1024, 1024], [4096, 64]]) {
         return { values, tol: float32Tolerance(values, 1e-7, 1e-4) };
       },
       impls: [
-        oursImpl(ours, { name: 'dselect-k', note: 'fused kernel' }, (dk) => {
+        ...oursThreadImpls(ctx, { name: 'dselect-k', note: 'WebAssembly SIMD rows' }, (dk) => {
           const t = dk.fromTypedArray(x.slice(), [rows, cols]);
           return { run: () => dk.softmax(t, -1) };
         }),
@@ -30,6 +31,7 @@ export function softmaxWorkloads(ctx, shapes = [[1024, 1024], [4096, 64]]) {
           const t = tf.tensor2d(x, [rows, cols]);
           return { run: () => tf.softmax(t), dispose: () => t.dispose() };
         }),
+        ...torchImpl(ctx.torch, { spec: { op: 'softmax', rows, cols }, inputs: () => ({ x }) }),
       ],
     };
   });

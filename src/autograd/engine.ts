@@ -28,14 +28,26 @@ export function noGrad<T>(fn: () => T): T {
 
 export type BackwardFn = (grad: Tensor) => readonly (Tensor | null)[];
 
+const recordedNames = new Set<string>();
+
 /** Wraps a kernel result as the op's output and records how to differentiate it. */
 export function recordOp(op: string, storage: Storage, shape: Shape, inputs: readonly Tensor[], backwardFn: BackwardFn): Tensor {
   const out = new Tensor(storage, shape);
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
     out.node = { op, inputs, backward: backwardFn };
+    recordedNames.add(op);
   }
   return out;
+}
+
+/**
+ * Every op name recorded in a graph so far in this process. The test suite checks after each file that
+ * each one is declared (src/autograd/ops/registry.ts or an OpPack's `ops`), so no op escapes the
+ * gradcheck coverage test.
+ */
+export function recordedOpNames(): ReadonlySet<string> {
+  return recordedNames;
 }
 
 /** Sums `grad` over broadcast dims so it matches `shape`. */
@@ -71,6 +83,7 @@ export function runBackward(root: Tensor, grad?: Tensor, opts: BackwardOptions =
     }
     if (grad.dtype !== root.dtype) throw new Error(`backward: gradient dtype ${grad.dtype} does not match output dtype ${root.dtype}`);
   }
+  if (root.isDisposed) throw new Error(`backward: tensor ${formatShape(root.shape)} (id ${root.id}) was disposed; nothing is left to differentiate`);
   const order = topologicalOrder(root);
   const grads = new Map<Tensor, Tensor>([[root, grad]]);
   noGrad(() => {
@@ -131,7 +144,15 @@ function topologicalOrder(root: Tensor): Tensor[] {
     const frame = stack[stack.length - 1]!;
     const inputs = frame.t.node?.inputs ?? [];
     if (frame.next < inputs.length) {
-      const child = inputs[frame.next++]!;
+      const index = frame.next++;
+      const child = inputs[index]!;
+      if (child.requiresGrad && child.isDisposed) {
+        // dispose() drops the tensor's history: going on would silently starve every leaf behind it.
+        throw new Error(
+          `backward: input ${index} of '${frame.t.node!.op}' (tensor ${formatShape(child.shape)}, id ${child.id}) was disposed before backward(); ` +
+            'the gradient cannot reach the tensors it was computed from. Keep intermediates alive until backward() (call it inside the same tidy)',
+        );
+      }
       if (!visited.has(child) && child.requiresGrad) {
         visited.add(child);
         stack.push({ t: child, next: 0 });

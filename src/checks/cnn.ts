@@ -13,7 +13,7 @@ import { DSelectKGate } from '../moe/dselect-gate.js';
 import { MMoE } from '../moe/mmoe.js';
 import { SoftmaxGate } from '../moe/softmax-gate.js';
 import { TopKGate } from '../moe/top-k-gate.js';
-import { moduleCase, project } from './models.js';
+import { moduleCase, project, type ModuleGradcheckCase } from './models.js';
 
 const F64 = { dtype: 'float64' } as const;
 
@@ -57,7 +57,7 @@ function tinyMMoE(gate: 'softmax' | 'dselect-k' | 'top-k', seed: number): MMoE {
   return randomizeBiases(new MMoE({ experts, gates, towers }), seed + 2);
 }
 
-function mmoeCase(gate: 'softmax' | 'dselect-k' | 'top-k', seed: number): GradcheckCase {
+function mmoeCase(gate: 'softmax' | 'dselect-k' | 'top-k', seed: number): ModuleGradcheckCase {
   return moduleCase(`MMoE with CNN experts (${gate} gates, 2 tasks, 3 experts, cross-entropy)`, () => {
     const model = tinyMMoE(gate, seed);
     return {
@@ -76,7 +76,7 @@ function mmoeCase(gate: 'softmax' | 'dselect-k' | 'top-k', seed: number): Gradch
 function convMoECase(
   name: string,
   opts: { balance: 'soft' | 'hard' | 'both'; k: number; routerOutput?: boolean; gateInput: 'flatten' | 'avgpool'; seed: number },
-): GradcheckCase {
+): ModuleGradcheckCase {
   return moduleCase(name, () => {
     const net = new ConvMoENet({
       inputShape: [1, 12, 12],

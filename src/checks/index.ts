@@ -1,5 +1,6 @@
 import type { GradcheckCase } from '../autograd/gradcheck.js';
 import { biasActivationGradcheckCases } from '../packs/bias-activation/checks.js';
+import { convPoolReluGradcheckCases } from '../packs/conv-pool-relu/checks.js';
 import { dselectGradcheckCases } from '../packs/dselect/checks.js';
 import { expertMixtureGradcheckCases } from '../packs/expert-mixture/checks.js';
 import { layerNormGradcheckCases } from '../packs/layer-norm/checks.js';
@@ -26,8 +27,17 @@ export const PACK_GRADCHECK_CASES: Readonly<Record<string, readonly GradcheckCas
   dselect: dselectGradcheckCases,
   'normal-cdf': normalCdfGradcheckCases,
   'scatter-rows': scatterRowsGradcheckCases,
+  'conv-pool-relu': convPoolReluGradcheckCases,
   'layer-norm': layerNormGradcheckCases,
 };
+
+/**
+ * The case list each differentiable op must be exercised by (`DifferentiableOp.owner`): the engine
+ * suite for the generic ops, the pack's own list for a pack's ops.
+ */
+export function gradcheckCasesByOwner(): Readonly<Record<string, readonly GradcheckCase[]>> {
+  return { engine: engineGradcheckCases, ...PACK_GRADCHECK_CASES };
+}
 
 export function gradcheckSuites(): GradcheckSuite[] {
   return [

@@ -41,12 +41,21 @@ export interface ModelCheck {
   run: (...data: Tensor[]) => Tensor;
 }
 
+/** A gradient check of a whole module; `module()` gives the module it checks (for the coverage test). */
+export interface ModuleGradcheckCase extends GradcheckCase {
+  module(): Module;
+}
+
+export function isModuleCase(c: GradcheckCase): c is ModuleGradcheckCase {
+  return typeof (c as Partial<ModuleGradcheckCase>).module === 'function';
+}
+
 /**
  * A gradient check of a whole module: the inputs are its data tensors followed by copies of every
  * parameter, and the function runs the module with those parameters swapped in. The model is built
  * on first use so importing the package stays cheap.
  */
-export function moduleCase(name: string, build: () => ModelCheck): GradcheckCase {
+export function moduleCase(name: string, build: () => ModelCheck): ModuleGradcheckCase {
   let built: (ModelCheck & { dataCount: number }) | null = null;
   const get = (): ModelCheck & { dataCount: number } => {
     if (built === null) {
@@ -57,6 +66,7 @@ export function moduleCase(name: string, build: () => ModelCheck): GradcheckCase
   };
   return {
     name,
+    module: () => get().module,
     fn: (...inputs: Tensor[]) => {
       const m = get();
       return withParameters(m.module, inputs.slice(m.dataCount), () => m.run(...inputs.slice(0, m.dataCount)));
@@ -75,7 +85,7 @@ export function project(y: Tensor, seed: number): Tensor {
 
 const x = (rows: number, cols: number, seed: number) => (): Tensor[] => [randn([rows, cols], { ...F64, rng: new Rng(seed) })];
 
-function gateCase(name: string, makeGate: (rng: Rng) => Gate, opts: { rows?: number; inputDim: number; training?: boolean; prepare?: (g: Gate) => void; seed?: number }): GradcheckCase {
+function gateCase(name: string, makeGate: (rng: Rng) => Gate, opts: { rows?: number; inputDim: number; training?: boolean; prepare?: (g: Gate) => void; seed?: number }): ModuleGradcheckCase {
   return moduleCase(name, () => {
     const gate = makeGate(new Rng(opts.seed ?? 11));
     opts.prepare?.(gate);
@@ -94,7 +104,7 @@ function gateCase(name: string, makeGate: (rng: Rng) => Gate, opts: { rows?: num
 }
 
 /** MMoE with static Top-k (2 of 4) or static softmax gates, MLP experts and towers: the training loss. */
-function staticBaselineMMoECase(name: string, kind: 'top-k' | 'softmax'): GradcheckCase {
+function staticBaselineMMoECase(name: string, kind: 'top-k' | 'softmax'): ModuleGradcheckCase {
   return moduleCase(name, () => {
     const rng = new Rng(kind === 'top-k' ? 43 : 44);
     const experts = Array.from({ length: 4 }, () => new MLP({ inputDim: 3, hidden: [3], outputDim: 2, activation: 'tanh', rng, dtype: 'float64' }));
@@ -118,7 +128,7 @@ function staticBaselineMMoECase(name: string, kind: 'top-k' | 'softmax'): Gradch
 }
 
 /** StackedMMoE (gates and towers stacked over 3 tasks): the training loss through the stacked-loss path of fit. */
-function stackedMMoECase(name: string, gate: StaticGateBankSpec, numExperts: number, prepare: (m: StackedMMoE) => void): GradcheckCase {
+function stackedMMoECase(name: string, gate: StaticGateBankSpec, numExperts: number, prepare: (m: StackedMMoE) => void): ModuleGradcheckCase {
   return moduleCase(name, () => {
     // tanh experts: away from ReLU kinks (an all-zero hidden row would put a zero-bias ReLU output exactly at 0).
     const expertFactory = (_: number, rng: Rng): MLP => new MLP({ inputDim: 3, hidden: [3], outputDim: 2, activation: 'tanh', outputActivation: 'tanh', rng, dtype: 'float64' });
@@ -138,7 +148,7 @@ function stackedMMoECase(name: string, gate: StaticGateBankSpec, numExperts: num
   });
 }
 
-function mmoeCase(name: string, perExample: boolean, numExperts: number): GradcheckCase {
+function mmoeCase(name: string, perExample: boolean, numExperts: number): ModuleGradcheckCase {
   return moduleCase(name, () => {
     const rng = new Rng(perExample ? 41 : 42);
     const experts = Array.from({ length: numExperts }, () => new MLP({ inputDim: 3, hidden: [3], outputDim: 2, activation: 'tanh', rng, dtype: 'float64' }));

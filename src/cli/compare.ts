@@ -4,9 +4,12 @@ import { selectBackend } from '../experiments/experiment.js';
 import { PLOTS_UNAVAILABLE } from '../report/plots.js';
 import { renderText } from '../report/render.js';
 import { mean } from '../report/results.js';
-import { writeReport } from '../report/write.js';
+import { isReplaceableReportFolder, writeReport } from '../report/write.js';
+import { RunInterrupted } from '../experiments/interrupted.js';
+import { UserError } from '../experiments/user-error.js';
 import { createProgress, progressEnabled } from './progress.js';
-import { configFromOptions } from './train.js';
+import { guardRun } from './run-guard.js';
+import { configFromOptions, testBatchDelay } from './train.js';
 
 export { DEPRECATED_VARIANT_IDS, VARIANT_IDS };
 
@@ -17,12 +20,18 @@ export async function runCompareCommand(opts: Record<string, unknown>, print: (l
   const backend = String(opts['backend'] ?? 'cpu');
   selectBackend(backend);
   const outDir = resolve(String(opts['out']));
+  if (!isReplaceableReportFolder(outDir)) {
+    throw new UserError(`--out ${outDir} is not empty and holds no previous compare report; the report replaces the folder as a whole, so choose a new or empty folder`);
+  }
   const progress = createProgress(progressEnabled(quiet));
   const lines = !quiet && !progressEnabled(quiet);
+  const guard = guardRun(outDir, ['dselect-k', 'compare', ...process.argv.slice(3)].join(' '), progress, `stopping at the next batch boundary; the report in ${outDir} will stay as it was`);
+  const delay = testBatchDelay();
   let T = 1;
   let results;
   try {
     results = await runCompare({
+      signal: guard.interrupt.signal,
       base,
       variants: opts['gates'] as string[],
       seeds,
@@ -38,7 +47,10 @@ export async function runCompareCommand(opts: Record<string, unknown>, print: (l
           }
           progress.start(runs * batchesPerRun, 'compare');
         },
-        onBatch: ({ done, label, batch }) => progress.update(done, { label, loss: batch.loss / T, epoch: `${batch.epoch + 1}/${base.optim.epochs}` }),
+        onBatch: ({ done, label, batch }) => {
+          progress.update(done, { label, loss: batch.loss / T, epoch: `${batch.epoch + 1}/${base.optim.epochs}` });
+          delay();
+        },
         onRun: ({ index, total, label, seed, metricKind, run }) => {
           if (!lines) return;
           const q = run.selection ? `, selection quality ${run.selection.quality.toFixed(3)}` : '';
@@ -46,14 +58,21 @@ export async function runCompareCommand(opts: Record<string, unknown>, print: (l
         },
       },
     });
+    print('');
+    print(renderText(results));
+    // written into a staging folder and swapped in whole: an interruption before this leaves the old report
+    const files = await writeReport(outDir, results);
+    print('');
+    print(`report: ${files.find((f) => f.endsWith('report.md'))} (+ results.json and ${files.filter((f) => f.endsWith('.svg')).length} SVG plots in ${outDir})`);
+    if (!files.some((f) => f.endsWith('.svg'))) print(PLOTS_UNAVAILABLE);
+    return 0;
+  } catch (e) {
+    if (!(e instanceof RunInterrupted)) throw e;
+    progress.stop();
+    process.stderr.write(`dselect-k: ${e.message}; no report written, ${outDir} is as it was\n`);
+    return guard.interrupt.exitCode();
   } finally {
     progress.stop();
+    guard.release();
   }
-  print('');
-  print(renderText(results));
-  const files = await writeReport(outDir, results);
-  print('');
-  print(`report: ${files.find((f) => f.endsWith('report.md'))} (+ results.json and ${files.filter((f) => f.endsWith('.svg')).length} SVG plots in ${outDir})`);
-  if (!files.some((f) => f.endsWith('.svg'))) print(PLOTS_UNAVAILABLE);
-  return 0;
 }

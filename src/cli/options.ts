@@ -25,6 +25,12 @@ export function numberArg(opts: { min?: number; max?: number; exclusiveMin?: boo
   };
 }
 
+/** A file or folder path: not empty (resolving '' would silently mean the current directory). */
+export function pathArg(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('expected a path, got an empty string.');
+  return value;
+}
+
 /** Comma-separated positive integers, or 'none' for an empty list (e.g. no hidden layer). */
 export function widthsArg(value: string): number[] {
   if (value.trim() === 'none' || value.trim() === '') return [];
@@ -86,7 +92,7 @@ export function addImageTrainingOptions(cmd: Command, defaultOut: string): Comma
     .option('--batch-size <n>', 'examples per batch', integerArg(1, 1_000_000), 64)
     .option('--lr <rate>', 'Adam learning rate', numberArg({ min: 0, exclusiveMin: true }), 1e-3)
     .option('--seed <n>', 'seed of data sampling, initialisation, shuffling and gate noise', integerArg(0), 0)
-    .option('--out <dir>', 'report folder', defaultOut)
+    .option('--out <dir>', 'report folder', pathArg, defaultOut)
     .option('-q, --quiet', 'no progress bar');
 }
 

@@ -2,9 +2,9 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { datasetNames } from '../experiments/datasets.js';
 import { DEPRECATED_VARIANT_IDS, runCompareCommand, VARIANT_IDS } from './compare.js';
-import { DEFAULTS, DEPRECATED_GATE_NAMES, GATE_KINDS } from '../experiments/config.js';
+import { DEFAULTS, DEPRECATED_GATE_NAMES, GAMMA_RANGE, GATE_KINDS } from '../experiments/config.js';
 import { runGradcheckCommand } from './gradcheck.js';
-import { choiceOption, choicesArg, defaultOutDir, explicitOptions, gateKindArg, integerArg, listArg, namesArg, numberArg, widthsArg } from './options.js';
+import { choiceOption, choicesArg, defaultOutDir, explicitOptions, gateKindArg, integerArg, listArg, namesArg, numberArg, pathArg, widthsArg } from './options.js';
 import { CSV_TASK_TYPES } from '../experiments/csv-data.js';
 import { addExportCommand } from './export-command.js';
 import { addPredictCommand } from './predict-command.js';
@@ -32,7 +32,7 @@ function addDataOptions(cmd: Command): Command {
     .option('--val-size <n>', 'validation examples (dataset default)', integerArg(1))
     .option('--test-size <n>', 'test examples (dataset default)', integerArg(1))
     .option('--data-seed <n>', 'seed of the data (kept apart from the model seed)', integerArg(0), DEFAULTS.dataSeed)
-    .option('--data-dir <dir>', 'multi-fashion: directory of the Fashion-MNIST IDX files (default: where Debian\'s dataset-fashion-mnist installs them)');
+    .option('--data-dir <dir>', 'multi-fashion: directory of the Fashion-MNIST IDX files (default: where Debian\'s dataset-fashion-mnist installs them)', pathArg);
 }
 
 function addModelOptions(cmd: Command, withGate: boolean): Command {
@@ -46,7 +46,7 @@ function addModelOptions(cmd: Command, withGate: boolean): Command {
   return cmd
     .option('--experts <n>', 'number of shared experts', integerArg(2, 4096), DEFAULTS.experts)
     .option('--k <n>', 'experts selected per task (dselect-k, top-k, noisy-top-k)', integerArg(1, 4096), DEFAULTS.k)
-    .option('--gamma <g>', 'smooth-step width γ of DSelect-k', numberArg({ min: 0, exclusiveMin: true }), DEFAULTS.gamma)
+    .option('--gamma <g>', `smooth-step width γ of DSelect-k, in [${GAMMA_RANGE[0]}, ${GAMMA_RANGE[1]}]`, numberArg({ min: GAMMA_RANGE[0], max: GAMMA_RANGE[1] }), DEFAULTS.gamma)
     .option('--entropy-weight <w>', 'weight λ of the DSelect-k entropy regulariser', numberArg({ min: 0 }), DEFAULTS.entropyWeight)
     .option('--entropy-schedule <s>', "λ schedule: 'constant', 'warmup:E' (ramp up over E epochs), 'exp:F' (λ·F^epoch), 'warmup-steps:S' or 'exp-steps:F' (per training step)", DEFAULTS.entropySchedule)
     .option('--balance-weight <w>', 'load-balancing loss weight of noisy-top-k', numberArg({ min: 0 }), DEFAULTS.balanceWeight)
@@ -87,8 +87,8 @@ export function buildProgram(): Command {
     .option('--task-types <types>', `--data: one type per target (${CSV_TASK_TYPES.join(', ')}: regression, 0/1 label, class index; default mse)`, choicesArg(CSV_TASK_TYPES))
     .option('--features <columns>', '--data: comma-separated feature columns (default: every column that is not a target)', namesArg)
     .option('--seed <n>', 'seed of initialisation, shuffling and gate noise', integerArg(0), DEFAULTS.seed)
-    .option('--out <dir>', 'directory for checkpoint.dsk and metrics.json', defaultOutDir('train'))
-    .option('--resume <dir>', 'continue the run saved in DIR exactly (written back to DIR unless --out is given)')
+    .option('--out <dir>', 'directory for checkpoint.dsk and metrics.json (one run at a time: see the lock in the README)', pathArg, defaultOutDir('train'))
+    .option('--resume <dir>', 'continue the run saved in DIR exactly, also after Ctrl-C (written back to DIR unless --out is given)', pathArg)
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       process.exitCode = await runTrainCommand(opts, explicitOptions(cmd), print);
     });
@@ -104,7 +104,7 @@ export function buildProgram(): Command {
       new Option('--gates <list>', 'comma-separated gate variants to compare').argParser(listArg(VARIANT_IDS, DEPRECATED_VARIANT_IDS, '--gates')).default([...VARIANT_IDS], VARIANT_IDS.join(',')),
     )
     .option('--seeds <n>', 'seeds per gate (0, 1, …, n−1)', integerArg(1, 1000), 3)
-    .option('--out <dir>', 'report folder', defaultOutDir('compare'))
+    .option('--out <dir>', 'report folder, replaced as a whole when the comparison finishes', pathArg, defaultOutDir('compare'))
     .action(async (opts: Record<string, unknown>) => {
       process.exitCode = await runCompareCommand(opts, print);
     });
@@ -141,8 +141,11 @@ function packageVersion(): string {
 /** One line on stderr, no stack trace, for anything the user can fix; set DSELECT_K_DEBUG=1 for traces. */
 export function reportError(e: unknown): number {
   if (e instanceof CommanderError) {
-    // commander has printed its message (or the help/version text) already
-    return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
+    // commander has printed its message (or the help/version text) already; help shown because no
+    // command was given is a usage error (exitCode 1 from commander), --help is not
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+    if (e.code === 'commander.help') return e.exitCode === 0 ? 0 : 2;
+    return 2;
   }
   const message = e instanceof Error ? e.message : String(e);
   process.stderr.write(`dselect-k: error: ${message.split('\n').map((s) => s.trim()).filter(Boolean).join('; ')}\n`);

@@ -24,17 +24,12 @@ export function createProgress(enabled: boolean): Progress {
     },
     cliProgress.Presets.shades_classic,
   );
+  // Ctrl-C is handled by the command (see interrupt.ts), which stops the bar to put the cursor back.
   let running = false;
-  // Ctrl-C while the bar runs: put the cursor back before exiting.
-  const onInterrupt = (): void => {
-    bar.stop();
-    process.exit(130);
-  };
   return {
     start(total, label) {
       bar.start(total, 0, { label, loss: '-', epoch: '-' });
       running = true;
-      process.once('SIGINT', onInterrupt);
     },
     update(value, payload) {
       if (!running) return;
@@ -47,7 +42,6 @@ export function createProgress(enabled: boolean): Progress {
     stop() {
       if (running) bar.stop();
       running = false;
-      process.removeListener('SIGINT', onInterrupt);
     },
   };
 }

@@ -1,12 +1,13 @@
-import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { ensureDirectory } from '../node/ensure-dir.js';
 import { formatTable } from '../report/table.js';
 import { DEFAULTS, GATE_KINDS, resolveGateKind, validateModelConfig, type TrainConfig } from '../experiments/config.js';
 import { describeGate, selectBackend } from '../experiments/experiment.js';
 import { readSavedRun, runTraining } from '../experiments/train-run.js';
 import type { CsvDataConfig, CsvTaskType } from '../experiments/csv-data.js';
 import { UserError } from '../experiments/user-error.js';
-import { createProgress, progressEnabled } from './progress.js';
+import { createProgress, progressEnabled, type Progress } from './progress.js';
+import { guardRun } from './run-guard.js';
 
 /** Environment hook for the crash-safety test: SIGKILL ourselves halfway through writing this epoch's checkpoint. */
 const CRASH_ENV = 'DSELECT_K_TEST_CRASH_IN_CHECKPOINT';
@@ -134,14 +135,45 @@ function checkResumeFlags(saved: TrainConfig, opts: Record<string, unknown>, exp
   }
 }
 
+/** Test hook: wait this many ms after every batch (without using the CPU), so a test can signal a run mid-epoch. */
+const BATCH_DELAY_ENV = 'DSELECT_K_TEST_BATCH_DELAY_MS';
+
+export function testBatchDelay(): () => void {
+  const ms = Number(process.env[BATCH_DELAY_ENV] ?? 0);
+  if (!(ms > 0)) return () => {};
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  return () => void Atomics.wait(cell, 0, 0, ms);
+}
+
 export async function runTrainCommand(opts: Record<string, unknown>, explicit: ReadonlySet<string>, print: (line: string) => void): Promise<number> {
   const quiet = opts['quiet'] === true;
   if (explicit.has('data') && explicit.has('dataset')) throw new UserError('--data and --dataset exclude each other (--data trains on your CSV file)');
   const resumeDir = typeof opts['resume'] === 'string' ? resolve(opts['resume']) : null;
+  const outDir = resolve(explicit.has('out') || !resumeDir ? String(opts['out']) : resumeDir);
+  const progress = createProgress(progressEnabled(quiet));
+  const guard = guardRun(outDir, ['dselect-k', 'train', ...process.argv.slice(3)].join(' '), progress, 'stopping at the next batch boundary to save a checkpoint');
+  try {
+    return await trainLocked(opts, explicit, print, { quiet, resumeDir, outDir, progress, signal: guard.interrupt.signal, exitCode: () => guard.interrupt.exitCode() });
+  } finally {
+    progress.stop();
+    guard.release();
+  }
+}
+
+interface TrainContext {
+  quiet: boolean;
+  resumeDir: string | null;
+  outDir: string;
+  progress: Progress;
+  signal: AbortSignal;
+  exitCode: () => number;
+}
+
+async function trainLocked(opts: Record<string, unknown>, explicit: ReadonlySet<string>, print: (line: string) => void, ctx: TrainContext): Promise<number> {
+  const { quiet, resumeDir, outDir, progress } = ctx;
   const resumed = resumeDir ? readSavedRun(resumeDir) : null;
   if (resumed) checkResumeFlags(resumed.config, opts, explicit, resumeDir!);
   const config = resumed ? resumed.config : configFromOptions(opts);
-  const outDir = resolve(explicit.has('out') || !resumeDir ? String(opts['out']) : resumeDir);
   const startEpoch = resumed ? resumed.epoch : 0;
   const targetEpochs = resumed && !explicit.has('epochs') ? config.optim.epochs : Number(opts['epochs'] ?? config.optim.epochs);
   if (resumed && targetEpochs <= startEpoch) {
@@ -150,40 +182,56 @@ export async function runTrainCommand(opts: Record<string, unknown>, explicit: R
   config.optim.epochs = targetEpochs;
 
   selectBackend(String(opts['backend'] ?? 'cpu'));
-  mkdirSync(outDir, { recursive: true });
-  const progress = createProgress(progressEnabled(quiet));
+  try {
+    ensureDirectory(outDir, '--out');
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
   const epochLines = !quiet && !progressEnabled(quiet);
   const crashAt = Number(process.env[CRASH_ENV] ?? NaN);
+  const delay = testBatchDelay();
   let T = 1;
-  let run;
-  try {
-    run = await runTraining({
-      config,
-      outDir,
-      ...(resumed ? { resume: resumed } : {}),
-      ...(typeof opts['dataDir'] === 'string' ? { dataDir: opts['dataDir'] } : {}),
-      checkpointFaults: (epoch) => (crashAt === epoch ? { afterChunk: () => process.kill(process.pid, 'SIGKILL') } : undefined),
-      hooks: {
-        onStart: ({ data, experiment, batchesPerEpoch }) => {
-          T = data.tasks.length;
-          if (!quiet) {
-            print(`dselect-k train: ${data.description}`);
-            print(`  gate ${describeGate(config.model)}, ${config.model.experts} experts, ${experiment.model.parameterCount()} parameters; epochs ${startEpoch + 1}..${targetEpochs}, batch ${config.optim.batchSize}, lr ${config.optim.lr}, seed ${config.optim.seed}`);
-          }
-          progress.start((targetEpochs - startEpoch) * batchesPerEpoch, 'train');
-        },
-        // The mean task loss, as metrics.json stores it (EPOCH_LOSS_DEFINITION).
-        onBatch: (b) => progress.update((b.epoch - startEpoch) * b.batches + b.batch + 1, { loss: b.taskLosses.reduce((a, v) => a + v, 0) / b.taskLosses.length, epoch: `${b.epoch + 1}/${targetEpochs}` }),
-        onEpoch: (record) => {
-          if (epochLines) {
-            const val = record.valLoss === null ? '' : `  val ${record.valLoss.toFixed(4)}`;
-            print(`epoch ${record.epoch}/${targetEpochs}  loss ${record.loss.toFixed(4)}  reg ${record.regularization.toExponential(2)}${val}  (${record.seconds.toFixed(1)} s)`);
-          }
-        },
+  const run = await runTraining({
+    config,
+    outDir,
+    ...(resumed ? { resume: resumed } : {}),
+    ...(typeof opts['dataDir'] === 'string' ? { dataDir: opts['dataDir'] } : {}),
+    checkpointFaults: (epoch) => (crashAt === epoch ? { afterChunk: () => process.kill(process.pid, 'SIGKILL') } : undefined),
+    signal: ctx.signal,
+    hooks: {
+      onStart: ({ data, experiment, batchesPerEpoch }) => {
+        T = data.tasks.length;
+        if (!quiet) {
+          print(`dselect-k train: ${data.description}`);
+          print(`  gate ${describeGate(config.model)}, ${config.model.experts} experts, ${experiment.model.parameterCount()} parameters; epochs ${startEpoch + 1}..${targetEpochs}, batch ${config.optim.batchSize}, lr ${config.optim.lr}, seed ${config.optim.seed}`);
+        }
+        progress.start((targetEpochs - startEpoch) * batchesPerEpoch, 'train');
       },
-    });
-  } finally {
-    progress.stop();
+      // The mean task loss, as metrics.json stores it (EPOCH_LOSS_DEFINITION).
+      onBatch: (b) => {
+        progress.update((b.epoch - startEpoch) * b.batches + b.batch + 1, { loss: b.taskLosses.reduce((a, v) => a + v, 0) / b.taskLosses.length, epoch: `${b.epoch + 1}/${targetEpochs}` });
+        delay();
+      },
+      onEpoch: (record) => {
+        if (epochLines) {
+          const val = record.valLoss === null ? '' : `  val ${record.valLoss.toFixed(4)}`;
+          print(`epoch ${record.epoch}/${targetEpochs}  loss ${record.loss.toFixed(4)}  reg ${record.regularization.toExponential(2)}${val}  (${record.seconds.toFixed(1)} s)`);
+        }
+      },
+    },
+  });
+  progress.stop();
+  if (run.status === 'interrupted') {
+    const { position, batchesPerEpoch, checkpointPath } = run;
+    const where = `epoch ${position.epoch + 1}/${targetEpochs}, batch ${position.batch}/${batchesPerEpoch}`;
+    const warn = (line: string): void => void process.stderr.write(`dselect-k: ${line}\n`);
+    if (checkpointPath === null) {
+      warn(`interrupted at ${where} before any batch ran: nothing was saved${resumeDir ? ` (the checkpoint in ${resumeDir} is unchanged)` : ''}`);
+    } else {
+      warn(`interrupted at ${where}; checkpoint: ${checkpointPath}`);
+      warn(`resume exactly with: dselect-k train --resume ${shellQuote(outDir)}`);
+    }
+    return ctx.exitCode();
   }
   const { data, report } = run;
   const groups = data.taskGroups;
@@ -201,4 +249,9 @@ export async function runTrainCommand(opts: Record<string, unknown>, explicit: R
   print(`mean ${metricName} over ${T} task(s): ${meanMetric.toFixed(4)}; training ${run.seconds.toFixed(1)} s`);
   print(`checkpoint: ${run.checkpointPath} (epoch ${targetEpochs}); metrics: ${run.metricsPath}`);
   return 0;
+}
+
+/** A path as a POSIX shell word (quoted only when it needs to be). */
+function shellQuote(path: string): string {
+  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
 }

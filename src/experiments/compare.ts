@@ -4,6 +4,7 @@ import type { MultiTaskData } from '../data/types.js';
 import type { BatchProgress } from '../moe/train/fit.js';
 import type { GateKind, TrainConfig } from './config.js';
 import { buildExperiment, loadExperimentData, testReport, trainExperiment } from './experiment.js';
+import { RunInterrupted } from './interrupted.js';
 import { UserError } from './user-error.js';
 
 /**
@@ -55,6 +56,8 @@ export interface CompareOptions {
   command: string;
   dataDir?: string;
   hooks?: CompareHooks;
+  /** Stop at the next batch boundary once aborted: runCompare then rejects with RunInterrupted. */
+  signal?: AbortSignal;
 }
 
 /** Trains every chosen gate variant on the same data for seeds 0..seeds−1 and summarises the runs. */
@@ -83,9 +86,11 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResults> 
       const label = `${variant.id} s${seed}`;
       const doneBefore = runIndex * batchesPerRun;
       const started = performance.now();
-      const result = trainExperiment(exp, runConfig, epochs, 0, {
+      const result = await trainExperiment(exp, runConfig, epochs, 0, {
         ...(hooks.onBatch ? { onBatch: (b: BatchProgress) => hooks.onBatch!({ done: doneBefore + b.epoch * b.batches + b.batch + 1, label, batch: b }) } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
       });
+      if (result.interrupted) throw new RunInterrupted(`compare: interrupted during ${label} (run ${runIndex + 1} of ${totalRuns}), epoch ${result.interrupted.epoch + 1}, batch ${result.interrupted.batch}`);
       const trainSeconds = (performance.now() - started) / 1000;
       const report = testReport(exp);
       const run: RunResult = {

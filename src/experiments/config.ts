@@ -81,13 +81,18 @@ export const DEFAULTS = {
   dataSeed: 0,
 } as const;
 
+/** γ the command line accepts: the paper uses values near 1; far outside, float32 training saturates or overflows. */
+export const GAMMA_RANGE = [1e-4, 1e4] as const;
+
 /** Checks the combinations the individual flags cannot: k vs experts, gates that ignore k, … */
 export function validateModelConfig(m: ModelConfig): void {
   if (m.experts < 2) throw new Error(`--experts must be ≥ 2, got ${m.experts}`);
   if (m.gate !== 'softmax' && (m.k < 1 || m.k > m.experts)) {
     throw new Error(`--k must be in [1, --experts = ${m.experts}] for the ${m.gate} gate, got ${m.k}`);
   }
-  if (!(m.gamma > 0)) throw new Error(`--gamma must be > 0, got ${m.gamma}`);
+  if (!(m.gamma >= GAMMA_RANGE[0] && m.gamma <= GAMMA_RANGE[1])) {
+    throw new Error(`--gamma must be in [${GAMMA_RANGE[0]}, ${GAMMA_RANGE[1]}], got ${m.gamma} (the smooth-step's slope 1.5/γ and initial range γ/100 leave float32 outside it)`);
+  }
   try {
     parseEntropySchedule(m.entropySchedule);
   } catch (e) {

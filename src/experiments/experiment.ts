@@ -11,7 +11,8 @@ import type { GateDiagnostics } from '../moe/gate-diagnostics.js';
 import type { MMoE } from '../moe/mmoe.js';
 import type { MultiTaskBatchSource } from '../moe/train/dataset.js';
 import { evaluate, type EvaluationResult } from '../moe/train/evaluate.js';
-import { fit, type BatchProgress, type EpochMetrics, type FitResult } from '../moe/train/fit.js';
+import type { BatchProgress, EpochMetrics, FitPosition, FitResult } from '../moe/train/fit.js';
+import { fitAsync } from '../moe/train/fit-async.js';
 import type { TaskLossKind } from '../moe/train/task-loss.js';
 import { Adam } from '../optim/adam.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -149,11 +150,18 @@ export function buildExperiment(cfg: TrainConfig, data: MultiTaskData): Experime
 export interface TrainHooks {
   onEpoch?: (metrics: EpochMetrics) => void;
   onBatch?: (progress: BatchProgress) => void;
+  /** Stop at the next batch boundary once aborted; the result's `interrupted` says where. */
+  signal?: AbortSignal;
+  /** Continue an interrupted run exactly from this position (instead of from `initialEpoch`). */
+  resumeFrom?: FitPosition;
 }
 
-/** Trains from `initialEpoch` up to `epochs` (total); shuffling and gate noise derive from (seed, epoch). */
-export function trainExperiment(exp: Experiment, cfg: TrainConfig, epochs: number, initialEpoch: number, hooks: TrainHooks = {}): FitResult {
-  return fit(exp.model, exp.train, {
+/**
+ * Trains from `initialEpoch` (or `hooks.resumeFrom`) up to `epochs` (total); shuffling and gate noise
+ * derive from (seed, epoch). The event loop runs between batches, so a signal can stop it.
+ */
+export function trainExperiment(exp: Experiment, cfg: TrainConfig, epochs: number, initialEpoch: number, hooks: TrainHooks = {}): Promise<FitResult> {
+  return fitAsync(exp.model, exp.train, {
     epochs,
     initialEpoch,
     batchSize: cfg.optim.batchSize,
@@ -163,6 +171,8 @@ export function trainExperiment(exp: Experiment, cfg: TrainConfig, epochs: numbe
     validation: exp.val,
     ...(hooks.onEpoch ? { onEpoch: hooks.onEpoch } : {}),
     ...(hooks.onBatch ? { onBatch: hooks.onBatch } : {}),
+    ...(hooks.signal ? { signal: hooks.signal, onAbort: 'return' as const } : {}),
+    ...(hooks.resumeFrom ? { resumeFrom: hooks.resumeFrom } : {}),
   });
 }
 

@@ -9,13 +9,14 @@ setupCore();
 
 export { DEFAULTS, DEPRECATED_GATE_NAMES, GATE_KINDS, resolveGateKind, validateModelConfig, type DataConfig, type GateKind, type ModelConfig, type OptimConfig, type TrainConfig } from './config.js';
 export { UserError } from './user-error.js';
+export { RunInterrupted } from './interrupted.js';
 export { datasetNames, getDataset, loadDataset, registerDataset, syntheticDataset, type DatasetEntry, type DatasetOptions } from './datasets.js';
 export { multiFashionDataset, multiMnistDataset } from './image-datasets.js';
 export { buildExperiment, describeGate, gateSpec, loadExperimentData, selectBackend, testReport, trainExperiment, type Experiment, type TestReport, type TrainHooks } from './experiment.js';
 export { CSV_TASK_TYPES, loadCsvData, type CsvDataConfig, type CsvSplitSizes, type CsvTaskType } from './csv-data.js';
 export { inputMatrix, loadTrainedRun, predictionsCsv, predictRows, type TrainedRun } from './predict.js';
-export { readSavedRun, runTraining, type EpochRecord, EPOCH_LOSS_DEFINITION, type RunDataInfo, type SavedRun, type TrainMeta, type TrainRunHooks, type TrainRunOptions, type TrainRunResult } from './train-run.js';
 export { BASELINES, DEPRECATED_VARIANT_IDS, runCompare, VARIANT_IDS, VARIANTS, type CompareHooks, type CompareOptions, type CompareRunDone } from './compare.js';
+export { readSavedRun, runTraining, type EpochRecord, EPOCH_LOSS_DEFINITION, type RunDataInfo, type SavedRun, type TrainMeta, type TrainRunHooks, type TrainRunInterrupted, type TrainRunOptions, type TrainRunResult } from './train-run.js';
 export { balanceTable, runBalanceExperiment, writeBalanceReport, type BalanceResults, type BalanceRun, type BalanceSettings } from './balance.js';
 export { damexTable, runDamexExperiment, writeDamexReport, type DamexResults, type DamexRun, type DamexSettings, type DamexVariant } from './damex.js';
 export { IMAGE_DATASETS, loadImageClassification, type ImageClassificationData, type ImageDataOptions, type ImageDatasetName } from './moe-layer-training.js';

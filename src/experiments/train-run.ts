@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { EpochMetrics } from '../moe/train/fit.js';
+import type { EpochMetrics, FitPosition } from '../moe/train/fit.js';
 import { CheckpointError, readCheckpoint, saveCheckpoint, type Checkpoint } from '../node/checkpoint.js';
 import { writeTextAtomic } from '../node/atomic-write.js';
 import type { AtomicWriteFaults } from '../node/atomic-write.js';
@@ -11,8 +11,9 @@ import { UserError } from './user-error.js';
 import type { BatchProgress } from '../moe/train/fit.js';
 
 /**
- * One training run that survives interruption: it checkpoints after every epoch (atomically) and
- * resumes bit for bit from the last checkpoint; at the end it writes metrics.json beside it.
+ * One training run that survives interruption: it checkpoints after every epoch (atomically), and
+ * when its `signal` is aborted it stops at the next batch boundary and checkpoints there too; either
+ * checkpoint resumes bit for bit. At the end it writes metrics.json beside the checkpoint.
  */
 
 /** What `loss` and `valLoss` of an EpochRecord are (written into metrics.json). */
@@ -38,6 +39,11 @@ interface CheckpointExtra {
    * complete RNG state at an epoch boundary.
    */
   rng: { seed: number; epoch: number };
+  /**
+   * Set when the run was stopped inside an epoch: the batch reached, the epoch's running loss sums and
+   * the gates' noise generator states (which no longer follow from seed + epoch alone).
+   */
+  position?: FitPosition | null;
 }
 
 /** What `predict` and `export` need to know about a run's data: the inputs, the tasks and the scalings. */
@@ -64,8 +70,11 @@ export interface TrainMeta {
 export interface SavedRun {
   config: TrainConfig;
   checkpoint: Checkpoint;
+  /** Completed epochs. */
   epoch: number;
   history: EpochRecord[];
+  /** Where inside epoch `epoch` (0-based) the run stopped; null when it stopped at an epoch boundary. */
+  position: FitPosition | null;
 }
 
 function isTrainConfig(value: unknown): value is TrainConfig {
@@ -96,9 +105,13 @@ export function readSavedRun(dir: string): SavedRun {
     throw new UserError(`--resume: the checkpoint in ${dir} does not hold a dselect-k train run (configuration, epoch and optimiser state)`);
   }
   const extra = meta.extra as Partial<CheckpointExtra> | undefined;
+  const position = extra?.position ?? null;
+  if (position !== null && (typeof position !== 'object' || position.epoch !== meta.epoch)) {
+    throw new UserError(`--resume: the checkpoint in ${dir} holds a stop position that does not match its epoch ${meta.epoch}`);
+  }
   // Runs saved by earlier versions spell the gate 'topk' / 'noisy-topk'.
   const config: TrainConfig = { ...meta.config, model: { ...meta.config.model, gate: resolveGateKind(meta.config.model.gate)!.kind } };
-  return { config, checkpoint, epoch: meta.epoch!, history: Array.isArray(extra?.history) ? extra.history : [] };
+  return { config, checkpoint, epoch: meta.epoch!, history: Array.isArray(extra?.history) ? extra.history : [], position };
 }
 
 function meanOf(values: readonly number[]): number {
@@ -134,9 +147,12 @@ export interface TrainRunOptions {
   hooks?: TrainRunHooks;
   /** Test hook: fault injection while the checkpoint of epoch `epoch` is written. */
   checkpointFaults?: (epoch: number) => AtomicWriteFaults | undefined;
+  /** Stop at the next batch boundary once aborted, checkpoint there and resolve with status 'interrupted'. */
+  signal?: AbortSignal;
 }
 
 export interface TrainRunResult {
+  status: 'finished';
   data: MultiTaskData;
   experiment: Experiment;
   report: TestReport;
@@ -147,7 +163,19 @@ export interface TrainRunResult {
   metricsPath: string;
 }
 
-export async function runTraining(opts: TrainRunOptions): Promise<TrainRunResult> {
+/** A run stopped by its signal; `checkpointPath` resumes it exactly (null when no batch had run yet). */
+export interface TrainRunInterrupted {
+  status: 'interrupted';
+  data: MultiTaskData;
+  experiment: Experiment;
+  history: EpochRecord[];
+  seconds: number;
+  position: FitPosition;
+  batchesPerEpoch: number;
+  checkpointPath: string | null;
+}
+
+export async function runTraining(opts: TrainRunOptions): Promise<TrainRunResult | TrainRunInterrupted> {
   const { config, outDir, resume, hooks = {} } = opts;
   const startEpoch = resume ? resume.epoch : 0;
   const targetEpochs = config.optim.epochs;
@@ -172,19 +200,41 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainRunResult
     inputScaling: data.inputScaling ? [...data.inputScaling] : null,
     targetScaling: data.targetScaling ? [...data.targetScaling] : null,
   };
-  hooks.onStart?.({ data, experiment: exp, startEpoch, batchesPerEpoch: Math.ceil(data.train.size / config.optim.batchSize) });
+  const batchesPerEpoch = Math.ceil(data.train.size / config.optim.batchSize);
+  hooks.onStart?.({ data, experiment: exp, startEpoch, batchesPerEpoch });
   const started = performance.now();
   let checkpointPath = '';
-  trainExperiment(exp, config, targetEpochs, startEpoch, {
-    ...(hooks.onBatch ? { onBatch: hooks.onBatch } : {}),
-    onEpoch: (m) => {
-      const record = recordOf(m);
-      history.push(record);
-      const meta: TrainMeta = { config, architecture, data: dataInfo, epoch: m.epoch + 1, extra: { history, rng: { seed: config.optim.seed, epoch: m.epoch + 1 } } };
-      checkpointPath = saveCheckpoint(outDir, { model: exp.model, optimizer: exp.optimizer, meta }, opts.checkpointFaults?.(m.epoch + 1));
-      hooks.onEpoch?.(record);
-    },
-  });
+  let batchesRun = 0;
+  const save = (epoch: number, position: FitPosition | null, faults?: AtomicWriteFaults): string => {
+    const meta: TrainMeta = { config, architecture, data: dataInfo, epoch, extra: { history, rng: { seed: config.optim.seed, epoch }, position } };
+    return saveCheckpoint(outDir, { model: exp.model, optimizer: exp.optimizer, meta }, faults);
+  };
+  let result;
+  try {
+    result = await trainExperiment(exp, config, targetEpochs, startEpoch, {
+      onBatch: (b) => {
+        batchesRun++;
+        hooks.onBatch?.(b);
+      },
+      onEpoch: (m) => {
+        const record = recordOf(m);
+        history.push(record);
+        checkpointPath = save(m.epoch + 1, null, opts.checkpointFaults?.(m.epoch + 1));
+        hooks.onEpoch?.(record);
+      },
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(resume?.position ? { resumeFrom: resume.position } : {}),
+    });
+  } catch (e) {
+    if (resume?.position && /resumeFrom/.test((e as Error).message)) throw new UserError(`--resume: the checkpoint's stop position does not fit the run: ${(e as Error).message}`);
+    throw e;
+  }
+  if (result.interrupted) {
+    const position = result.interrupted;
+    // With no batch run in this session there is nothing new to save (a resumed checkpoint stays as it was).
+    const path = batchesRun === 0 ? null : save(position.epoch, position.batch === 0 ? null : position);
+    return { status: 'interrupted', data, experiment: exp, history, seconds: (performance.now() - started) / 1000, position, batchesPerEpoch, checkpointPath: path };
+  }
   const seconds = (performance.now() - started) / 1000;
   const report = testReport(exp);
   const metricsPath = join(outDir, 'metrics.json');
@@ -209,5 +259,5 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainRunResult
       2,
     ) + '\n',
   );
-  return { data, experiment: exp, report, history, seconds, checkpointPath, metricsPath };
+  return { status: 'finished', data, experiment: exp, report, history, seconds, checkpointPath, metricsPath };
 }

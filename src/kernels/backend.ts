@@ -44,7 +44,10 @@ export type BackendName = 'cpu' | 'gpu';
 
 /** The GPU.js implementations a kernel can really run on. */
 export type GpuMode = 'headlessgl' | 'webgl2' | 'webgl' | 'webgpu' | 'webasm' | 'cpu';
-/** What may be asked for: a mode, or 'auto' (GPU.js picks: headlessgl/webgl2/webgl → webasm → cpu). */
+/**
+ * What may be asked for: a mode, or 'auto' — with `setBackendAsync`, webgpu where an adapter answers;
+ * otherwise (and always with the synchronous `setBackend`) GPU.js's order headlessgl/webgl2/webgl → webasm → cpu.
+ */
 export type GpuModeRequest = 'auto' | GpuMode;
 
 
@@ -90,6 +93,14 @@ export interface PoolGeometry {
 export interface Backend {
   readonly name: BackendName;
   info(): BackendInfo;
+  /**
+   * False on a device that reads back only asynchronously (WebGPU): `readSync` of a computed result
+   * throws there, and code with a dense alternative to a host read (sparse expert evaluation) takes it.
+   * Absent means true.
+   */
+  readonly readsSync?: boolean;
+  /** Resolves when every kernel enqueued so far has been built, submitted and executed (absent: nothing to wait for). */
+  ready?(): Promise<void>;
 
   /** Returns `s` if this backend can use it as is, otherwise a copy owned by this backend. */
   adopt(s: Storage): Storage;

@@ -3,24 +3,35 @@ import type { Backend, BackendInfo, BackendName, GpuModeRequest } from './backen
 /** Options for `setBackend`. */
 export interface BackendOptions {
   /**
-   * gpu only: the GPU.js mode to run — 'auto' (GPU.js picks headlessgl/webgl → webasm → cpu),
-   * 'headlessgl', 'webgl2', 'webgl', 'webasm' or 'cpu'. Default: the DSELECT_K_GPU_MODE environment
-   * variable, else 'auto'. A mode that cannot run here is an error, never a silent substitute.
+   * gpu only: the GPU.js mode to run — 'webgpu' (WGSL compute shaders; asynchronous readback, started
+   * with `setBackendAsync`), 'headlessgl', 'webgl2', 'webgl', 'webasm', 'cpu', or 'auto': with
+   * `setBackendAsync`, webgpu where an adapter answers, else GPU.js's order headlessgl/webgl2/webgl →
+   * webasm → cpu (the synchronous `setBackend` uses that order directly). Default: the
+   * DSELECT_K_GPU_MODE environment variable, else 'auto'. A mode that cannot run here is an error,
+   * never a silent substitute.
    */
   gpuMode?: GpuModeRequest;
 }
 
 type BackendFactory = (opts: BackendOptions) => Backend;
+/** Asynchronous start of a backend: acquires what the factory needs and resolves 'auto' choices. */
+type BackendPreparer = (opts: BackendOptions) => Promise<BackendOptions>;
 
 /** The active backend. The core's setup registers `cpu`; `dselect-k/gpu` registers `gpu`. */
 const factories = new Map<BackendName, BackendFactory>();
+const preparers = new Map<BackendName, BackendPreparer>();
 const instances = new Map<string, Backend>();
 let active: Backend | null = null;
 let activeName: BackendName = 'cpu';
 
-/** Registers a backend; its factory runs on the first `setBackend(name)` (so heavy libraries load lazily). */
-export function registerBackend(name: BackendName, factory: BackendFactory): void {
+/**
+ * Registers a backend; its factory runs on the first `setBackend(name)` (so heavy libraries load
+ * lazily). `prepare`, when given, is what `setBackendAsync` awaits first (e.g. a WebGPU adapter).
+ */
+export function registerBackend(name: BackendName, factory: BackendFactory, prepare?: BackendPreparer): void {
   factories.set(name, factory);
+  if (prepare) preparers.set(name, prepare);
+  else preparers.delete(name);
 }
 
 function instantiate(name: BackendName, opts: BackendOptions): Backend {
@@ -53,6 +64,34 @@ export function setBackend(name: BackendName, opts: BackendOptions = {}): Backen
   active = instantiate(name, opts);
   activeName = name;
   return active.info();
+}
+
+/**
+ * `setBackend` for backends that start asynchronously: awaits the backend's start (for gpu: a WebGPU
+ * adapter and device where 'webgpu' or 'auto' asks for one, and the self-test), activates it, and
+ * resolves with what really runs. Works for every backend (cpu resolves at once).
+ */
+export async function setBackendAsync(name: BackendName, opts: BackendOptions = {}): Promise<BackendInfo> {
+  if (!factories.has(name)) instantiate(name, opts); // the same clear error as setBackend
+  const prepare = preparers.get(name);
+  const resolved = prepare ? await prepare(opts) : opts;
+  const [before, beforeName] = [active, activeName];
+  const info = setBackend(name, resolved);
+  try {
+    await ready();
+  } catch (e) {
+    [active, activeName] = [before, beforeName];
+    throw e;
+  }
+  return info;
+}
+
+/**
+ * Resolves when the active backend has built, submitted and finished every kernel enqueued so far
+ * (at once on backends that run kernels synchronously). Rejects with the error of a kernel that failed.
+ */
+export async function ready(): Promise<void> {
+  await backend().ready?.();
 }
 
 export function backend(): Backend {

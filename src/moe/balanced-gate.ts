@@ -5,7 +5,7 @@ import { zerosInit } from '../nn/init.js';
 import { Linear } from '../nn/linear.js';
 import { allocArray, type DType } from '../tensor/dtype.js';
 import { fromTypedArray, randn } from '../tensor/creation.js';
-import { getGlobalRng, Rng } from '../tensor/random.js';
+import { getGlobalRng, Rng, type RngState } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { assignWithCapacity, assignmentMask, checkCapacityFactor, expertCapacity, rankRows, type CapacityAssignment } from './capacity.js';
 import { checkExpertCount, checkInputDim, checkK, Gate, type GateOutput } from './gate.js';
@@ -221,5 +221,14 @@ export class BalancedTopKGate extends Gate {
 
   override onEpochStart(epoch: number): void {
     this.rng = new Rng((this.noiseSeed + Math.imul(epoch + 1, 0x9e3779b1)) >>> 0);
+  }
+
+  override randomState(): RngState {
+    return this.rng.state();
+  }
+
+  override setRandomState(state: RngState | null): void {
+    if (state === null) throw new Error(`${this.constructor.name}.setRandomState: expected the noise generator's state, got null`);
+    this.rng.setState(state);
   }
 }

@@ -1,4 +1,4 @@
-import { isGradEnabled, noGrad } from '../autograd/engine.js';
+import { isGradEnabled } from '../autograd/engine.js';
 import { add, mul } from '../autograd/ops/elementwise.js';
 import { expand, reshape } from '../autograd/ops/shape.js';
 import { initContext, uniformInit } from '../nn/init.js';
@@ -38,6 +38,11 @@ export interface DSelectKGateOptions {
   dtype?: DType;
 }
 
+function representable(value: number, dtype: DType): boolean {
+  const v = dtype === 'float32' ? Math.fround(value) : value;
+  return Number.isFinite(v) && v !== 0;
+}
+
 /**
  * The DSelect-k gate (Hazimeh et al., 2021): q = Σ_i softmax(α)_i · r(z⁽ⁱ⁾) with binary-encoded
  * single-expert selectors r built from smooth-steps. Static: trainable z [k, m] ~ U(−γ/100, γ/100) and
@@ -70,6 +75,11 @@ export class DSelectKGate extends Gate {
     checkK(name, opts.k, opts.numExperts);
     const gamma = opts.gamma ?? 1;
     if (typeof gamma !== 'number' || !Number.isFinite(gamma) || gamma <= 0) throw new Error(`${name}: gamma must be a finite number > 0, got ${String(gamma)}`);
+    const dtype = opts.dtype ?? 'float32';
+    if (!representable(gamma / 100, dtype) || !representable(1.5 / gamma, dtype)) {
+      // z starts in ±γ/100 and S' peaks at 1.5/γ: either one rounding to 0 or ∞ trains NaN.
+      throw new Error(`${name}: gamma ${gamma} is out of range for ${dtype}: the initial z range γ/100 = ${gamma / 100} or the peak slope 1.5/γ = ${1.5 / gamma} is not a finite non-zero ${dtype}`);
+    }
     const entropyWeight = opts.entropyWeight ?? 1e-2;
     if (typeof entropyWeight !== 'number' || !Number.isFinite(entropyWeight) || entropyWeight < 0) {
       throw new Error(`${name}: entropyWeight must be a finite number ≥ 0, got ${String(entropyWeight)}`);
@@ -170,22 +180,8 @@ export class DSelectKGate extends Gate {
     this.entropyWeight = weight;
   }
 
-  protected override binarySelectorFraction(x: Tensor): number {
-    return noGrad(() => {
-      const { z } = this.selectorParameters(x, x.shape[0]!);
-      const r = selectorOutputs(z, this.numExperts, this.gamma).toArray();
-      const n = this.numExperts;
-      const selectors = r.length / n;
-      let binary = 0;
-      for (let s = 0; s < selectors; s++) {
-        let ok = true;
-        for (let e = 0; e < n && ok; e++) {
-          const v = r[s * n + e]!;
-          ok = v === 0 || v === 1;
-        }
-        if (ok) binary++;
-      }
-      return selectors > 0 ? binary / selectors : 0;
-    });
+  protected override selectorOutputs(x: Tensor): Tensor {
+    const { z } = this.selectorParameters(x, x.shape[0]!);
+    return selectorOutputs(z, this.numExperts, this.gamma);
   }
 }

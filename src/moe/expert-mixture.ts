@@ -2,6 +2,7 @@ import { add, mul } from '../autograd/ops/elementwise.js';
 import { mixRows } from '../packs/expert-mixture/op.js';
 import { gather, reshape, slice } from '../autograd/ops/shape.js';
 import type { Layer } from '../nn/module.js';
+import { backend } from '../kernels/registry.js';
 import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { scatterRows } from '../packs/scatter-rows/op.js';
@@ -13,6 +14,8 @@ import { scatterRows } from '../packs/scatter-rows/op.js';
  * (all rows: plain call; some rows: gather those rows, evaluate, scatter back; none: skipped). This is
  * exact, not an approximation: every gate here has ∂q_e = 0 wherever q_e = 0 (saturated smooth-steps,
  * masked top-k, underflowed softmax), so a skipped expert contributes neither value nor gradient.
+ * Finding those rows reads the gate weights back, so on a backend that reads only asynchronously
+ * (webgpu) every expert runs on every row instead (the same result, without a readback per step).
  */
 export function mixExperts(x: Tensor, experts: readonly Layer[], gateWeights: readonly Tensor[], sparse = true): Tensor[] {
   const batch = x.shape[0]!;
@@ -22,7 +25,7 @@ export function mixExperts(x: Tensor, experts: readonly Layer[], gateWeights: re
       throw new Error(`mixExperts: gate ${t} weights ${formatShape(w.shape)} do not match [batch = ${batch}, experts = ${n}]`);
     }
   }
-  const usage = sparse ? expertUsage(gateWeights.map((w) => w.storage.readSync()), batch, n) : null;
+  const usage = sparse && backend().readsSync !== false ? expertUsage(gateWeights.map((w) => w.storage.readSync()), batch, n) : null;
   const evaluated: EvaluatedExpert[] = [];
   for (let e = 0; e < n; e++) {
     // rows = where some gate needs expert e (null: every row).

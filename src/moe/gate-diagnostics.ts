@@ -12,8 +12,10 @@ export interface GateDiagnostics {
   selectedExperts: number[];
   /** Number of non-zero weights per row: mean and max over rows. */
   activeExperts: { mean: number; max: number };
-  /** Rows whose weights sum to less than 1 − 1e-5 (DSelect-k mass lost on unreachable codes). */
+  /** Rows whose weights sum to less than 1 − 1e-5 (DSelect-k mass lost on unreachable codes), or to NaN. */
   sumViolations: number;
+  /** Weights that are NaN or ±∞ (a diverged model); they count as neither active nor unused. */
+  nonFiniteWeights: number;
   /** Experts whose weight stays below 1e-5 on every row. */
   unusedExperts: number[];
   /** DSelect-k: fraction of single-expert selectors that are exactly one-hot; null for other gates. */
@@ -29,9 +31,11 @@ export function summarizeGateWeights(
   const mean = new Array<number>(n).fill(0);
   const nonZero = new Array<boolean>(n).fill(false);
   const peak = new Array<number>(n).fill(0);
+  const broken = new Array<boolean>(n).fill(false);
   let activeSum = 0;
   let activeMax = 0;
   let sumViolations = 0;
+  let nonFiniteWeights = 0;
   for (let r = 0; r < rows; r++) {
     let active = 0;
     let total = 0;
@@ -39,6 +43,11 @@ export function summarizeGateWeights(
       const q = data[r * n + e]!;
       mean[e] += q / rows;
       total += q;
+      if (!Number.isFinite(q)) {
+        nonFiniteWeights++;
+        broken[e] = true;
+        continue;
+      }
       peak[e] = Math.max(peak[e]!, q);
       if (q !== 0) {
         active++;
@@ -47,7 +56,7 @@ export function summarizeGateWeights(
     }
     activeSum += active;
     activeMax = Math.max(activeMax, active);
-    if (total < 1 - GATE_WEIGHT_TOLERANCE) sumViolations++;
+    if (!(total >= 1 - GATE_WEIGHT_TOLERANCE)) sumViolations++;
   }
   const experts = [...Array(n).keys()];
   return {
@@ -58,6 +67,7 @@ export function summarizeGateWeights(
     selectedExperts: experts.filter((e) => nonZero[e]).sort((a, b) => mean[b]! - mean[a]! || a - b),
     activeExperts: { mean: rows > 0 ? activeSum / rows : 0, max: activeMax },
     sumViolations,
-    unusedExperts: experts.filter((e) => peak[e]! < GATE_WEIGHT_TOLERANCE),
+    nonFiniteWeights,
+    unusedExperts: experts.filter((e) => peak[e]! < GATE_WEIGHT_TOLERANCE && !broken[e]),
   };
 }

@@ -32,14 +32,29 @@ export abstract class Gate extends Module {
 
   /**
    * Which experts the gate uses and how cleanly (inference weights: eval mode, no noise). Static gates
-   * need no input; per-example gates summarise their weights over the rows of `x`.
+   * need no input; per-example gates summarise their weights over the rows of `x`. Reads synchronously:
+   * on a backend that reads back only asynchronously (webgpu) use `diagnosticsAsync`.
    */
   diagnostics(x?: Tensor): GateDiagnostics {
-    return tidy(() => {
-      const batch = this.diagnosticInput(x);
-      const weights = this.inferenceWeights(batch);
-      return { ...summarizeGateWeights(this.kind, weights), binarySelectorFraction: this.binarySelectorFraction(batch) };
-    });
+    const { weights, selectors } = tidy(() => this.diagnosticTensors(this.diagnosticInput(x)));
+    try {
+      return this.summarize(weights.toArray(), weights.shape[0]!, selectors ? selectors.toArray() : null);
+    } finally {
+      weights.dispose();
+      selectors?.dispose();
+    }
+  }
+
+  /** `diagnostics` with an asynchronous readback: works on every backend, webgpu included. */
+  async diagnosticsAsync(x?: Tensor): Promise<GateDiagnostics> {
+    const { weights, selectors } = tidy(() => this.diagnosticTensors(this.diagnosticInput(x)));
+    try {
+      const [w, r] = await Promise.all([weights.data(), selectors ? selectors.data() : null]);
+      return this.summarize(w, weights.shape[0]!, r);
+    } finally {
+      weights.dispose();
+      selectors?.dispose();
+    }
   }
 
   /** Experts with a non-zero weight for some row, by decreasing mean weight. */
@@ -47,22 +62,29 @@ export abstract class Gate extends Module {
     return this.diagnostics(x).selectedExperts;
   }
 
-  /** DSelect-k only: the fraction of single-expert selectors that are exactly one-hot. */
-  protected binarySelectorFraction(x: Tensor): number | null {
+  /**
+   * DSelect-k only: its single-expert selectors' outputs [selectors · numExperts] for the rows of x
+   * (a selector is binary when each of its entries is exactly 0 or 1); null for other gates.
+   */
+  protected selectorOutputs(x: Tensor): Tensor | null {
     void x;
     return null;
   }
 
-  /** Weights as at inference, as a host array [B·n]. */
-  protected inferenceWeights(x: Tensor): { data: ArrayLike<number>; rows: number; numExperts: number } {
+  /** Inference weights [B, numExperts] (eval mode, no gradient) and the selector outputs, on the device. */
+  private diagnosticTensors(x: Tensor): { weights: Tensor; selectors: Tensor | null } {
     const wasTraining = this.training;
     this.train(false);
     try {
-      const w = noGrad(() => this.forward(x).weights);
-      return { data: w.toArray(), rows: w.shape[0]!, numExperts: this.numExperts };
+      return noGrad(() => ({ weights: this.forward(x).weights, selectors: this.selectorOutputs(x) }));
     } finally {
       this.train(wasTraining);
     }
+  }
+
+  private summarize(weights: ArrayLike<number>, rows: number, selectors: ArrayLike<number> | null): GateDiagnostics {
+    const n = this.numExperts;
+    return { ...summarizeGateWeights(this.kind, { data: weights, rows, numExperts: n }), binarySelectorFraction: selectors ? binaryFraction(selectors, n) : null };
   }
 
   private diagnosticInput(x: Tensor | undefined): Tensor {
@@ -88,6 +110,21 @@ export abstract class Gate extends Module {
     if (x.dtype !== this.dtype()) throw new Error(`${name}: input is ${x.dtype} but the gate's parameters are ${this.dtype()}`);
     return x.shape[0]!;
   }
+}
+
+/** The fraction of selectors (consecutive runs of n values) whose every entry is exactly 0 or 1. */
+function binaryFraction(r: ArrayLike<number>, n: number): number {
+  const selectors = r.length / n;
+  let binary = 0;
+  for (let s = 0; s < selectors; s++) {
+    let ok = true;
+    for (let e = 0; e < n && ok; e++) {
+      const v = r[s * n + e]!;
+      ok = v === 0 || v === 1;
+    }
+    if (ok) binary++;
+  }
+  return selectors > 0 ? binary / selectors : 0;
 }
 
 /** Argument checks shared by the gate constructors; errors name the gate, the parameter and the value. */

@@ -87,7 +87,26 @@ export class MMoE extends Module {
 
   /** Each task's gate diagnostics (per-example gates summarise over the rows of x). */
   diagnostics(x?: Tensor): GateDiagnostics[] {
-    const gateInput = x !== undefined && x.ndim > 2 ? reshape(x, [x.shape[0]!, -1]) : x;
-    return this.gates.items.map((g) => g.diagnostics(gateInput));
+    const flat = flatRows(x);
+    try {
+      return this.gates.items.map((g) => g.diagnostics(flat ?? x));
+    } finally {
+      flat?.dispose();
+    }
   }
+
+  /** `diagnostics` with an asynchronous readback (every backend, webgpu included). */
+  async diagnosticsAsync(x?: Tensor): Promise<GateDiagnostics[]> {
+    const flat = flatRows(x);
+    try {
+      return await Promise.all(this.gates.items.map((g) => g.diagnosticsAsync(flat ?? x)));
+    } finally {
+      flat?.dispose();
+    }
+  }
+}
+
+/** Images [B, …] as the flat feature rows [B, features] a gate sees; null when x is already rows (or absent). */
+function flatRows(x: Tensor | undefined): Tensor | null {
+  return x !== undefined && x.ndim > 2 ? reshape(x, [x.shape[0]!, -1]) : null;
 }

@@ -50,6 +50,11 @@ export class MoE extends Module {
   diagnostics(x?: Tensor): GateDiagnostics {
     return this.gate.diagnostics(x !== undefined && x.ndim > 2 ? reshape(x, [x.shape[0]!, -1]) : x);
   }
+
+  /** `diagnostics` with an asynchronous readback (every backend, webgpu included). */
+  diagnosticsAsync(x?: Tensor): Promise<GateDiagnostics> {
+    return this.gate.diagnosticsAsync(x !== undefined && x.ndim > 2 ? reshape(x, [x.shape[0]!, -1]) : x);
+  }
 }
 
 export function checkExperts(owner: string, experts: readonly Layer[], gates: readonly Gate[]): void {

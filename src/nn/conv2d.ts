@@ -1,4 +1,5 @@
 import { conv2d, maxPool2d } from '../autograd/ops/conv.js';
+import { conv2dPoolRelu } from '../packs/conv-pool-relu/op.js';
 import { add, relu } from '../autograd/ops/elementwise.js';
 import { reshape } from '../autograd/ops/shape.js';
 import type { DType } from '../tensor/dtype.js';
@@ -79,7 +80,8 @@ export class Conv2d extends Module {
     return conv2d(this.checkInput(x), this.weight, null, { stride: this.stride, padding: this.padding });
   }
 
-  private checkInput(x: Tensor): Tensor {
+  /** x, after checking that it is [N, C, H, W] with the layer's channel count. */
+  checkInput(x: Tensor): Tensor {
     if (x.ndim !== 4) throw new Error(`Conv2d: input must be [N, C, H, W], got ${formatShape(x.shape)}`);
     if (x.shape[1] !== this.inChannels) {
       throw new Error(`Conv2d: input ${formatShape(x.shape)} has ${x.shape[1]} channels but the layer expects ${this.inChannels} (weight ${formatShape(this.weight.shape)})`);
@@ -91,9 +93,13 @@ export class Conv2d extends Module {
 /**
  * relu(maxPool(conv(x) + b)) computed as relu(maxPool(conv(x)) + b): a per-channel constant does not
  * move a window's maximum, and ReLU commutes with max, so values and gradients are those of
- * conv → ReLU → pool, with the bias add, the ReLU and their backward on 4× fewer elements.
+ * conv → ReLU → pool, with the bias add, the ReLU and their backward on 4× fewer elements. With
+ * non-overlapping windows (the usual pool) it is one fused op, conv2dPoolRelu.
  */
 export function convPoolRelu(conv: Conv2d, pool: MaxPool2d, x: Tensor): Tensor {
+  if (pool.stride === pool.kernel) {
+    return conv2dPoolRelu(conv.checkInput(x), conv.weight, conv.bias, { stride: conv.stride, padding: conv.padding, pool: pool.kernel });
+  }
   const pooled = pool.forward(conv.forwardWithoutBias(x));
   const b = conv.bias;
   return relu(b ? add(pooled, reshape(b, [conv.outChannels, 1, 1])) : pooled);

@@ -1,7 +1,7 @@
 import { mul } from '../autograd/ops/elementwise.js';
 import { allocArray } from '../tensor/dtype.js';
 import { fromTypedArray } from '../tensor/creation.js';
-import { getGlobalRng, Rng } from '../tensor/random.js';
+import { getGlobalRng, Rng, type RngState } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Module } from './module.js';
 
@@ -43,5 +43,14 @@ export class Dropout extends Module {
 
   override onEpochStart(epoch: number): void {
     this.rng = new Rng((this.seed + Math.imul(epoch + 1, 0x9e3779b1)) >>> 0);
+  }
+
+  override randomState(): RngState {
+    return this.rng.state();
+  }
+
+  override setRandomState(state: RngState | null): void {
+    if (state === null) throw new Error(`Dropout.setRandomState: expected the mask generator's state, got null`);
+    this.rng.setState(state);
   }
 }

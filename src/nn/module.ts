@@ -3,6 +3,7 @@ import { cast } from '../autograd/ops/elementwise.js';
 import { backend } from '../kernels/registry.js';
 import { formatShape, shapesEqual } from '../tensor/shape.js';
 import { keep } from '../tensor/scope.js';
+import type { RngState } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { summary } from './summary.js';
 
@@ -105,6 +106,19 @@ export abstract class Module {
    */
   onStep(step: number): void {
     void step;
+  }
+
+  /**
+   * The state of this module's own training randomness (gate noise, dropout masks), or null when it
+   * has none: with it `fit` can resume exactly in the middle of an epoch.
+   */
+  randomState(): RngState | null {
+    return null;
+  }
+
+  /** Restores what `randomState()` returned. */
+  setRandomState(state: RngState | null): void {
+    if (state !== null) throw new Error(`${this.constructor.name}.setRandomState: this module has no random state, got ${JSON.stringify(state)}`);
   }
 
   /** The module tree with its parameters per module, as a table (see `summary`). */

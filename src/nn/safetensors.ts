@@ -87,6 +87,8 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): { 
       }
       continue;
     }
+    // Assigning '__proto__' would set the state dict's prototype: the tensor would vanish silently.
+    if (name === '__proto__') fail("tensor name '__proto__' is not allowed (it cannot be a key of a state dict)");
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof e !== 'object' || e === null) fail(`tensor '${name}' is not an object`);
     const width = typeof e.dtype === 'string' ? BYTES[e.dtype] : undefined;

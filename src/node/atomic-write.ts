@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { processAlive } from './process-alive.js';
 
 /** Test hooks that simulate failures while a file is being written. */
 export interface AtomicWriteFaults {
@@ -11,12 +12,13 @@ export interface AtomicWriteFaults {
  * Writes `chunks` to `path` so that readers see either the old file or the complete new one, never a
  * prefix: the data goes to a temporary file in the same directory, is fsync'ed, then renamed over
  * `path`, and the directory is fsync'ed so the rename itself survives a power loss. On failure the
- * temporary file is removed; after a hard crash it may remain, and is swept by the next write.
+ * temporary file is removed; after a hard crash it may remain, and is swept by the next write (only
+ * temporaries of processes that are gone: two live writers never delete each other's).
  */
 export function writeFileAtomic(path: string, chunks: readonly Uint8Array[], faults: AtomicWriteFaults = {}): void {
   const dir = dirname(path);
   sweepTemporaries(path);
-  const tmp = join(dir, `${temporaryPrefix(path)}${process.pid}-${Date.now().toString(36)}.tmp`);
+  const tmp = join(dir, `${temporaryPrefix(path)}${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}.tmp`);
   const fd = openSync(tmp, 'wx', 0o644);
   let renamed = false;
   try {
@@ -52,7 +54,7 @@ function temporaryPrefix(path: string): string {
   return `.${basename(path)}.`;
 }
 
-/** Removes temporaries a crashed writer of `path` left behind (one writer per file is assumed). */
+/** Removes temporaries that writers of `path` which no longer run left behind. */
 function sweepTemporaries(path: string): void {
   const prefix = temporaryPrefix(path);
   let names: string[];
@@ -62,7 +64,8 @@ function sweepTemporaries(path: string): void {
     return;
   }
   for (const name of names) {
-    if (name.startsWith(prefix) && name.endsWith('.tmp')) {
+    const owner = /^(\d+)-/.exec(name.slice(prefix.length));
+    if (name.startsWith(prefix) && name.endsWith('.tmp') && !(owner && processAlive(Number(owner[1])))) {
       try {
         unlinkSync(join(dirname(path), name));
       } catch {

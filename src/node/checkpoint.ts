@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { Module, type StateDict } from '../nn/module.js';
-import { decodeTensors, encodeTensors, type WeightsManifest } from '../nn/weights-format.js';
+import { checkTensorName, decodeTensors, encodeTensors, type WeightsManifest } from '../nn/weights-format.js';
 import { Optimizer, type OptimizerState } from '../optim/optimizer.js';
 import { writeFileAtomic, type AtomicWriteFaults } from './atomic-write.js';
+import { ensureDirectory } from './ensure-dir.js';
 
 /**
  * The one checkpoint format, for the library and the command line: ONE file, so that it can be
@@ -66,8 +67,14 @@ export function encodeCheckpoint(source: CheckpointSource): Uint8Array[] {
   const model = source.model instanceof Module ? source.model.stateDict() : source.model;
   const optimizer = source.optimizer instanceof Optimizer ? source.optimizer.stateDict() : (source.optimizer ?? null);
   const tensors: StateDict = {};
-  for (const [name, t] of Object.entries(model)) tensors[MODEL_PREFIX + name] = t;
-  for (const [name, t] of Object.entries(optimizer?.slots ?? {})) tensors[SLOT_PREFIX + name] = t;
+  for (const [name, t] of Object.entries(model)) {
+    checkTensorName('saveCheckpoint', name);
+    tensors[MODEL_PREFIX + name] = t;
+  }
+  for (const [name, t] of Object.entries(optimizer?.slots ?? {})) {
+    checkTensorName('saveCheckpoint', name);
+    tensors[SLOT_PREFIX + name] = t;
+  }
   const { manifest, binary } = encodeTensors(tensors, '(inline)');
   const header: Header = {
     format: FORMAT,
@@ -127,6 +134,7 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
   const model: StateDict = {};
   const slots: StateDict = {};
   for (const [name, t] of Object.entries(tensors)) {
+    if (name === MODEL_PREFIX + '__proto__' || name === SLOT_PREFIX + '__proto__') corrupt(`tensor name '${name}' is not allowed`);
     if (name.startsWith(MODEL_PREFIX)) model[name.slice(MODEL_PREFIX.length)] = t;
     else if (name.startsWith(SLOT_PREFIX) && opt !== null) slots[name.slice(SLOT_PREFIX.length)] = t;
     else corrupt(`unexpected tensor '${name}'`);
@@ -140,17 +148,30 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
  */
 export function saveCheckpoint(target: string, source: CheckpointSource, faults?: AtomicWriteFaults): string {
   const path = checkpointPath(target);
-  mkdirSync(dirname(path), { recursive: true });
+  ensureDirectory(dirname(path), 'saveCheckpoint');
   writeFileAtomic(path, encodeCheckpoint(source), faults);
   return path;
 }
 
 /** Reads and verifies a checkpoint without a model. */
 export function readCheckpoint(target: string): Checkpoint {
-  const path = existsSync(target) && statSync(target).isFile() ? target : checkpointPath(target);
-  if (!existsSync(path)) throw new CheckpointError(`no checkpoint at ${path}`);
-  const bytes = readFileSync(path);
+  const path = isFile(target) ? target : checkpointPath(target);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CheckpointError(code === 'ENOENT' ? `no checkpoint at ${path}` : `cannot read checkpoint ${path}: ${code ?? (e as Error).message}`);
+  }
   return decodeCheckpoint(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -160,8 +181,12 @@ export function readCheckpoint(target: string): Checkpoint {
 export function loadCheckpoint(target: string, model: Module, optimizer?: Optimizer): { meta: unknown; hasOptimizer: boolean } {
   const checkpoint = readCheckpoint(target);
   const restoreOptimizer = optimizer !== undefined && checkpoint.optimizer !== null;
-  model.checkStateDict(checkpoint.model);
-  if (restoreOptimizer) optimizer.checkStateDict(checkpoint.optimizer!);
+  try {
+    model.checkStateDict(checkpoint.model);
+    if (restoreOptimizer) optimizer.checkStateDict(checkpoint.optimizer!);
+  } catch (e) {
+    throw new CheckpointError(`checkpoint ${target} does not fit: ${(e as Error).message}`);
+  }
   model.loadStateDict(checkpoint.model);
   if (restoreOptimizer) optimizer.loadStateDict(checkpoint.optimizer!);
   return { meta: checkpoint.meta, hasOptimizer: restoreOptimizer };

@@ -11,7 +11,7 @@ export const nodeWorkerSpawner: WorkerSpawner = (source, data) => {
 };
 
 export interface WorkerThreadOptions {
-  /** Threads for large matrix products (the calling thread included); default: leave as configured. */
+  /** Threads for the WebAssembly kernels (matmul, elementwise, fused chains, softmax, the packs; the calling thread included); default: leave as configured. */
   threads?: number;
 }
 

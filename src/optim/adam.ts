@@ -37,10 +37,7 @@ export class Adam extends Optimizer {
   }
 
   private validate(): void {
-    assertInRange(this.type, 'betas[0]', this.beta1, 0, 1);
-    assertInRange(this.type, 'betas[1]', this.beta2, 0, 1);
-    assertPositive(this.type, 'eps', this.eps);
-    assertInRange(this.type, 'weightDecay', this.weightDecay, 0, Infinity);
+    validateAdam(this.type, this.beta1, this.beta2, this.eps, this.weightDecay);
   }
 
   /** One fused kernel per parameter (the adam-update pack). */
@@ -63,6 +60,11 @@ export class Adam extends Optimizer {
     return { beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay };
   }
 
+  protected checkHyperparameters(h: Record<string, number | boolean>, where: string): void {
+    const read = (name: string, fallback: number): number => readNumber(h, name, fallback, where);
+    validateAdam(`${where}: hyperparameters`, read('beta1', this.beta1), read('beta2', this.beta2), read('eps', this.eps), read('weightDecay', this.weightDecay));
+  }
+
   protected setHyperparameters(h: Record<string, number | boolean>): void {
     this.beta1 = readNumber(h, 'beta1', this.beta1);
     this.beta2 = readNumber(h, 'beta2', this.beta2);
@@ -70,6 +72,13 @@ export class Adam extends Optimizer {
     this.weightDecay = readNumber(h, 'weightDecay', this.weightDecay);
     this.validate();
   }
+}
+
+function validateAdam(owner: string, beta1: number, beta2: number, eps: number, weightDecay: number): void {
+  assertInRange(owner, 'betas[0]', beta1, 0, 1);
+  assertInRange(owner, 'betas[1]', beta2, 0, 1);
+  assertPositive(owner, 'eps', eps);
+  assertInRange(owner, 'weightDecay', weightDecay, 0, Infinity);
 }
 
 /** Adam with decoupled weight decay (Loshchilov & Hutter), default weightDecay 1e-2. */

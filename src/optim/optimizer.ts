@@ -72,6 +72,8 @@ export abstract class Optimizer {
 
   protected abstract hyperparameters(): Record<string, number | boolean>;
   protected abstract setHyperparameters(h: Record<string, number | boolean>): void;
+  /** Throws (naming `where`) when `setHyperparameters(h)` would leave invalid values; changes nothing. */
+  protected abstract checkHyperparameters(h: Record<string, number | boolean>, where: string): void;
 
   /** Writes `value` into `target` in place (target keeps its identity). */
   protected assign(target: Tensor, value: Tensor): void {
@@ -120,6 +122,10 @@ export abstract class Optimizer {
     const where = `${this.type}.loadStateDict`;
     if (typeof state !== 'object' || state === null) throw new Error(`${where}: state must be an object`);
     if (state.type !== this.type) throw new Error(`${where}: state is for ${String(state.type)}, not ${this.type}`);
+    const h = state.hyperparameters;
+    if (typeof h !== 'object' || h === null || Array.isArray(h)) throw new Error(`${where}: hyperparameters must be an object, got ${JSON.stringify(h)}`);
+    assertPositive(`${where}: hyperparameters`, 'lr', readNumber(h, 'lr', this.lr, where));
+    this.checkHyperparameters(h, where);
     if (!Array.isArray(state.steps) || state.steps.length !== this.params.length) {
       throw new Error(`${where}: state has ${Array.isArray(state.steps) ? state.steps.length : 'no'} parameter step counts, the optimiser has ${this.params.length} parameters`);
     }
@@ -167,7 +173,10 @@ export function assertInRange(owner: string, name: string, value: number, low: n
   }
 }
 
-export function readNumber(h: Record<string, number | boolean>, name: string, fallback: number): number {
+/** h[name] when present (it must then be a number), else `fallback`. */
+export function readNumber(h: Record<string, number | boolean>, name: string, fallback: number, where = 'readNumber'): number {
+  if (!Object.hasOwn(h, name)) return fallback;
   const v = h[name];
-  return typeof v === 'number' ? v : fallback;
+  if (typeof v !== 'number') throw new Error(`${where}: hyperparameter ${name} must be a number, got ${JSON.stringify(v)}`);
+  return v;
 }

@@ -12,6 +12,12 @@ export interface SGDOptions {
   nesterov?: boolean;
 }
 
+function validateSgd(owner: string, momentum: number, weightDecay: number, nesterov: boolean): void {
+  assertInRange(owner, 'momentum', momentum, 0, 1);
+  assertInRange(owner, 'weightDecay', weightDecay, 0, Infinity);
+  if (nesterov && momentum === 0) throw new Error(`${owner}: nesterov needs momentum > 0, got momentum = 0`);
+}
+
 /**
  * Stochastic gradient descent, PyTorch's formulation: g ← g + λp; b ← μb + g (b = g on the first
  * step); p ← p − lr·(nesterov ? g + μb : b).
@@ -30,9 +36,13 @@ export class SGD extends Optimizer {
   }
 
   private validate(): void {
-    assertInRange('SGD', 'momentum', this.momentum, 0, 1);
-    assertInRange('SGD', 'weightDecay', this.weightDecay, 0, Infinity);
-    if (this.nesterov && this.momentum === 0) throw new Error('SGD: nesterov needs momentum > 0, got momentum = 0');
+    validateSgd('SGD', this.momentum, this.weightDecay, this.nesterov);
+  }
+
+  protected checkHyperparameters(h: Record<string, number | boolean>, where: string): void {
+    const nesterov = h['nesterov'] ?? this.nesterov;
+    if (typeof nesterov !== 'boolean') throw new Error(`${where}: hyperparameter nesterov must be a boolean, got ${JSON.stringify(nesterov)}`);
+    validateSgd(`${where}: hyperparameters`, readNumber(h, 'momentum', this.momentum, where), readNumber(h, 'weightDecay', this.weightDecay, where), nesterov);
   }
 
   protected update(index: number, param: Tensor, grad: Tensor): void {

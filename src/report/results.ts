@@ -60,8 +60,11 @@ export interface VariantSummary {
   versusBaseline: { baseline: string; overall: BaselineTest; perTask: BaselineTest[] } | null;
 }
 
+/** What a compare report's results.json says it is (how a previous report is recognised). */
+export const COMPARE_TOOL = 'dselect-k compare';
+
 export interface CompareResults {
-  tool: 'dselect-k compare';
+  tool: typeof COMPARE_TOOL;
   createdAt: string;
   command: string;
   provenance: Provenance | null;

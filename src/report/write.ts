@@ -1,8 +1,10 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ensureDirectory } from '../node/ensure-dir.js';
+import { replaceDirectory } from '../node/replace-dir.js';
 import { heatmapSpec, lossCurveSpec, PLOTS_UNAVAILABLE, renderSvg, type LossPoint } from './plots.js';
 import { renderMarkdown, type ReportFigures } from './render.js';
-import type { CompareResults } from './results.js';
+import { COMPARE_TOOL, type CompareResults } from './results.js';
 import { summarise } from './stats.js';
 
 /** Mean ± std over seeds of the per-epoch losses of every variant. */
@@ -30,7 +32,7 @@ export function slug(s: string): string {
  * that could not be drawn, see PLOTS_UNAVAILABLE) writes nothing and is counted in `skipped`.
  */
 export function reportFolder(dir: string): { put: (name: string, text: string | null) => void; written: string[]; skipped: string[] } {
-  mkdirSync(dir, { recursive: true });
+  ensureDirectory(dir, 'report');
   const written: string[] = [];
   const skipped: string[] = [];
   const put = (name: string, text: string | null): void => {
@@ -44,8 +46,18 @@ export function reportFolder(dir: string): { put: (name: string, text: string | 
   return { put, written, skipped };
 }
 
-/** Writes results.json, report.md and the SVG figures into `dir`; returns the files written. */
+/**
+ * Writes results.json, report.md and the SVG figures as the new folder `dir`, replacing the previous
+ * report as a whole only once every file is written (a failure leaves the previous report intact);
+ * returns the files written.
+ */
 export async function writeReport(dir: string, r: CompareResults): Promise<string[]> {
+  const target = resolve(dir);
+  const staged = await replaceDirectory(target, (staging) => writeReportFiles(staging, r));
+  return staged.names.map((name) => join(target, name));
+}
+
+async function writeReportFiles(dir: string, r: CompareResults): Promise<{ names: string[] }> {
   const { put, written, skipped } = reportFolder(dir);
   put('results.json', JSON.stringify(r, null, 2) + '\n');
   const figures: ReportFigures = { lossCurves: 'loss-curves.svg', heatmaps: [], unavailable: null };
@@ -61,5 +73,25 @@ export async function writeReport(dir: string, r: CompareResults): Promise<strin
   }
   if (skipped.length > 0) figures.unavailable = PLOTS_UNAVAILABLE;
   put('report.md', renderMarkdown(r, figures));
-  return written;
+  return { names: written.map((path) => path.slice(dir.length + 1)) };
+}
+
+/**
+ * Whether `dir` may be replaced by a compare report: it does not exist, is empty, or holds a previous
+ * compare report (its results.json says so). Anything else might be a user's files.
+ */
+export function isReplaceableReportFolder(dir: string): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+  if (entries.length === 0) return true;
+  try {
+    const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { tool?: unknown } | null;
+    return results?.tool === COMPARE_TOOL;
+  } catch {
+    return false;
+  }
 }

@@ -18,17 +18,57 @@ export interface RandomOptions extends TensorOptions {
   rng?: Rng;
 }
 
+/** Most elements a tensor may have: about the longest typed array Node 20 makes (16 GiB of float32). */
+export const MAX_TENSOR_ELEMENTS = 2 ** 32 - 1;
+
+function isNumberArray(data: ArrayBufferView): boolean {
+  return !(data instanceof DataView) && !(data instanceof BigInt64Array) && !(data instanceof BigUint64Array);
+}
+
 export type NestedArray = number | readonly NestedArray[];
 export type TensorData = NestedArray | TypedArray | readonly number[];
 
-/** Wraps a typed array (taken over, not copied) as a tensor of `shape`. */
+/** Wraps a Float32Array or Float64Array (taken over, not copied) as a tensor of `shape`. */
 export function fromTypedArray(data: TypedArray, shape: Shape, requiresGrad = false): Tensor {
-  assertValidShape('tensor', shape);
+  if (!(data instanceof Float32Array) && !(data instanceof Float64Array)) {
+    // An Int32Array or Uint8Array would be read as float32 bit patterns: 1 becomes 1.4e-45.
+    throw new Error(`fromTypedArray: expected a Float32Array or Float64Array, got ${describeData(data)}; convert first, e.g. Float32Array.from(data)`);
+  }
+  assertValidShape('fromTypedArray', shape);
+  if (sizeOf(shape) !== data.length) {
+    throw new Error(`fromTypedArray: ${data.length} elements cannot take shape ${formatShape(shape)} (needs ${sizeOf(shape)})`);
+  }
   return new Tensor(new HostStorage(data), shape, requiresGrad);
+}
+
+function describeData(data: unknown): string {
+  if (data === null || data === undefined) return String(data);
+  const name = (data as { constructor?: { name?: string } }).constructor?.name;
+  return typeof name === 'string' ? name : typeof data;
+}
+
+/** A zeroed array for `shape`, or an error naming the op and the shape when it cannot be allocated. */
+function allocate(op: string, dtype: DType, shape: Shape): TypedArray {
+  return allocElements(op, dtype, sizeOf(shape), formatShape(shape));
+}
+
+function allocElements(op: string, dtype: DType, count: number, what: string): TypedArray {
+  const bytes = count * (dtype === 'float64' ? 8 : 4);
+  if (!Number.isSafeInteger(count) || count > MAX_TENSOR_ELEMENTS) {
+    throw new Error(`${op}: ${what} has ${count} elements (${bytes} bytes of ${dtype}); a tensor holds at most ${MAX_TENSOR_ELEMENTS} elements`);
+  }
+  try {
+    return allocArray(dtype, count);
+  } catch (e) {
+    throw new Error(`${op}: cannot allocate ${what}, ${count} ${dtype} elements (${bytes} bytes): ${(e as Error).message}`);
+  }
 }
 
 /** Builds a tensor from nested arrays, a flat array or a typed array (copied). */
 export function tensor(data: TensorData, opts: TensorDataOptions = {}): Tensor {
+  if (ArrayBuffer.isView(data) && !isNumberArray(data)) {
+    throw new Error(`tensor: ${describeData(data)} is not supported; pass numbers, nested arrays or a typed array of numbers (not BigInt)`);
+  }
   const inferredDtype = ArrayBuffer.isView(data) ? dtypeOfArray(data as TypedArray) : DEFAULT_DTYPE;
   const dtype = opts.dtype === undefined ? inferredDtype : assertDType('tensor', opts.dtype);
   let flat: ArrayLike<number>;
@@ -48,7 +88,7 @@ export function tensor(data: TensorData, opts: TensorDataOptions = {}): Tensor {
     }
     shape = [...opts.shape];
   }
-  const out = allocArray(dtype, flat.length);
+  const out = allocElements('tensor', dtype, flat.length, formatShape(shape));
   out.set(flat);
   return fromTypedArray(out, shape, opts.requiresGrad ?? false);
 }
@@ -80,18 +120,22 @@ function flattenNested(data: NestedArray): { values: number[]; shape: number[] }
 }
 
 export function full(shape: Shape, value: number, opts: TensorOptions = {}): Tensor {
-  assertValidShape('full', shape);
-  const data = allocArray(assertDType('full', opts.dtype ?? DEFAULT_DTYPE), sizeOf(shape));
-  data.fill(value);
-  return fromTypedArray(data, shape, opts.requiresGrad ?? false);
+  return filled('full', shape, value, opts);
 }
 
 export function zeros(shape: Shape, opts: TensorOptions = {}): Tensor {
-  return full(shape, 0, opts);
+  return filled('zeros', shape, 0, opts);
 }
 
 export function ones(shape: Shape, opts: TensorOptions = {}): Tensor {
-  return full(shape, 1, opts);
+  return filled('ones', shape, 1, opts);
+}
+
+function filled(op: string, shape: Shape, value: number, opts: TensorOptions): Tensor {
+  assertValidShape(op, shape);
+  const data = allocate(op, assertDType(op, opts.dtype ?? DEFAULT_DTYPE), shape);
+  if (value !== 0) data.fill(value);
+  return fromTypedArray(data, shape, opts.requiresGrad ?? false);
 }
 
 /** Uniform in [low, high) (default [0, 1)), from `opts.rng` or the global seeded generator. */
@@ -100,7 +144,7 @@ export function rand(shape: Shape, opts: RandomOptions & { low?: number; high?: 
   const rng = opts.rng ?? getGlobalRng();
   const low = opts.low ?? 0;
   const high = opts.high ?? 1;
-  const data = allocArray(assertDType('rand', opts.dtype ?? DEFAULT_DTYPE), sizeOf(shape));
+  const data = allocate('rand', assertDType('rand', opts.dtype ?? DEFAULT_DTYPE), shape);
   for (let i = 0; i < data.length; i++) data[i] = rng.uniformIn(low, high);
   return fromTypedArray(data, shape, opts.requiresGrad ?? false);
 }
@@ -111,7 +155,7 @@ export function randn(shape: Shape, opts: RandomOptions & { mean?: number; std?:
   const rng = opts.rng ?? getGlobalRng();
   const mean = opts.mean ?? 0;
   const std = opts.std ?? 1;
-  const data = allocArray(assertDType('randn', opts.dtype ?? DEFAULT_DTYPE), sizeOf(shape));
+  const data = allocate('randn', assertDType('randn', opts.dtype ?? DEFAULT_DTYPE), shape);
   for (let i = 0; i < data.length; i++) data[i] = mean + std * rng.normal();
   return fromTypedArray(data, shape, opts.requiresGrad ?? false);
 }
@@ -127,7 +171,7 @@ export function arange(start: number, stop?: number, step = 1, opts: TensorOptio
     throw new Error(`arange: start and stop must be finite, got start=${start}, stop=${stop}`);
   }
   const n = Math.max(0, Math.ceil((stop - start) / step));
-  const data = allocArray(assertDType('arange', opts.dtype ?? DEFAULT_DTYPE), n);
+  const data = allocElements('arange', assertDType('arange', opts.dtype ?? DEFAULT_DTYPE), n, `arange(${start}, ${stop}, ${step})`);
   for (let i = 0; i < n; i++) data[i] = start + i * step;
   return fromTypedArray(data, [n], opts.requiresGrad ?? false);
 }
@@ -135,7 +179,7 @@ export function arange(start: number, stop?: number, step = 1, opts: TensorOptio
 /** Identity matrix n×m (m defaults to n). */
 export function eye(n: number, m = n, opts: TensorOptions = {}): Tensor {
   assertValidShape('eye', [n, m]);
-  const data = allocArray(assertDType('eye', opts.dtype ?? DEFAULT_DTYPE), n * m);
+  const data = allocate('eye', assertDType('eye', opts.dtype ?? DEFAULT_DTYPE), [n, m]);
   for (let i = 0; i < Math.min(n, m); i++) data[i * m + i] = 1;
   return fromTypedArray(data, [n, m], opts.requiresGrad ?? false);
 }

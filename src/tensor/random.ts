@@ -2,6 +2,14 @@
  * Seeded pseudo-random numbers (xoshiro128**, seeded through splitmix32) so that initialisation,
  * data generation, shuffling and noise reproduce bit for bit from one seed.
  */
+/** A generator's complete state (JSON-safe): resuming from it repeats the stream exactly. */
+export interface RngState {
+  /** The four 32-bit words of xoshiro128**. */
+  words: [number, number, number, number];
+  /** The cached second Box–Muller value, or null. */
+  spareNormal: number | null;
+}
+
 export class Rng {
   private s0 = 0;
   private s1 = 0;
@@ -28,6 +36,25 @@ export class Rng {
     this.s2 = next();
     this.s3 = next() | 1;
     this.spareNormal = null;
+  }
+
+  state(): RngState {
+    // The words are kept as int32 or uint32 along the way; the bitwise arithmetic treats both alike.
+    return { words: [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0], spareNormal: this.spareNormal };
+  }
+
+  /** Continues from a state taken with `state()`. */
+  setState(state: RngState): void {
+    const words = (state as Partial<RngState> | null)?.words;
+    const spare = (state as Partial<RngState> | null)?.spareNormal;
+    if (!Array.isArray(words) || words.length !== 4 || !words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff) || words.every((w) => w === 0)) {
+      throw new Error(`Rng.setState: words must be four uint32 values, not all 0, got ${JSON.stringify(words)}`);
+    }
+    if (spare !== null && (typeof spare !== 'number' || !Number.isFinite(spare))) {
+      throw new Error(`Rng.setState: spareNormal must be a finite number or null, got ${String(spare)}`);
+    }
+    [this.s0, this.s1, this.s2, this.s3] = words as [number, number, number, number];
+    this.spareNormal = spare ?? null;
   }
 
   /** Uniform 32-bit unsigned integer. */

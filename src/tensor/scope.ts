@@ -1,10 +1,14 @@
 /**
  * Deterministic release of tensor memory: every tensor created inside `tidy(fn)` is disposed when
- * `fn` returns, except the tensors it returns and those passed to `keep`.
+ * `fn` returns, except the tensors it returns and those passed to `keep`. Returned tensors whose
+ * elements are deferred (a pending elementwise chain of the cpu backend) are computed after the
+ * others are disposed, so a chain's intermediates that nothing else holds are never written.
  */
 export interface Disposable {
   dispose(): void;
   readonly isDisposed: boolean;
+  /** Computes deferred contents (tensors); called on what tidy returns. */
+  settle?(): void;
 }
 
 const scopes: Set<Disposable>[] = [];
@@ -20,7 +24,7 @@ export function keep<T extends Disposable>(t: T): T {
   return t;
 }
 
-type TidyResult = void | number | string | boolean | Disposable | readonly unknown[] | Record<string, unknown>;
+export type TidyResult = void | number | string | boolean | Disposable | readonly unknown[] | Record<string, unknown>;
 
 export function tidy<T extends TidyResult>(fn: () => T): T {
   const scope = new Set<Disposable>();
@@ -38,6 +42,7 @@ export function tidy<T extends TidyResult>(fn: () => T): T {
       trackInScope(t);
     } else if (!t.isDisposed) t.dispose();
   }
+  for (const t of survivors) t.settle?.();
   return result;
 }
 

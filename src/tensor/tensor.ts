@@ -86,6 +86,23 @@ export class Tensor {
     return this.storage.readSync()[0]!;
   }
 
+  /**
+   * A flat row-major copy of the elements, read back asynchronously: the form that works on every
+   * backend, WebGPU included (where `toArray` cannot wait for the device). The tensor may be disposed
+   * while the read is in flight.
+   */
+  async data(): Promise<TypedArray> {
+    const s = this.storage;
+    return (s.read ? await s.read() : s.readSync()).slice();
+  }
+
+  /** The value of a one-element tensor, read back asynchronously (see `data`). */
+  async itemAsync(): Promise<number> {
+    if (this.size !== 1) throw new Error(`itemAsync: tensor of shape ${formatShape(this.shape)} has ${this.size} elements, expected 1`);
+    const s = this.storage;
+    return (s.read ? await s.read() : s.readSync())[0]!;
+  }
+
   /** Nested JS arrays, for printing and tests. */
   toNested(): unknown {
     const data = this.storage.readSync();
@@ -95,6 +112,11 @@ export class Tensor {
       return Array.from({ length: this.shape[dim]! }, (_, i) => build(dim + 1, offset + i * stride));
     };
     return build(0, 0);
+  }
+
+  /** Computes the elements now if they are deferred (tidy does this for the tensors it returns). */
+  settle(): void {
+    if (!this._disposed && this._storage.deferred) this._storage.readSync();
   }
 
   /** Same data, no history, no gradient. */

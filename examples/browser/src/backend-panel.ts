@@ -1,5 +1,5 @@
 import { backendLabel, BACKEND_CHOICES, gpuModeOf } from './backends.js';
-import type { BackendReport, ProbeResult } from './protocol.js';
+import type { AdapterReport, BackendReport, ProbeResult } from './protocol.js';
 import type { BackendChoice } from './settings.js';
 
 /** "What runs": the backend of the current run as getBackend() reports it, and what each GPU.js mode does here. */
@@ -9,12 +9,29 @@ function executor(b: BackendReport): string {
   return b.device ?? 'not reported';
 }
 
-export function showBackend(list: HTMLElement, b: BackendReport | null, requested: BackendChoice): void {
+/** The WebGPU adapter: vendor, architecture, fallback adapter or not; a software (fallback) adapter is never called a GPU. */
+export function describeAdapter(a: AdapterReport): string {
+  const name = [a.vendor && `vendor ${a.vendor}`, a.architecture && `architecture ${a.architecture}`, a.device && `device ${a.device}`].filter(Boolean).join(', ') || 'unnamed adapter';
+  const fallback = a.isFallbackAdapter === null ? 'fallback flag not reported' : a.isFallbackAdapter ? 'fallback adapter' : 'not a fallback adapter';
+  const kind = a.software ? 'software: runs on the CPU, not a GPU' : 'hardware adapter (a GPU)';
+  return `${name}; ${fallback} — ${kind}`;
+}
+
+function readback(b: BackendReport, readEvery: number | null): string {
+  if (b.readsSync) return 'synchronous (each step\'s losses read as it runs)';
+  const every = readEvery ? `losses read every ${readEvery} steps and at each epoch's end` : 'losses read in batches';
+  return `asynchronous only (await data()): steps queue on the device, ${every}`;
+}
+
+/** `readEvery`: the run's deferred loss readback (null before a run has started). */
+export function showBackend(list: HTMLElement, b: BackendReport | null, requested: BackendChoice, readEvery: number | null = null): void {
   const rows: [string, string][] = [['asked for', backendLabel(requested)]];
   if (b) {
     rows.push(['backend', b.name]);
     rows.push(['mode that ran', b.mode]);
     rows.push(['executed by', executor(b)]);
+    if (b.adapter) rows.push(['WebGPU adapter', describeAdapter(b.adapter)]);
+    rows.push(['readback', readback(b, readEvery)]);
     if (b.kernels) rows.push(['kernels', b.kernels]);
     const fallbacks = b.fallbacksUsed?.length ? b.fallbacksUsed : [];
     if (b.name !== 'cpu') rows.push(['on the cpu kernels', fallbacks.length ? fallbacks.join(', ') : 'none so far']);
@@ -57,9 +74,9 @@ export function showProbe(list: HTMLElement, results: readonly ProbeResult[]): v
   );
 }
 
-/** The first sentence of an error, without the "setBackend('gpu'): " prefix. */
+/** The first sentence of an error, without the "setBackend('gpu'): " / "setBackendAsync('gpu', { … }): " prefix. */
 function shortReason(message: string): string {
-  const text = message.replace(/^setBackend\('gpu'\):\s*/, '');
+  const text = message.replace(/^setBackend(Async)?\('gpu'(, \{[^}]*\})?\):\s*/, '');
   const cut = text.search(/[.;](\s|$)/);
   return cut > 0 ? text.slice(0, cut) : text;
 }

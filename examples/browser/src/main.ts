@@ -13,6 +13,8 @@ export interface RunRecord {
   settings: DemoSettings;
   status: 'done' | 'stopped' | 'error';
   backend: BackendReport | null;
+  /** Steps whose losses stayed on the device before one readback (0: each step read at once); null before the run started. */
+  readEvery: number | null;
   epochs: EpochReport[];
   gates: GateSnapshot[];
   seconds: number | null;
@@ -76,7 +78,7 @@ function start(settings: DemoSettings): void {
   heatmap.clear();
   gateSummary.textContent = '';
   stepTimes = [];
-  state.current = { settings, status: 'done', backend: null, epochs: [], gates: [], seconds: null, error: null, longestStallMs: 0 };
+  state.current = { settings, status: 'done', backend: null, readEvery: null, epochs: [], gates: [], seconds: null, error: null, longestStallMs: 0 };
   state.status = 'starting';
   showBackend(backendInfo, null, settings.backend);
   setStatus(settings.backend === 'cpu' ? 'starting…' : 'loading GPU.js and compiling kernels…', 'running');
@@ -99,9 +101,11 @@ function onTrainMessage(m: FromWorker, settings: DemoSettings): void {
     case 'started':
       state.status = 'running';
       run.backend = m.backend;
+      run.readEvery = m.readEvery;
       batches = m.batches;
       heatmap.setGroups(m.taskGroups);
-      showBackend(backendInfo, m.backend, settings.backend);
+      showBackend(backendInfo, m.backend, settings.backend, m.readEvery);
+      if (m.backend.name !== 'cpu') setStatus('training: the first steps build the GPU kernels…', 'running');
       break;
     case 'step': {
       chart.addStep(m.at, m.objective);
@@ -123,7 +127,7 @@ function onTrainMessage(m: FromWorker, settings: DemoSettings): void {
       run.epochs.push(m.report);
       run.backend = m.backend;
       chart.addEpoch(m.report);
-      showBackend(backendInfo, m.backend, settings.backend);
+      showBackend(backendInfo, m.backend, settings.backend, run.readEvery);
       break;
     case 'done': {
       run.backend = m.backend;
@@ -131,7 +135,7 @@ function onTrainMessage(m: FromWorker, settings: DemoSettings): void {
       run.seconds = m.seconds;
       heatmap.update(m.gates);
       gateSummary.textContent = summarizeGates(m.gates);
-      showBackend(backendInfo, m.backend, settings.backend);
+      showBackend(backendInfo, m.backend, settings.backend, run.readEvery);
       const last = run.epochs[run.epochs.length - 1];
       setStatus(`done: ${m.epochs} epochs in ${m.seconds.toFixed(1)} s · validation MSE ${last ? last.validationLoss.toFixed(4) : '—'}`, 'done');
       finish('done');

@@ -3,6 +3,18 @@ import type { GpuModeRequest } from 'dselect-k/gpu';
 
 /** Messages between the page and the training worker (structured-clone friendly: plain data only). */
 
+/** The WebGPU adapter as the gpu backend reports it (`getBackend().adapter`). */
+export interface AdapterReport {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** The adapter's own flag: a fallback adapter is a software implementation (SwiftShader in Chromium). */
+  isFallbackAdapter: boolean | null;
+  /** A CPU implementation (fallback adapter, SwiftShader, llvmpipe…): never called a GPU. */
+  software: boolean;
+}
+
 /** What `getBackend()` said, with the gpu backend's extra fields when it is the gpu backend. */
 export interface BackendReport {
   name: string;
@@ -12,6 +24,10 @@ export interface BackendReport {
   requestedMode?: string;
   /** What executes the kernels (the WebGL renderer, the WebGPU adapter, or the host CPU). */
   device?: string;
+  /** On webgpu: the adapter; null on the other gpu modes. */
+  adapter?: AdapterReport | null;
+  /** False on webgpu: results are read back asynchronously only. */
+  readsSync: boolean;
   fallbacks: readonly string[];
   fallbacksUsed?: readonly string[];
   /** Kernels GPU.js ran in another mode than asked. */
@@ -49,7 +65,8 @@ export interface ProbeResult {
 }
 
 export type FromWorker =
-  | { type: 'started'; backend: BackendReport; taskGroups: number[]; batches: number; setupSeconds: number }
+  /** `readEvery`: steps whose losses stay on the device before one readback (0: every step read at once). */
+  | { type: 'started'; backend: BackendReport; taskGroups: number[]; batches: number; readEvery: number; setupSeconds: number }
   /** Objective (losses + regularisers) of one training step; `at` is the epoch position (epoch + batch / batches). */
   | { type: 'step'; at: number; objective: number }
   | { type: 'gates'; at: number; gates: GateSnapshot[] }

@@ -8,6 +8,9 @@ import { matmul } from './matmul.js';
 import { reshape } from './shape.js';
 import { assertSameDType, assertTensor, storageOf } from './util.js';
 
+/** Every name this file records in the graph (conv2d is im2col, matmul and add); each needs a gradcheck case. */
+export const CONV_OPS = ['im2col', 'col2im', 'maxPool2d'] as const;
+
 export interface Conv2dOptions {
   stride?: number;
   padding?: number;
@@ -50,15 +53,15 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   return bias ? add(out, reshape(bias, [f, 1, 1])) : out;
 }
 
-/** Image → columns, recorded so that its gradient is col2im. */
-function im2col(x: Tensor, geo: Conv2dGeometry): Tensor {
+/** Image → columns, recorded so that its gradient is col2im. Exported for the gradient checks only. */
+export function im2col(x: Tensor, geo: Conv2dGeometry): Tensor {
   const [n, c] = geo.inputShape as [number, number];
   const shape = [n, c * geo.kernelH * geo.kernelW, geo.outH * geo.outW];
   return recordOp('im2col', backend().im2col(storageOf(x), geo), shape, [x], (g) => [col2im(g, geo)]);
 }
 
-/** Columns → image (im2col's adjoint), itself differentiable back through im2col. */
-function col2im(cols: Tensor, geo: Conv2dGeometry): Tensor {
+/** Columns → image (im2col's adjoint), itself differentiable back through im2col. Exported for the gradient checks only. */
+export function col2im(cols: Tensor, geo: Conv2dGeometry): Tensor {
   return recordOp('col2im', backend().col2im(storageOf(cols), geo), geo.inputShape, [cols], (g) => [im2col(g, geo)]);
 }
 

@@ -1,9 +1,17 @@
 import type { BinaryOp, UnaryOp } from '../../kernels/backend.js';
 import { backend } from '../../kernels/registry.js';
+import { assertDType } from '../../tensor/dtype.js';
 import { broadcastManyShapes, broadcastShapes } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { recordOp } from '../engine.js';
 import { asTensor, assertSameDType, assertTensor, operands, storageOf, type TensorLike } from './util.js';
+
+/** Every name this file records in the graph; the gradcheck coverage test holds each one to a case. */
+export const ELEMENTWISE_OPS = [
+  'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum',
+  'neg', 'exp', 'log', 'sqrt', 'abs', 'tanh', 'sigmoid', 'relu', 'softplus', 'square', 'reciprocal', 'sign',
+  'clamp', 'where', 'cast',
+] as const;
 
 /** Applies a unary kernel; `grad` gives the input gradient from (upstream, input, output). */
 function unaryOp(op: UnaryOp, x: Tensor, grad: ((g: Tensor, x: Tensor, y: Tensor) => Tensor) | null): Tensor {
@@ -108,6 +116,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
 /** Converts to another dtype; the gradient is cast back. */
 export function cast(x: Tensor, dtype: Tensor['dtype']): Tensor {
   assertTensor('cast', x);
+  assertDType('cast', dtype);
   if (x.dtype === dtype) return x;
   return recordOp('cast', backend().cast(storageOf(x), dtype), x.shape, [x], (g) => [cast(g, x.dtype)]);
 }

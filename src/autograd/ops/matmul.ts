@@ -5,6 +5,9 @@ import { recordOp } from '../engine.js';
 import { reshape } from './shape.js';
 import { assertSameDType, assertTensor, storageOf } from './util.js';
 
+/** The name this file records in the graph; it needs a gradcheck case. */
+export const MATMUL_OPS = ['matmul'] as const;
+
 export interface MatmulOptions {
   /** Use the transpose of the last two dims of a (resp. b) without materialising it. */
   transA?: boolean;

@@ -9,6 +9,9 @@ import { assertTensor, storageOf } from './util.js';
 
 export type Axis = number | readonly number[];
 
+/** Every name this file records in the graph (`mean` is `sum` then `div`); each needs a gradcheck case. */
+export const REDUCE_OPS = ['sum', 'max', 'min', 'logsumexp'] as const;
+
 /** Sum over `axis` (all axes by default). */
 export function sum(x: Tensor, axis?: Axis, keepDims = false): Tensor {
   assertTensor('sum', x);

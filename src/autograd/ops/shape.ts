@@ -5,6 +5,12 @@ import { Tensor } from '../../tensor/tensor.js';
 import { recordOp } from '../engine.js';
 import { assertInteger, assertSameDType, assertTensor, describe, storageOf } from './util.js';
 
+/**
+ * Every name this file records in the graph (squeeze, unsqueeze and stack are built from reshape and
+ * concat; pad and scatterAdd are the adjoints of slice and gather); each needs a gradcheck case.
+ */
+export const SHAPE_OPS = ['reshape', 'expand', 'transpose', 'permute', 'concat', 'slice', 'pad', 'gather', 'scatterAdd'] as const;
+
 /** Same elements, new shape (no copy); one dim may be -1 and is inferred. */
 export function reshape(x: Tensor, shape: Shape): Tensor {
   assertTensor('reshape', x);
@@ -165,8 +171,8 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
   return recordOp('slice', backend().slice(storageOf(x), x.shape, b, extent), extent, [x], (g) => [padTo(g, b, x.shape)]);
 }
 
-/** Zeros of `shape` with `x` at `begin`: slice's adjoint, recorded so it differentiates back to a slice. */
-function padTo(x: Tensor, begin: readonly number[], shape: Shape): Tensor {
+/** Zeros of `shape` with `x` at `begin`: slice's adjoint, recorded so it differentiates back to a slice. Exported for the gradient checks only. */
+export function padTo(x: Tensor, begin: readonly number[], shape: Shape): Tensor {
   return recordOp('pad', backend().pad(storageOf(x), x.shape, begin, shape), shape, [x], (g) => [slice(g, begin, x.shape)]);
 }
 
@@ -184,8 +190,8 @@ export function gather(x: Tensor, indices: Int32Array | readonly number[], axis 
   return recordOp('gather', backend().gather(storageOf(x), x.shape, idx, a), shape, [x], (g) => [scatterAdd(g, idx, a, x.shape)]);
 }
 
-/** Zeros of `shape` with the slices of `g` added at `indices` along `axis` (gather's adjoint). */
-function scatterAdd(g: Tensor, indices: Int32Array, axis: number, shape: Shape): Tensor {
+/** Zeros of `shape` with the slices of `g` added at `indices` along `axis` (gather's adjoint). Exported for the gradient checks only. */
+export function scatterAdd(g: Tensor, indices: Int32Array, axis: number, shape: Shape): Tensor {
   const storage = backend().scatterAdd(storageOf(g), g.shape, indices, axis, shape);
   return recordOp('scatterAdd', storage, shape, [g], (gg) => [gather(gg, indices, axis)]);
 }

@@ -6,6 +6,9 @@ import { exp, mul, sub } from './elementwise.js';
 import { sum } from './reduce.js';
 import { assertTensor, storageOf } from './util.js';
 
+/** Every name this file records in the graph; each needs a gradcheck case. */
+export const SOFTMAX_OPS = ['softmax', 'logSoftmax'] as const;
+
 /** softmax along `axis` (default last), by the fused stable kernel. Backward: y·(g − Σ g·y). */
 export function softmax(x: Tensor, axis = -1): Tensor {
   const ax = softmaxAxis('softmax', x, axis);

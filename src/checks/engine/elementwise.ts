@@ -98,6 +98,20 @@ export const elementwiseGradcheckCases: readonly GradcheckCase[] = [
     inputs: sampled(233, mask([4]), normal([4])),
     opts: { wrt: [1] },
   },
+  // cast: a float32 round trip rounds to ~6e-8 relative, so the difference step is 1e-3 (the rounding
+  // then moves the numeric derivative by ≤ 6e-5·|x|, well inside 1e-5 + 1e-3·|numeric|).
+  {
+    name: 'cast float64 → float32 → float64 [2,3]',
+    fn: (x: Tensor) => ew.cast(ew.cast(x, 'float32'), 'float64'),
+    inputs: sampled(241, normal([2, 3])),
+    opts: { eps: 1e-3 },
+  },
+  {
+    name: 'cast to float32, tanh there, times a float64 tensor [4]',
+    fn: (x: Tensor, w: Tensor) => ew.mul(ew.cast(ew.tanh(ew.cast(x, 'float32')), 'float64'), w),
+    inputs: sampled(242, normal([4]), normal([4])),
+    opts: { eps: 1e-3 },
+  },
   {
     name: 'where mask [3], a number, b [2,3]',
     fn: (c: Tensor, b: Tensor) => ew.where(c, -1, b),

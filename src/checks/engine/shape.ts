@@ -4,7 +4,7 @@ import type { Shape } from '../../tensor/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { GradcheckCase } from '../../autograd/gradcheck.js';
 import { mul } from '../../autograd/ops/elementwise.js';
-import { concat, gather, oneHot, permute, slice, squeeze, stack, transpose, unsqueeze } from '../../autograd/ops/shape.js';
+import { concat, expand, gather, oneHot, padTo, permute, reshape, scatterAdd, slice, squeeze, stack, transpose, unsqueeze } from '../../autograd/ops/shape.js';
 
 /** Fresh float64 normals from a fixed seed, so every case is reproducible. */
 export function seededInputs(seed: number, ...shapes: Shape[]): () => Tensor[] {
@@ -68,6 +68,13 @@ export const shapeGradcheckCases: readonly GradcheckCase[] = [
   { name: 'gather axis 1 of [3,5]', fn: (x: Tensor) => gather(x, Int32Array.from([4, 1, 1]), 1), inputs: seededInputs(222, [3, 5]) },
   { name: 'gather axis -1 of [2,3,4]', fn: (x: Tensor) => gather(x, [3, 0, 3, 2, 3], -1), inputs: seededInputs(223, [2, 3, 4]) },
   { name: 'gather axis 1 of [2,4,3] (runs)', fn: (x: Tensor) => gather(x, [1, 1, 3], 1), inputs: seededInputs(224, [2, 4, 3]) },
+  { name: 'reshape [2,3,4] → [4,-1]', fn: (x: Tensor) => reshape(x, [4, -1]), inputs: seededInputs(226, [2, 3, 4]) },
+  { name: 'expand [3,1] → [2,3,4]', fn: (x: Tensor) => expand(x, [2, 3, 4]), inputs: seededInputs(227, [3, 1]) },
+  { name: 'expand 0-d → [2,2] times itself', fn: (x: Tensor) => mul(expand(x, [2, 2]), expand(x, [2, 2])), inputs: seededInputs(228, []) },
+  // pad and scatterAdd are the adjoints of slice and gather (recorded so that they differentiate back).
+  { name: 'padTo [2,3,2] at [1,0,2] in [4,3,5]', fn: (x: Tensor) => padTo(x, [1, 0, 2], [4, 3, 5]), inputs: seededInputs(229, [2, 3, 2]) },
+  { name: 'scatterAdd [3,3] to rows [2,0,2] of 4 (repeats add)', fn: (x: Tensor) => scatterAdd(x, Int32Array.from([2, 0, 2]), 0, [4, 3]), inputs: seededInputs(230, [3, 3]) },
+  { name: 'scatterAdd [2,4] to columns [1,4,1,0] of 5', fn: (x: Tensor) => scatterAdd(x, Int32Array.from([1, 4, 1, 0]), 1, [2, 5]), inputs: seededInputs(231, [2, 4]) },
   {
     name: 'oneHot mask (constant) times x',
     fn: (x: Tensor) => mul(x, oneHot([2, 0, 1, 2], 3, 'float64')),

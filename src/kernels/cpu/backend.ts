@@ -3,13 +3,19 @@ import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { sizeOf, type Shape } from '../../tensor/shape.js';
 import { HostStorage, type Storage } from '../../tensor/storage.js';
 import { col2imInto, im2colInto, maxPool2dBackwardInto, maxPool2dInto } from './conv.js';
+import { col2imWasm, im2colWasm, maxPool2dBackwardWasm, maxPool2dWasm } from './conv-layout-wasm.js';
 import { binaryKernel, clampInto, planBroadcast, unaryKernel, whereInto } from './elementwise.js';
-import { binarySameWasm } from './binary-wasm.js';
+import { deferBinary, deferUnary } from './fusion.js';
+import { heapAvailable } from './heap.js';
 import { alloc, allocOverwritten, dataOf, wrap, wrapOutput } from './host.js';
 import { broadcastToInto, concatInto, gatherInto, oneHotInto, padInto, permuteInto, scatterAddInto, sliceInto } from './layout.js';
 import { matmulInto } from './matmul.js';
 import { matmulInfo } from './matmul-config.js';
 import { argmaxInto, reduceInto, softmaxInto } from './reduce.js';
+import { binaryPlanSimd, softmaxRowsSimd, unarySimd } from './simd.js';
+
+/** Host tensors at least this long move into the heap when a kernel first sees them (as pooled arrays do). */
+const HEAP_ADOPT_MIN = 64;
 
 /** The typed-array backend: every kernel by hand, float32 and float64. */
 export class CpuBackend implements Backend {
@@ -21,6 +27,13 @@ export class CpuBackend implements Backend {
   }
 
   adopt(s: Storage): Storage {
+    // New float32 tensors move into the WebAssembly heap on first use, so that the SIMD kernels
+    // read them in place from then on (one copy, instead of one per SIMD kernel call).
+    if (s.backend === 'host' && s.dtype === 'float32' && s.size >= HEAP_ADOPT_MIN && heapAvailable()) {
+      const out = allocOverwritten('float32', s.size);
+      out.set(s.readSync());
+      return wrapOutput(out);
+    }
     if (s instanceof HostStorage) return s;
     return wrap(s.readSync().slice());
   }
@@ -42,8 +55,11 @@ export class CpuBackend implements Backend {
   }
 
   unary(op: UnaryOp, x: Storage): Storage {
+    const pending = deferUnary(op, x);
+    if (pending) return pending;
     const out = allocOverwritten(x.dtype, x.size);
-    unaryKernel(op)(dataOf(x), out);
+    const xs = dataOf(x);
+    if (!unarySimd(op, xs, out)) unaryKernel(op)(xs, out);
     return wrapOutput(out);
   }
 
@@ -54,10 +70,12 @@ export class CpuBackend implements Backend {
   }
 
   binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
+    const pending = deferBinary(op, a, b, outShape);
+    if (pending) return pending;
     const out = allocOverwritten(a.dtype, sizeOf(outShape));
     const [da, db] = [dataOf(a), dataOf(b)];
     const plan = planBroadcast([aShape, bShape], outShape);
-    if (!(plan.kind === 'same' && binarySameWasm(op, da, db, out))) binaryKernel(op)(da, db, out, plan);
+    if (!binaryPlanSimd(op, da, db, out, plan)) binaryKernel(op)(da, db, out, plan);
     return wrapOutput(out);
   }
 
@@ -89,7 +107,10 @@ export class CpuBackend implements Backend {
 
   softmax(x: Storage, shape: Shape, axis: number, log: boolean): Storage {
     const out = allocOverwritten(x.dtype, x.size);
-    softmaxInto(dataOf(x), shape, axis, log, out);
+    const xs = dataOf(x);
+    const n = shape[axis]!;
+    const lastAxis = shape.slice(axis + 1).every((d) => d === 1);
+    if (!(lastAxis && n > 0 && softmaxRowsSimd(xs, out, x.size / n, n, log))) softmaxInto(xs, shape, axis, log, out);
     return wrapOutput(out);
   }
 
@@ -144,29 +165,34 @@ export class CpuBackend implements Backend {
 
   im2col(x: Storage, geo: Conv2dGeometry): Storage {
     const [n, c] = geo.inputShape as [number, number];
-    const out = alloc(x.dtype, n * c * geo.kernelH * geo.kernelW * geo.outH * geo.outW);
-    im2colInto(dataOf(x), geo, out);
+    const out = allocOverwritten(x.dtype, n * c * geo.kernelH * geo.kernelW * geo.outH * geo.outW);
+    const xs = dataOf(x);
+    if (!(xs instanceof Float32Array && im2colWasm(xs, geo, out as Float32Array))) im2colInto(xs, geo, out);
     return wrapOutput(out);
   }
 
   col2im(cols: Storage, geo: Conv2dGeometry): Storage {
-    const out = alloc(cols.dtype, sizeOf(geo.inputShape));
-    col2imInto(dataOf(cols), geo, out);
+    const out = allocOverwritten(cols.dtype, sizeOf(geo.inputShape));
+    const cs = dataOf(cols);
+    if (!(cs instanceof Float32Array && col2imWasm(cs, geo, out as Float32Array))) col2imInto(cs, geo, out);
     return wrapOutput(out);
   }
 
   maxPool2d(x: Storage, geo: PoolGeometry): { values: Storage; argmax: Storage } {
     const [n, c] = geo.inputShape as [number, number];
     const size = n * c * geo.outH * geo.outW;
-    const values = alloc(x.dtype, size);
-    const argmax = alloc(x.dtype === 'float64' ? 'float64' : 'float32', size);
-    maxPool2dInto(dataOf(x), geo, values, argmax);
+    const values = allocOverwritten(x.dtype, size);
+    const argmax = allocOverwritten(x.dtype === 'float64' ? 'float64' : 'float32', size);
+    const xs = dataOf(x);
+    if (!(xs instanceof Float32Array && maxPool2dWasm(xs, geo, values as Float32Array, argmax as Float32Array))) maxPool2dInto(xs, geo, values, argmax);
     return { values: wrapOutput(values), argmax: wrapOutput(argmax) };
   }
 
   maxPool2dBackward(g: Storage, argmax: Storage, geo: PoolGeometry): Storage {
-    const out = alloc(g.dtype, sizeOf(geo.inputShape));
-    maxPool2dBackwardInto(dataOf(g), dataOf(argmax), geo, out);
+    const out = allocOverwritten(g.dtype, sizeOf(geo.inputShape));
+    const [gs, as] = [dataOf(g), dataOf(argmax)];
+    if (!(gs instanceof Float32Array && as instanceof Float32Array && maxPool2dBackwardWasm(gs, as, out as Float32Array))) maxPool2dBackwardInto(gs, as, geo, out);
     return wrapOutput(out);
   }
 }
+

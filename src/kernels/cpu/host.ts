@@ -1,5 +1,6 @@
 import { allocArray, type DType, type TypedArray } from '../../tensor/dtype.js';
 import { HostStorage, type Storage } from '../../tensor/storage.js';
+import { freeHeapArray, heapFloat32 } from './heap.js';
 
 /** The typed array behind a cpu storage. */
 export function dataOf(s: Storage): TypedArray {
@@ -20,6 +21,9 @@ export function wrap(data: TypedArray): HostStorage {
  * (kernels see what `new Float32Array(n)` gives); `allocOverwritten` skips that for kernels that
  * write every element. Only arrays the pool handed out come back
  * (never user data), and only once their storage is released, i.e. no tensor refers to it any more.
+ * New float32 arrays of pooled lengths are views into the WebAssembly heap (heap.ts) when it has
+ * room, so the SIMD kernels use them in place; an array the pool does not keep gives its heap block
+ * back at once.
  */
 const MIN_POOLED_LENGTH = 64;
 const DEFAULT_POOL_BYTES = 128 * 1024 * 1024;
@@ -52,11 +56,21 @@ class ArrayPool {
       }
     }
     this.allocated++;
+    if (dtype === 'float32' && length >= MIN_POOLED_LENGTH) {
+      const h = heapFloat32(length);
+      if (h) {
+        if (zeroed) h.fill(0);
+        return h;
+      }
+    }
     return allocArray(dtype, length);
   }
 
   release(a: TypedArray): void {
-    if (a.length < MIN_POOLED_LENGTH || this.held + a.byteLength > this.limit) return;
+    if (a.length < MIN_POOLED_LENGTH || this.held + a.byteLength > this.limit) {
+      freeHeapArray(a);
+      return;
+    }
     const map = a instanceof Float64Array ? this.free.float64 : this.free.float32;
     let list = map.get(a.length);
     if (!list) {
@@ -68,6 +82,7 @@ class ArrayPool {
   }
 
   clear(): void {
+    for (const list of this.free.float32.values()) list.forEach(freeHeapArray);
     this.free.float32.clear();
     this.free.float64.clear();
     this.held = 0;
@@ -81,7 +96,7 @@ class ArrayPool {
 const pool = new ArrayPool();
 
 /** A storage whose array returns to the pool when the storage is released. */
-class PooledStorage extends HostStorage {
+export class PooledStorage extends HostStorage {
   override dispose(): void {
     if (this.disposed) return;
     super.dispose();

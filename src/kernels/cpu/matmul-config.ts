@@ -1,13 +1,16 @@
 import { wasmGemmAvailable } from './gemm-wasm.js';
+import { setKernelThreads } from './threads/kernel-threads.js';
 import { workerSpawner } from './threads/spawner.js';
 
 /**
  * Which matmul kernel the cpu backend runs, and on how many threads.
  * - kernel 'auto' (default): WebAssembly SIMD when the engine has it, else the plain-JS kernel;
  *   'wasm' insists on SIMD (an error where there is none); 'js' forces the plain-JS kernel.
- * - threads (default 1): products of ≥ 2^19 multiply-adds are split across this many threads
- *   (workers on a shared WebAssembly memory; SIMD kernel only; needs a worker spawner, which
- *   `useWorkerThreads()` of `dselect-k/node` installs). Workers start on first use.
+ * - threads (default 1): the WebAssembly kernels split large calls across this many threads
+ *   (workers on the shared heap; needs a worker spawner, which `useWorkerThreads()` of
+ *   `dselect-k/node` installs): products from 2^18 multiply-adds per thread, elementwise ops,
+ *   fused chains and softmax from 2^15 elements per thread, the fused conv-pool kernels their
+ *   batch (from 2^21 multiply-adds per layer). Workers start on first use.
  */
 export type MatmulKernelChoice = 'auto' | 'wasm' | 'js';
 
@@ -43,6 +46,7 @@ export function configureMatmul(opts: Partial<MatmulSettings>): MatmulInfo {
       );
     }
     settings.threads = threads;
+    setKernelThreads(threads);
   }
   return matmulInfo();
 }

@@ -4,8 +4,10 @@ import { noticeOnce, type BackendOptions } from '../registry.js';
 import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { sizeOf, type Shape } from '../../tensor/shape.js';
 import { HostStorage, type Storage } from '../../tensor/storage.js';
-import { GpuDevice, type DegradedKernel, type GpuDeviceStats, type GpuMode, type GpuModeRequest } from './device.js';
+import { GpuDevice, REQUESTABLE_GPU_MODES } from './device.js';
 import { binarySource, clampSource, unarySource, whereSource, type SourceSpec } from './elementwise.js';
+import { loadGpuJs } from './gpujs.js';
+import type { DegradedKernel, GpuDeviceStats, GpuMode, GpuModeRequest, KernelDevice } from './kernel-device.js';
 import {
   broadcastToSource,
   concatSource,
@@ -18,19 +20,33 @@ import {
   sliceSource,
 } from './layout.js';
 import { matmulSource } from './matmul.js';
+import { col2imSource, im2colSource, maxPoolBackwardSource, maxPoolSource } from './conv.js';
 import { aroundAxis, argmaxSource, logSumExpSource, planReduce, reduceParts, reduceSource, softmaxApplySource } from './reduce.js';
+import { requestedGpuMode } from './start.js';
 import { GpuStorage } from './storage.js';
+import { startedWebGpu, webGpuStatus, type WebGpuAdapterInfo } from './webgpu-context.js';
+import { WebGpuDevice } from './webgpu-device.js';
 
-/** Kernels the gpu backend runs on the cpu kernels (float32 data is read back, computed, uploaded). */
-export const GPU_FALLBACK_KERNELS: readonly string[] = Object.freeze(['im2col', 'col2im', 'maxPool2d', 'maxPool2dBackward']);
+/**
+ * Kernels the gpu backend runs on the cpu kernels (float32 data is read back, computed, uploaded):
+ * none since conv, pooling and the fused conv-pool-relu got their GPU.js kernels; float64 (every
+ * kernel) is listed apart.
+ */
+export const GPU_FALLBACK_KERNELS: readonly string[] = Object.freeze([]);
 
 /** What `info()` of the gpu backend reports beyond the common fields. */
 export interface GpuBackendInfo extends BackendInfo {
   name: 'gpu';
   /** The mode asked for ('auto' unless given). */
   requestedMode: GpuModeRequest;
-  /** What executes the kernels: the GL driver (e.g. Mesa's software rasteriser) or the host CPU. */
+  /** What executes the kernels: the GL driver (e.g. Mesa's software rasteriser), the WebGPU adapter, or the host CPU. */
   device: string;
+  /** On webgpu: the adapter (vendor, architecture, device, fallback adapter or not); null on the other modes. */
+  adapter: WebGpuAdapterInfo | null;
+  /** Whether WebGPU answered in this process: 'running', 'not probed …' or 'unavailable: <reason>'. */
+  webgpu: string;
+  /** False on webgpu: results are read with `await t.data()` / `await t.itemAsync()`. */
+  readsSync: boolean;
   /** Fallbacks that have actually run so far ('float64' when float64 tensors went to the cpu kernels). */
   fallbacksUsed: readonly string[];
   /** Kernels GPU.js itself ran in another mode than `mode` (e.g. degraded to cpu), with its reason. */
@@ -46,16 +62,30 @@ export interface GpuBackendInfo extends BackendInfo {
  */
 export class GpuBackend implements Backend {
   readonly name = 'gpu' as const;
-  readonly device: GpuDevice;
+  readonly device: KernelDevice;
   private readonly cpu = new CpuBackend();
   private readonly used = new Set<string>();
   /** Storages uploaded for the kernel call in progress (released when it returns). */
   private readonly adopted: GpuStorage[] = [];
 
   constructor(opts: BackendOptions = {}) {
-    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DSELECT_K_GPU_MODE;
-    const requested = opts.gpuMode ?? ((env || 'auto') as GpuModeRequest);
-    this.device = new GpuDevice(requested);
+    const requested = requestedGpuMode(opts);
+    if (!REQUESTABLE_GPU_MODES.has(requested)) {
+      throw new Error(`setBackend('gpu'): unknown GPU.js mode '${String(requested)}' (expected one of ${[...REQUESTABLE_GPU_MODES].join(', ')})`);
+    }
+    if (requested === 'webgpu') {
+      const start = startedWebGpu();
+      if (!start) {
+        throw new Error(
+          "setBackend('gpu', { gpuMode: 'webgpu' }): WebGPU starts asynchronously (adapter, device, self-test); " +
+            "start it with `await setBackendAsync('gpu', { gpuMode: 'webgpu' })`" +
+            (webGpuStatus().startsWith('unavailable') ? ` — and here it is ${webGpuStatus()}` : ''),
+        );
+      }
+      this.device = new WebGpuDevice(loadGpuJs(), start, requested);
+    } else {
+      this.device = new GpuDevice(requested);
+    }
     this.device.setDegradeListener((d) =>
       noticeOnce(`gpu-degraded:${d.kernel}`, `GPU.js ran gpu kernel '${d.kernel}' in mode '${d.mode}', not '${this.device.mode}' (${d.reason})`),
     );
@@ -67,6 +97,15 @@ export class GpuBackend implements Backend {
     return this.device.mode;
   }
 
+  get readsSync(): boolean {
+    return this.device.readsSync;
+  }
+
+  /** Resolves when every enqueued kernel has run (webgpu); rejects with a queued kernel's error. */
+  ready(): Promise<void> {
+    return this.device.ready();
+  }
+
   info(): GpuBackendInfo {
     return {
       name: 'gpu',
@@ -74,6 +113,9 @@ export class GpuBackend implements Backend {
       fallbacks: [...GPU_FALLBACK_KERNELS, 'float64 (every kernel)'],
       requestedMode: this.device.requested,
       device: this.device.driver,
+      adapter: this.device instanceof WebGpuDevice ? this.device.adapter : null,
+      webgpu: this.device instanceof WebGpuDevice ? 'running' : webGpuStatus(),
+      readsSync: this.device.readsSync,
       fallbacksUsed: [...this.used],
       degraded: [...this.device.degraded],
       stats: this.device.stats(),
@@ -278,22 +320,37 @@ export class GpuBackend implements Backend {
   }
 
   im2col(x: Storage, geo: Conv2dGeometry): Storage {
-    return this.viaCpu('im2col', [x], () => this.cpu.im2col(this.host(x), geo));
+    const [n, c] = geo.inputShape as [number, number];
+    const size = n * c * geo.kernelH * geo.kernelW * geo.outH * geo.outW;
+    return this.compute([x], () => this.cpu.im2col(this.host(x), geo), () => this.device.run(im2colSource(geo), size, [this.dev(x)]));
   }
 
   col2im(cols: Storage, geo: Conv2dGeometry): Storage {
-    return this.viaCpu('col2im', [cols], () => this.cpu.col2im(this.host(cols), geo));
+    const size = sizeOf(geo.inputShape);
+    return this.compute([cols], () => this.cpu.col2im(this.host(cols), geo), () => this.device.run(col2imSource(geo), size, [this.dev(cols)]));
   }
 
   maxPool2d(x: Storage, geo: PoolGeometry): { values: Storage; argmax: Storage } {
-    if (x.dtype === 'float64') return this.float64('maxPool2d', () => this.cpu.maxPool2d(this.host(x), geo));
-    this.noteFallback('maxPool2d');
-    const r = this.cpu.maxPool2d(this.host(x), geo);
-    return { values: this.toDevice(r.values), argmax: this.toDevice(r.argmax) };
+    const [n, c] = geo.inputShape as [number, number];
+    const size = n * c * geo.outH * geo.outW;
+    const part = (argmax: boolean): Storage =>
+      this.compute(
+        [x],
+        () => {
+          const r = this.cpu.maxPool2d(this.host(x), geo);
+          return argmax ? r.argmax : r.values;
+        },
+        () => this.device.run(maxPoolSource(geo, argmax), size, [this.dev(x)]),
+      );
+    return { values: part(false), argmax: part(true) };
   }
 
   maxPool2dBackward(g: Storage, argmax: Storage, geo: PoolGeometry): Storage {
-    return this.viaCpu('maxPool2dBackward', [g], () => this.cpu.maxPool2dBackward(this.host(g), this.host(argmax), geo));
+    return this.compute(
+      [g, argmax],
+      () => this.cpu.maxPool2dBackward(this.host(g), this.host(argmax), geo),
+      () => this.device.run(maxPoolBackwardSource(geo), sizeOf(geo.inputShape), [this.dev(g), this.dev(argmax)]),
+    );
   }
 
   /**
@@ -301,10 +358,65 @@ export class GpuBackend implements Backend {
    * scalar `args`, producing `size` values; float64 or empty inputs run `onCpu` on host copies.
    */
   runPackKernel(spec: SourceSpec, size: number, inputs: readonly Storage[], args: readonly number[], onCpu: (hostInputs: HostStorage[]) => Storage): Storage {
+    return this.runKernel(spec, size, [...inputs, ...args], onCpu);
+  }
+
+  /**
+   * Runs a GPU.js kernel over `args` in order: storages (uploaded if they live elsewhere), host floats
+   * (index lists) and numbers (uniforms). With a float64 or empty storage among them, `onCpu` runs
+   * instead on host copies of the storages (in order) and its float32 result is uploaded.
+   */
+  runKernel(spec: SourceSpec, size: number, args: readonly KernelArg[], onCpu: (hostStorages: HostStorage[]) => Storage): Storage {
+    const storages = args.filter(isStorage);
     return this.compute(
-      inputs,
-      () => onCpu(inputs.map((s) => this.host(s))),
-      () => this.device.run(spec, size, [...inputs.map((s) => this.dev(s)), ...args]),
+      storages,
+      () => onCpu(storages.map((s) => this.host(s))),
+      () => this.device.run(spec, size, args.map((a) => (isStorage(a) ? this.dev(a) : a))),
+    );
+  }
+
+  /**
+   * Whether a pack kernel over `inputs` must run on the cpu kernels instead: float64 inputs (GPU.js
+   * computes in float32; announced once) or an empty one. The pack then calls its cpu kernels with
+   * `hostOf` views and brings the results back with `fromCpu`.
+   */
+  needsCpu(inputs: readonly Storage[]): boolean {
+    if (inputs.some((s) => s.dtype === 'float64')) return this.float64('', () => true);
+    return inputs.some((s) => s.size === 0);
+  }
+
+  /** A host view of `s` for the cpu kernels (a readback for device storages). */
+  hostOf(s: Storage): HostStorage {
+    return this.host(s);
+  }
+
+  /** A cpu kernel's result as a storage of this backend (float32 moves to the device). */
+  fromCpu(s: Storage): Storage {
+    return this.toDevice(s);
+  }
+
+  /**
+   * The consecutive parts of a kernel result as storages of their own, without a copy (so one launch
+   * can produce several results); null on the GL modes, which cannot share a texture that way.
+   */
+  split(whole: Storage, sizes: readonly number[]): Storage[] | null {
+    if (!(whole instanceof GpuStorage) || whole.owner !== this.device) throw new Error('gpu backend: split() takes a storage of this device');
+    return this.device.split(whole, sizes);
+  }
+
+  /** Whether `split` works on this device (not on the GL modes). */
+  get splits(): boolean {
+    return this.device.mode !== 'headlessgl' && this.device.mode !== 'webgl' && this.device.mode !== 'webgl2';
+  }
+
+  /** Launches a pack's GPU.js kernel over `args` (float32 storages, host floats, numbers) on the device. */
+  launch(spec: SourceSpec, size: number, args: readonly KernelArg[]): Storage {
+    return this.compute(
+      args.filter(isStorage),
+      () => {
+        throw new Error(`gpu backend: ${spec.key.split(':')[0]} was launched with float64 or empty inputs (check needsCpu first)`);
+      },
+      () => this.device.run(spec, size, args.map((a) => (isStorage(a) ? this.dev(a) : a))),
     );
   }
 
@@ -336,17 +448,6 @@ export class GpuBackend implements Backend {
     return run();
   }
 
-  private viaCpu(kernel: string, inputs: readonly Storage[], run: () => Storage): Storage {
-    if (inputs.some((s) => s.dtype === 'float64')) return this.float64(kernel, run);
-    this.noteFallback(kernel);
-    return this.toDevice(run());
-  }
-
-  private noteFallback(kernel: string): void {
-    this.used.add(kernel);
-    noticeOnce(`gpu-fallback:${kernel}`, `gpu backend: '${kernel}' has no GPU.js kernel yet and runs on the cpu kernels (data is read back and uploaded again)`);
-  }
-
   /** This device's storage for float32 input `s` (uploaded for the current kernel if it lives elsewhere). */
   private dev(s: Storage): GpuStorage {
     if (s instanceof GpuStorage && s.owner === this.device) return s;
@@ -365,6 +466,13 @@ export class GpuBackend implements Backend {
   private toDevice(s: Storage): Storage {
     return s.dtype === 'float64' ? s : this.device.upload(asFloat32(s.readSync()));
   }
+}
+
+/** An argument of `runKernel`: a storage, host floats (an index list) or a number (a uniform). */
+export type KernelArg = Storage | Float32Array | number;
+
+function isStorage(a: KernelArg): a is Storage {
+  return typeof a === 'object' && !(a instanceof Float32Array);
 }
 
 function asFloat32(data: TypedArray): Float32Array {

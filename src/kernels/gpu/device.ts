@@ -6,21 +6,20 @@ import {
   type GpuJsKernel,
   type GpuJsKernelSettings,
   type GpuJsModule,
+  type GpuJsTexture,
   type GpuJsValue,
 } from './gpujs.js';
 import { copySource, fillSource, type SourceSpec } from './elementwise.js';
+import type { DegradedKernel, GpuDeviceStats, KernelDevice, KernelInput } from './kernel-device.js';
 import { MAX_GPU_ELEMENTS } from './source.js';
-import { GpuStorage, type GpuStorageOwner } from './storage.js';
+import { GpuStorage, type DeviceValue, type GpuStorageOwner } from './storage.js';
 import { describeWebGlRenderer } from './webgl-renderer.js';
 
-export type { GpuMode, GpuModeRequest };
-
+export type { DegradedKernel, GpuDeviceStats, GpuMode, GpuModeRequest, KernelInput };
 
 const GL_MODES: ReadonlySet<GpuMode> = new Set(['headlessgl', 'webgl2', 'webgl']);
-const REQUESTABLE: ReadonlySet<string> = new Set(['auto', 'headlessgl', 'webgl2', 'webgl', 'webgpu', 'webasm', 'cpu']);
-
-/** A kernel input: a storage of this device, a number (uniform), or host floats (e.g. indices). */
-export type KernelInput = GpuStorage | number | Float32Array;
+/** Every mode `setBackend('gpu', { gpuMode })` accepts. */
+export const REQUESTABLE_GPU_MODES: ReadonlySet<string> = new Set(['auto', 'headlessgl', 'webgl2', 'webgl', 'webgpu', 'webasm', 'cpu']);
 
 interface CompiledKernel {
   readonly run: GpuJsKernel;
@@ -29,29 +28,12 @@ interface CompiledKernel {
   mode: GpuMode | null;
 }
 
-/** A kernel that ran somewhere other than the device's mode (GPU.js degraded it, e.g. to cpu). */
-export interface DegradedKernel {
-  kernel: string;
-  mode: GpuMode;
-  reason: string;
-}
-
-export interface GpuDeviceStats {
-  /** GpuStorages created and not yet disposed. */
-  liveStorages: number;
-  /** Of those, the ones holding a texture (GL modes). */
-  liveTextures: number;
-  /** GL textures created minus deleted since the device started (null off GL): GPU.js's own included. */
-  glTextures: number | null;
-  /** Compiled kernels (one per op and shape). */
-  kernels: number;
-}
-
 /**
- * One GPU.js instance and everything compiled on it: kernels cached by op and shape, the upload and
- * readback paths, and an honest record of which implementation really ran each kernel.
+ * One GPU.js instance in a synchronous mode (headlessgl, webgl2, webgl, webasm, cpu) and everything
+ * compiled on it: kernels cached by op and shape, the upload and readback paths, and an honest record
+ * of which implementation really ran each kernel.
  */
-export class GpuDevice implements GpuStorageOwner {
+export class GpuDevice implements GpuStorageOwner, KernelDevice {
   readonly lib: GpuJsModule;
   readonly gpu: GpuJsInstance;
   readonly requested: GpuModeRequest;
@@ -62,6 +44,7 @@ export class GpuDevice implements GpuStorageOwner {
   /** What drives GL on this machine, when it can be told (e.g. Mesa's software rasteriser). */
   readonly driver: string;
   readonly degraded: DegradedKernel[] = [];
+  readonly readsSync = true;
   private readonly kernels = new Map<string, CompiledKernel>();
   private readonly modes = new Set<GpuMode>();
   private live = 0;
@@ -69,18 +52,11 @@ export class GpuDevice implements GpuStorageOwner {
   private glCreated = 0;
   private glDeleted = 0;
   private glCounting = false;
+  private launches = 0;
   private onDegrade: ((d: DegradedKernel) => void) | null = null;
 
   constructor(requested: GpuModeRequest) {
-    if (!REQUESTABLE.has(requested)) {
-      throw new Error(`setBackend('gpu'): unknown GPU.js mode '${String(requested)}' (expected one of ${[...REQUESTABLE].join(', ')})`);
-    }
-    if (requested === 'webgpu') {
-      throw new Error(
-        "setBackend('gpu'): GPU.js webgpu kernels are asynchronous (every call returns a Promise) and the " +
-          "engine's kernels are synchronous, so webgpu cannot back it; request 'auto', 'headlessgl', 'webasm' or 'cpu'",
-      );
-    }
+    if (requested === 'webgpu') throw new Error('gpu backend: webgpu runs on WebGpuDevice, not on the synchronous GpuDevice');
     this.requested = requested;
     this.lib = loadGpuJs();
     try {
@@ -119,7 +95,29 @@ export class GpuDevice implements GpuStorageOwner {
       liveTextures: this.liveTex,
       glTextures: this.glCounting ? this.glCreated - this.glDeleted : null,
       kernels: this.kernels.size,
+      launches: this.launches,
+      queued: 0,
     };
+  }
+
+  /** Host-array modes (webasm, cpu) split a result into subarrays; GL textures cannot be split. */
+  split(whole: GpuStorage, sizes: readonly number[]): GpuStorage[] | null {
+    if (this.textures) return null;
+    const data = whole.readSync();
+    let at = 0;
+    const parts = sizes.map((n) => {
+      const part = this.wrap(data.subarray(at, at + n), n);
+      at += n;
+      return part;
+    });
+    if (at !== whole.size) throw new Error(`gpu backend: split sizes [${sizes.join(', ')}] do not add up to ${whole.size}`);
+    whole.dispose();
+    return parts;
+  }
+
+  /** Kernels run synchronously here: nothing is ever waiting. */
+  ready(): Promise<void> {
+    return Promise.resolve();
   }
 
   /** Runs the kernel `spec` (compiled on first use) over `inputs`; the result stays on the device. */
@@ -157,6 +155,7 @@ export class GpuDevice implements GpuStorageOwner {
       this.kernels.set(key, k);
     }
     const args = inputs.map((x): GpuJsArgument => (x instanceof GpuStorage ? this.own(x).deviceValue : x));
+    this.launches++;
     const value = k.run(...args);
     if (k.run.kernel !== k.impl) this.observe(key, k);
     return value;
@@ -168,8 +167,9 @@ export class GpuDevice implements GpuStorageOwner {
     throw new Error('gpu backend: a storage of another GPU.js device reached a kernel without being adopted');
   }
 
-  read(value: GpuJsValue, size: number): Float32Array {
+  read(value: DeviceValue | null, size: number): Float32Array {
     if (value instanceof Float32Array) return value;
+    if (value === null || !isTexture(value)) throw new Error('gpu backend: this device reads back textures and typed arrays only');
     const raw = value.renderValues();
     if (raw === null) throw new Error('gpu backend: read back a texture that was already deleted');
     const out = new Float32Array(size);
@@ -177,7 +177,7 @@ export class GpuDevice implements GpuStorageOwner {
     return out;
   }
 
-  release(value: GpuJsValue): void {
+  release(value: DeviceValue): void {
     if (value instanceof Float32Array) return;
     value.delete();
     this.liveTex--;
@@ -244,13 +244,17 @@ export class GpuDevice implements GpuStorageOwner {
   }
 }
 
-function kernelSettings(outSize: number): GpuJsKernelSettings {
+function isTexture(value: DeviceValue): value is GpuJsTexture {
+  return typeof (value as Partial<GpuJsTexture>).renderValues === 'function';
+}
+
+export function kernelSettings(outSize: number): GpuJsKernelSettings {
   // Flat 1-D outputs only: every texture then has the same layout for a given size, so a kernel
   // compiled for one producer's texture accepts any other's.
   return { output: [outSize], pipeline: true, immutable: true, precision: 'single', tactic: 'precision', optimizeFloatMemory: false };
 }
 
-function modeOf(impl: object, lib: GpuJsModule): GpuMode {
+export function modeOf(impl: object, lib: GpuJsModule): GpuMode {
   if (impl instanceof lib.HeadlessGLKernel) return 'headlessgl';
   if (impl instanceof lib.WebGL2Kernel) return 'webgl2';
   if (impl instanceof lib.WebGLKernel) return 'webgl';
@@ -260,7 +264,7 @@ function modeOf(impl: object, lib: GpuJsModule): GpuMode {
   throw new Error(`gpu backend: GPU.js ran an unknown kernel implementation (${impl.constructor.name})`);
 }
 
-function modeHint(mode: GpuModeRequest): string {
+export function modeHint(mode: GpuModeRequest): string {
   if (mode === 'headlessgl' || mode === 'auto') {
     return "headlessgl needs the optional native 'gl' package built (`npm rebuild gl`, with libx11-dev libxi-dev libxext-dev) and an X display (e.g. `xvfb-run -a node ...`); { gpuMode: 'webasm' } runs everywhere";
   }

@@ -55,6 +55,18 @@ const BINARY_BODY: Record<BinaryOp, string> = {
 export interface SourceSpec {
   key: string;
   source: () => string;
+  /**
+   * A 2-D launch of the same kernel for webgpu: `height` rows of `width` threads (GPU.js then uses
+   * 8×8 workgroups, whose threads share rows and columns of their inputs in cache), with `source` taking
+   * its flat index from this.thread.y·width + this.thread.x. The result has the flat layout either way.
+   */
+  grid?: { width: number; height: number; source: () => string };
+  /**
+   * The element offset the source applies to each input (by position among the inputs), for inputs
+   * that are parts of a larger buffer (see `KernelDevice.split`). An input whose offset differs from
+   * this (0 when absent) is first copied into a buffer of its own.
+   */
+  inputOffsets?: readonly number[];
 }
 
 /** How each input of an elementwise kernel is read at output index `this.thread.x`. */

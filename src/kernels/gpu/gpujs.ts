@@ -19,12 +19,88 @@ export interface GpuJsTexture {
 /** What a GPU.js kernel run returns in pipeline mode: a texture on GL, a typed array elsewhere. */
 export type GpuJsValue = GpuJsTexture | Float32Array;
 
-export type GpuJsArgument = GpuJsValue | number;
+/**
+ * A GPU.js webgpu pipeline result: a storage buffer on the device, refcounted on `buffer._refs`
+ * (GPU.js destroys the buffer when the count reaches zero).
+ */
+export interface GpuJsWebGpuHandle {
+  readonly buffer: GpuBufferLike;
+  readonly output: readonly number[];
+  readonly type: 'WebGPUBuffer';
+  /** Reads the buffer back (through the producing kernel). */
+  toArray(): Promise<Float32Array>;
+  delete(): void;
+}
+
+export type GpuJsArgument = GpuJsValue | GpuJsWebGpuHandle | number;
 
 /** The callable GPU.js returns from createKernel; `.kernel` is the implementation that really runs. */
 export interface GpuJsKernel {
   (...args: GpuJsArgument[]): GpuJsValue;
   readonly kernel: object & { fallbackReason?: string | null };
+}
+
+/**
+ * The part of a GPU.js WebGPUKernel the webgpu device drives: once `built`, `run` submits the
+ * dispatch synchronously and returns a resolved Promise of the result handle, whose buffer is
+ * `outputBuffer` until the next run (immutable pipeline kernels get a fresh buffer per run).
+ */
+export interface GpuJsWebGpuKernelImpl {
+  readonly built: boolean;
+  readonly outputBuffer: GpuBufferLike | null;
+  readonly context: GpuJsWebGpuContext | null;
+  run(...args: GpuJsArgument[]): Promise<GpuJsWebGpuHandle>;
+}
+
+/** The callable of a webgpu kernel: every call returns a Promise (the first one builds the shader). */
+export interface GpuJsAsyncKernel {
+  (...args: GpuJsArgument[]): Promise<GpuJsWebGpuHandle>;
+  readonly kernel: GpuJsWebGpuKernelImpl;
+}
+
+/** The few WebGPU API members used (typed here: the DOM's WebGPU types are not part of this build). */
+export interface GpuBufferLike {
+  readonly size: number;
+  _refs?: number;
+  destroy(): void;
+  mapAsync(mode: number, offset?: number, size?: number): Promise<void>;
+  getMappedRange(offset?: number, size?: number): ArrayBuffer;
+  unmap(): void;
+}
+
+export interface GpuDeviceLike {
+  readonly limits: Record<string, number>;
+  readonly queue: {
+    writeBuffer(buffer: GpuBufferLike, offset: number, data: Float32Array): void;
+    submit(commands: unknown[]): void;
+    onSubmittedWorkDone(): Promise<void>;
+  };
+  createBuffer(desc: { size: number; usage: number; mappedAtCreation?: boolean }): GpuBufferLike;
+  createCommandEncoder(): {
+    copyBufferToBuffer(src: GpuBufferLike, srcOffset: number, dst: GpuBufferLike, dstOffset: number, size: number): void;
+    finish(): unknown;
+  };
+}
+
+export interface GpuAdapterInfoLike {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+}
+
+export interface GpuAdapterLike {
+  readonly info?: GpuAdapterInfoLike;
+  readonly isFallbackAdapter?: boolean;
+  readonly limits: Record<string, number>;
+}
+
+/** GPU.js's shared WebGPU context: one adapter and device for every webgpu kernel of the page/process. */
+export interface GpuJsWebGpuContext {
+  readonly adapter: GpuAdapterLike;
+  readonly device: GpuDeviceLike;
+  readonly isLost: boolean;
 }
 
 export interface GpuJsKernelSettings {
@@ -44,6 +120,11 @@ export interface GpuJsInstance {
   destroy(): unknown;
 }
 
+/** A GPU.js instance in webgpu mode: its kernels are asynchronous. */
+export interface GpuJsWebGpuInstance {
+  createKernel(source: string, settings: GpuJsKernelSettings): GpuJsAsyncKernel;
+}
+
 type KernelClass = abstract new (...args: never[]) => object;
 
 export interface GpuJsModule {
@@ -58,6 +139,14 @@ export interface GpuJsModule {
   WebGPUKernel: KernelClass;
   WebAssemblyKernel: KernelClass;
   CPUKernel: KernelClass;
+  WebGPUBufferResult: new (settings: {
+    buffer: GpuBufferLike;
+    output: number[];
+    componentCount: number;
+    context: GpuJsWebGpuContext;
+    kernel: GpuJsWebGpuKernelImpl | null;
+  }) => GpuJsWebGpuHandle;
+  WebGPUContext: { readonly isSupported: boolean; acquire(): Promise<GpuJsWebGpuContext> };
 }
 
 let cached: GpuJsModule | null = null;

@@ -62,8 +62,11 @@ export function padSource(shape: Shape, begin: readonly number[], outShape: Shap
   };
 }
 
-/** GL modes bind each input to a texture unit; more inputs than this are concatenated in rounds. */
-export const MAX_CONCAT_INPUTS = 8;
+/**
+ * Inputs per concat kernel; more are concatenated in rounds. WebGPU guarantees 8 storage buffers per
+ * shader stage (the output is one of them); GL modes bind each input to one of ≥ 8 texture units.
+ */
+export const MAX_CONCAT_INPUTS = 7;
 
 /** Joins inputs (all non-empty) along `axis`. */
 export function concatSource(shapes: readonly Shape[], axis: number): SourceSpec {

@@ -33,18 +33,24 @@ export function matmulSource(args: MatmulArgs): SourceSpec {
   ]);
   const key = `matmul:${walk.dims.join('x')}:${walk.strides.map((s) => s.join(',')).join(';')}:k${k}:${aKStride},${bKStride}`;
   const term = (stride: number): string => (stride === 1 ? 'i' : `i * ${lit(stride)}`);
+  const body = (flat: string): string =>
+    kernelSource(
+      ['a', 'b'],
+      `const t = ${flat};\n` +
+        splitIndex('t', walk.dims, 'c') +
+        `const aBase = ${offsetExpr('c', walk.strides[0]!)};\n` +
+        `const bBase = ${offsetExpr('c', walk.strides[1]!)};\n` +
+        'let sum = 0;\n' +
+        `for (let i = 0; i < ${lit(k)}; i++) {\n` +
+        `sum += a[aBase + ${term(aKStride)}] * b[bBase + ${term(bKStride)}];\n` +
+        '}\nreturn sum;\n',
+    );
+  // webgpu: one thread per output in 8×8 tiles of rows × columns (a tile's threads share 8 rows of A
+  // and 8 columns of B), instead of 64 neighbours along one row.
+  const rows = (batch.reduce((p, d) => p * d, 1) * m);
   return {
     key,
-    source: () =>
-      kernelSource(
-        ['a', 'b'],
-        splitIndex('this.thread.x', walk.dims, 'c') +
-          `const aBase = ${offsetExpr('c', walk.strides[0]!)};\n` +
-          `const bBase = ${offsetExpr('c', walk.strides[1]!)};\n` +
-          'let sum = 0;\n' +
-          `for (let i = 0; i < ${lit(k)}; i++) {\n` +
-          `sum += a[aBase + ${term(aKStride)}] * b[bBase + ${term(bKStride)}];\n` +
-          '}\nreturn sum;\n',
-      ),
+    source: () => body('this.thread.x'),
+    ...(n >= 8 && rows >= 8 ? { grid: { width: n, height: rows, source: () => body(`this.thread.y * ${lit(n)} + this.thread.x`) } } : {}),
   };
 }

@@ -78,8 +78,22 @@ export function prepareData(owner: string, data: MultiTaskBatchSource, numTasks:
   targets.forEach((t, i) => {
     if (t.shape[0] !== size) throw new Error(`${owner}: targets of task ${i} ${formatShape(t.shape)} have ${t.shape[0]} rows but x has ${size}`);
   });
+  assertFiniteRows(owner, 'data.x', data.x);
+  targets.forEach((t, i) => assertFiniteRows(owner, `the targets of task ${i}`, t));
   const asDtype = (t: Tensor): Tensor => (t.dtype === dtype ? t : retain(cast(t, dtype)));
   return { x: asDtype(data.x), targets: targets.map(asDtype), matrix: matrix && asDtype(matrix), size };
+}
+
+/** NaN or ±Inf in the data would surface later as a NaN loss that looks like a learning-rate problem. */
+function assertFiniteRows(owner: string, what: string, t: Tensor): void {
+  const values = t.storage.readSync();
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i]!)) {
+      const rowSize = t.size / t.shape[0]!;
+      const row = Math.floor(i / rowSize);
+      throw new Error(`${owner}: non-finite value ${values[i]} in ${what} ${formatShape(t.shape)} at row ${row}${rowSize > 1 ? `, element ${i - row * rowSize}` : ''}`);
+    }
+  }
 }
 
 function columnOf(y: Tensor, t: number): Tensor {
@@ -99,8 +113,17 @@ export function takeRows(t: Tensor, indices: Int32Array): Tensor {
   return fromTypedArray(out, [indices.length, ...t.shape.slice(1)]);
 }
 
+/** Rows per batch must be an integer ≥ 1 (0 would loop forever, NaN would give NaN losses). */
+export function checkBatchSize(owner: string, batchSize: unknown): number {
+  if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1) {
+    throw new Error(`${owner}: batchSize must be an integer ≥ 1, got ${String(batchSize)}`);
+  }
+  return batchSize;
+}
+
 /** Row indices of every batch of an epoch (the last batch may be smaller). */
 export function batchIndices(order: Int32Array, batchSize: number): Int32Array[] {
+  checkBatchSize('batchIndices', batchSize);
   const out: Int32Array[] = [];
   for (let start = 0; start < order.length; start += batchSize) out.push(order.subarray(start, Math.min(order.length, start + batchSize)));
   return out;

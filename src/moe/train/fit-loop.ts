@@ -6,7 +6,9 @@ import { LRScheduler } from '../../optim/lr-scheduler.js';
 import type { Optimizer } from '../../optim/optimizer.js';
 import type { DType } from '../../tensor/dtype.js';
 import { Rng } from '../../tensor/random.js';
-import { tidy } from '../../tensor/scope.js';
+import { concat, reshape } from '../../autograd/ops/shape.js';
+import { full, zeros } from '../../tensor/creation.js';
+import { keep, tidy, type TidyResult } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { MultiTaskModel } from '../mmoe.js';
 import { batchIndices, canStackLosses, memoryBatch, prepareData, stackedMseLosses, type LoadedBatch, type PreparedData } from './dataset.js';
@@ -14,12 +16,30 @@ import { sum } from '../../autograd/ops/reduce.js';
 import { fromTypedArray } from '../../tensor/creation.js';
 import { allocArray } from '../../tensor/dtype.js';
 import type { EvaluationResult } from './evaluate.js';
-import type { Batch, EpochMetrics, FitOptions, FitResult } from './fit-options.js';
+import type { Batch, EpochMetrics, FitOptions, FitPosition, FitResult } from './fit-options.js';
 import { resolveLossSetup, type LossSetup } from './loss-setup.js';
 import { taskLoss } from './task-loss.js';
 
 /** A batch's tensors, made inside the step's `tidy` scope so that they are freed after the step. */
 export type BatchLoader = () => LoadedBatch;
+
+/** One batch's losses as numbers (a type alias: tidy returns plain records). */
+type StepValues = {
+  tasks: number[];
+  reg: number;
+  objective: number;
+  rows: number;
+};
+
+/** A step whose losses have not been read yet (`FitLoop.trainBatchDeferred`). */
+export interface DeferredBatch {
+  batch: number;
+  batches: number;
+  /** Whether it ran before any optimiser step (for the hint of a non-finite objective). */
+  beforeAnyStep: boolean;
+  /** [task losses…, regularisation, objective, rows], kept on the device until disposed. */
+  losses: Tensor;
+}
 
 /**
  * The training loop shared by `fit` (in memory or a stream) and `fitAsync`: they only decide where
@@ -44,8 +64,10 @@ export class FitLoop {
   private regSum = 0;
   private rowsSeen = 0;
   private batchIndex = 0;
-  private stepsCounted = 0;
   private lastLr = NaN;
+  private stepsTaken = 0;
+  /** The position to continue from (`opts.resumeFrom`), consumed by the first `beginEpoch`. */
+  private resume: FitPosition | null;
 
   constructor(
     readonly owner: string,
@@ -56,7 +78,8 @@ export class FitLoop {
     if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`${owner}: epochs must be an integer ≥ 1, got ${String(epochs)}`);
     const batchSize = opts.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`${owner}: batchSize must be an integer ≥ 1, got ${String(batchSize)}`);
-    const initialEpoch = opts.initialEpoch ?? 0;
+    this.resume = opts.resumeFrom === undefined ? null : checkPosition(owner, opts.resumeFrom, epochs, model);
+    const initialEpoch = this.resume ? this.resume.epoch : (opts.initialEpoch ?? 0);
     if (!Number.isInteger(initialEpoch) || initialEpoch < 0 || initialEpoch >= epochs) {
       throw new Error(`${owner}: initialEpoch must be an integer in [0, epochs = ${epochs}), got ${String(initialEpoch)}`);
     }
@@ -90,9 +113,10 @@ export class FitLoop {
   /** Moves a fresh scheduler to the resumed epoch (per-step schedules need the epoch's batch count). */
   seekScheduler(batchesPerEpoch: number | null): void {
     const s = this.scheduler;
-    if (!s || s.position !== 0 || this.initialEpoch === 0) return;
+    const midEpoch = this.resume?.batch ?? 0;
+    if (!s || s.position !== 0 || (this.initialEpoch === 0 && midEpoch === 0)) return;
     if (s.interval === 'epoch') s.seek(this.initialEpoch);
-    else if (batchesPerEpoch !== null) s.seek(this.initialEpoch * batchesPerEpoch);
+    else if (batchesPerEpoch !== null) s.seek(this.initialEpoch * batchesPerEpoch + midEpoch);
     else throw new Error(`${this.owner}: cannot place a per-step lrScheduler at initialEpoch ${this.initialEpoch} without knowing the batches per epoch; restore its stateDict first`);
   }
 
@@ -101,10 +125,12 @@ export class FitLoop {
     return prepareData(validation ? `${this.owner} (validation)` : this.owner, data, this.model.numTasks, this.dtype);
   }
 
-  /** The batches of an in-memory epoch, shuffled from (seed, epoch) unless `shuffle` is false. */
+  /** The batches of an in-memory epoch (after `beginEpoch`), shuffled from (seed, epoch) unless `shuffle` is false. */
   memoryBatches(data: PreparedData, epoch: number): BatchLoader[] {
     const order = this.opts.shuffle === false ? Int32Array.from({ length: data.size }, (_, i) => i) : new Rng(epochSeed(this.opts.seed ?? 0, epoch)).permutation(data.size);
-    return batchIndices(order, this.batchSize).map((rows) => () => memoryBatch(data, rows));
+    const batches = batchIndices(order, this.batchSize);
+    if (this.batchIndex > batches.length) throw new Error(`${this.owner}: resumeFrom.batch ${this.batchIndex} exceeds the ${batches.length} batches of epoch ${epoch}`);
+    return batches.map((rows) => () => memoryBatch(data, rows));
   }
 
   /** A streamed batch checked and split per task, inside the step's scope. */
@@ -116,71 +142,142 @@ export class FitLoop {
     this.epoch = epoch;
     this.started = Date.now();
     if (epoch === this.initialEpoch) this.model.train();
-    for (const m of this.model.modules()) m.onEpochStart(epoch);
+    const modules = this.model.modules();
+    for (const m of modules) m.onEpochStart(epoch);
     this.taskSums = new Array<number>(this.model.numTasks).fill(0);
     this.regSum = 0;
     this.rowsSeen = 0;
     this.batchIndex = 0;
+    const resume = this.resume;
+    if (resume && epoch === resume.epoch) {
+      // Mid-epoch: the batches before `resume.batch` were full ones (only an epoch's last batch is short).
+      this.taskSums = [...resume.taskSums];
+      this.regSum = resume.regularizationSum;
+      this.batchIndex = resume.batch;
+      this.rowsSeen = resume.batch * this.batchSize;
+      modules.forEach((m, i) => m.setRandomState(resume.randomStates[i]!));
+      this.resume = null;
+    }
+  }
+
+  /** Where training stands now, between two batches (see FitPosition). */
+  position(): FitPosition {
+    return {
+      epoch: this.epoch,
+      batch: this.batchIndex,
+      taskSums: [...this.taskSums],
+      regularizationSum: this.regSum,
+      randomStates: this.model.modules().map((m) => m.randomState()),
+    };
+  }
+
+  /** The result of a run stopped on request: the history so far and where it stopped (no best weights put back). */
+  interrupt(): FitResult {
+    return { ...this.finish(false), interrupted: this.position() };
+  }
+
+  /** One optimiser step on one batch; `batches` is the epoch's batch count (NaN when unknown). */
+  trainBatch(load: BatchLoader, batches: number): void {
+    const b = this.batchIndex;
+    const beforeAnyStep = this.stepsTaken === 0;
+    const values = this.step(load, (taskLosses, reg, objective, rows) => {
+      const v: StepValues = { tasks: Array.from(taskLosses.toArray()), reg: reg ? reg.item() : 0, objective: objective.item(), rows };
+      this.checkFinite(b, v, beforeAnyStep);
+      return v;
+    }, batches);
+    this.record(b, batches, values);
   }
 
   /**
-   * One optimiser step on one batch; `batches` is the epoch's batch count (NaN when unknown). Before
-   * it, every module's `onStep` gets the step's index over the whole run, epoch·batches + batch, so a
-   * resumed run repeats its per-step schedules (for a stream of unknown length, `batchesPerEpoch` if
-   * given, else the steps counted since this call's first epoch).
+   * The step of `trainBatch` without reading its losses — for a device that reads back only
+   * asynchronously (webgpu), and to keep a GPU's queue full: they stay on the device as one kept
+   * tensor [task losses…, regularisation, objective, rows], to be read later (many batches in one
+   * readback) and handed to `recordDeferred`, in order, before the epoch ends or a position is taken.
+   * The finite check then happens at that readback, after this step (and the ones enqueued behind it)
+   * have updated the weights.
    */
-  trainBatch(load: BatchLoader, batches: number): void {
-    const { owner, optimizer, setup } = this;
-    const epoch = this.epoch;
-    const b = this.batchIndex;
+  trainBatchDeferred(load: BatchLoader, batches: number): DeferredBatch {
+    const batch = this.batchIndex;
+    const beforeAnyStep = this.stepsTaken === 0;
+    const losses = this.step(load, (taskLosses, reg, objective, rows) =>
+      keep(concat([taskLosses.detach(), ...[reg ?? zeros([], { dtype: objective.dtype }), objective, full([], rows, { dtype: objective.dtype })].map((l) => reshape(l.detach(), [1]))], 0)),
+      batches,
+    );
+    return { batch, batches, beforeAnyStep, losses };
+  }
+
+  /** Accounts for a deferred batch once its losses are read back (`values` from `offset`, in the tensor's order). */
+  recordDeferred(d: DeferredBatch, values: ArrayLike<number>, offset = 0): void {
+    const T = this.model.numTasks;
+    const v: StepValues = { tasks: Array.from({ length: T }, (_, t) => values[offset + t]!), reg: values[offset + T]!, objective: values[offset + T + 1]!, rows: values[offset + T + 2]! };
+    this.checkFinite(d.batch, v, d.beforeAnyStep);
+    this.record(d.batch, d.batches, v);
+  }
+
+  /**
+   * onStep hooks → zeroGrad → forward → objective → `read` (sees the per-task losses [T] before backward)
+   * → backward → clip → optimiser step → schedule. Every module's `onStep` gets the step's index over the
+   * whole run, epoch · batches + batch, so a resumed run repeats its per-step schedules (for a stream of
+   * unknown length: `batchesPerEpoch` if given, else the steps taken in this call).
+   */
+  private step<T extends TidyResult>(load: BatchLoader, read: (taskLosses: Tensor, reg: Tensor | null, objective: Tensor, rows: number) => T, batches: number): T {
+    const { optimizer, setup } = this;
     const perEpoch = Number.isFinite(batches) ? batches : (this.opts.batchesPerEpoch ?? NaN);
-    const globalStep = Number.isFinite(perEpoch) ? epoch * perEpoch + b : this.stepsCounted;
+    const globalStep = Number.isFinite(perEpoch) ? this.epoch * perEpoch + this.batchIndex : this.stepsTaken;
     for (const m of this.model.modules()) m.onStep(globalStep);
-    this.stepsCounted++;
-    const step = tidy(() => {
+    const out = tidy(() => {
       optimizer.zeroGrad();
       const batch = load();
-      const out = this.model.forward(batch.x);
-      const { regularization } = out;
+      const forward = this.model.forward(batch.x);
+      const { regularization } = forward;
       let objective: Tensor;
-      let tasks: number[];
-      if (canStackLosses(out.stackedOutputs, batch.matrix, setup.losses)) {
+      let taskLosses: Tensor;
+      if (canStackLosses(forward.stackedOutputs, batch.matrix, setup.losses)) {
         // Stacked outputs (StackedMMoE): every task's squared error in one op.
-        const perTask = stackedMseLosses(out.stackedOutputs, batch.matrix!);
-        objective = sum(mul(perTask, this.taskWeightTensor()));
-        tasks = Array.from(perTask.toArray());
+        taskLosses = stackedMseLosses(forward.stackedOutputs, batch.matrix!);
+        objective = sum(mul(taskLosses, this.taskWeightTensor()));
       } else {
-        const losses = out.outputs.map((o, t) => taskLoss(setup.losses[t]!, o, batch.targets[t]!));
+        const losses = forward.outputs.map((o, t) => taskLoss(setup.losses[t]!, o, batch.targets[t]!));
         objective = losses.reduce<Tensor | null>((acc, l, t) => {
           const term = mul(l, setup.weights[t]!);
           return acc ? add(acc, term) : term;
         }, null)!;
-        tasks = losses.map((l) => l.item());
+        taskLosses = concat(losses.map((l) => reshape(l, [1])), 0);
       }
       if (regularization) objective = add(objective, regularization);
-      const values = { tasks, reg: regularization ? regularization.item() : 0, objective: objective.item(), rows: batch.x.shape[0]! };
-      if (!Number.isFinite(values.objective)) {
-        const culprit = values.tasks.findIndex((v) => !Number.isFinite(v));
-        throw new Error(
-          `${owner}: the objective became ${values.objective} at epoch ${epoch}, batch ${b} (${culprit >= 0 ? `task ${culprit} loss` : 'gate regularisation'} ${culprit >= 0 ? values.tasks[culprit] : values.reg}); try a smaller learning rate`,
-        );
-      }
+      const result = read(taskLosses, regularization, objective, batch.x.shape[0]!);
       objective.backward();
       if (this.opts.clipGradValue !== undefined) clipGradValue(optimizer.params, this.opts.clipGradValue);
       if (this.opts.clipGradNorm !== undefined) clipGradNorm(optimizer.params, this.opts.clipGradNorm);
       optimizer.step();
-      return values;
+      return result;
     });
     this.lastLr = optimizer.lr;
+    this.stepsTaken++;
     if (this.scheduler?.interval === 'step') this.scheduler.step();
-    step.tasks.forEach((v, t) => (this.taskSums[t]! += v * step.rows));
-    this.regSum += step.reg * step.rows;
-    this.rowsSeen += step.rows;
     this.batchIndex++;
-    this.opts.onBatch?.({ epoch, batch: b, batches, loss: step.objective, taskLosses: step.tasks, rows: this.rowsSeen });
+    return out;
   }
 
-  /** The task weights as a [T] tensor of the model's dtype (made in the step's scope: it is small). */
+  private checkFinite(b: number, v: StepValues, beforeAnyStep: boolean): void {
+    if (Number.isFinite(v.objective)) return;
+    const culprit = v.tasks.findIndex((l) => !Number.isFinite(l));
+    const what = culprit >= 0 ? `task ${culprit} loss ${v.tasks[culprit]}` : `gate regularisation ${v.reg}`;
+    // The data was checked to be finite; before the first step the learning rate cannot be the cause.
+    const hint = beforeAnyStep
+      ? 'before any optimiser step, so not the learning rate: the (finite) inputs overflow float range in the forward pass, or the starting weights are broken'
+      : 'try a smaller learning rate';
+    throw new Error(`${this.owner}: the objective became ${v.objective} at epoch ${this.epoch}, batch ${b} (${what}); ${hint}`);
+  }
+
+  private record(b: number, batches: number, v: StepValues): void {
+    v.tasks.forEach((l, t) => (this.taskSums[t]! += l * v.rows));
+    this.regSum += v.reg * v.rows;
+    this.rowsSeen += v.rows;
+    this.opts.onBatch?.({ epoch: this.epoch, batch: b, batches, loss: v.objective, taskLosses: v.tasks, rows: this.rowsSeen });
+  }
+
+  /** The task weights as a [T] tensor of the model's dtype (made inside the step's scope: it is small). */
   private taskWeightTensor(): Tensor {
     const w = allocArray(this.dtype, this.setup.weights.length);
     w.set(this.setup.weights);
@@ -202,6 +299,13 @@ export class FitLoop {
     const loss = taskLosses.reduce((acc, l, t) => acc + setup.weights[t]! * l, 0);
     const regularization = this.regSum / this.rowsSeen;
     const val = evaluateValidation ? evaluateValidation() : null;
+    if (val && !Number.isFinite(val.loss)) {
+      const culprit = val.taskLosses.findIndex((v) => !Number.isFinite(v));
+      throw new Error(
+        `${this.owner}: the validation loss became ${val.loss} at epoch ${epoch} (task ${culprit} loss ${val.taskLosses[culprit]}) while the training loss was ${loss}; ` +
+          'the validation inputs drive the model out of float range (check their scale)',
+      );
+    }
     const metrics: EpochMetrics = { epoch, loss, taskLosses, regularization, objective: loss + regularization, validation: val, lr: this.lastLr, seconds: 0 };
     const monitored = val ? val.loss : loss;
     if (monitored < this.best.loss - (stopping?.minDelta ?? 0)) {
@@ -218,16 +322,34 @@ export class FitLoop {
     return true;
   }
 
-  /** Puts back the best weights when asked and returns the result. */
-  finish(): FitResult {
+  /** Puts back the best weights when asked (and `restore`) and returns the result. */
+  finish(restore = true): FitResult {
     let restoredBest = false;
     const last = this.history[this.history.length - 1];
-    if (this.best.weights && last && this.best.epoch !== last.epoch) {
+    if (restore && this.best.weights && last && this.best.epoch !== last.epoch) {
       this.model.loadStateDict(this.best.weights);
       restoredBest = true;
     }
-    return { history: this.history, bestEpoch: this.best.epoch, bestLoss: this.best.loss, stoppedEarly: this.stoppedEarly, restoredBest, optimizer: this.optimizer, lrScheduler: this.scheduler };
+    return { history: this.history, bestEpoch: this.best.epoch, bestLoss: this.best.loss, stoppedEarly: this.stoppedEarly, restoredBest, optimizer: this.optimizer, lrScheduler: this.scheduler, interrupted: null };
   }
+}
+
+function checkPosition(owner: string, p: FitPosition, epochs: number, model: MultiTaskModel): FitPosition {
+  const bad = (why: string): never => {
+    throw new Error(`${owner}: resumeFrom ${why}`);
+  };
+  if (typeof p !== 'object' || p === null) bad('must be the position an interrupted fitAsync returned');
+  if (!Number.isInteger(p.epoch) || p.epoch < 0 || p.epoch >= epochs) bad(`epoch must be an integer in [0, epochs = ${epochs}), got ${String(p.epoch)}`);
+  if (!Number.isInteger(p.batch) || p.batch < 0) bad(`batch must be an integer ≥ 0, got ${String(p.batch)}`);
+  if (!Array.isArray(p.taskSums) || p.taskSums.length !== model.numTasks || !p.taskSums.every(Number.isFinite)) {
+    bad(`taskSums must be ${model.numTasks} finite numbers, got ${JSON.stringify(p.taskSums)}`);
+  }
+  if (!Number.isFinite(p.regularizationSum)) bad(`regularizationSum must be a finite number, got ${String(p.regularizationSum)}`);
+  const modules = model.modules().length;
+  if (!Array.isArray(p.randomStates) || p.randomStates.length !== modules) {
+    bad(`holds ${Array.isArray(p.randomStates) ? p.randomStates.length : 'no'} module random states for a model with ${modules} modules`);
+  }
+  return p;
 }
 
 /** A well-mixed 32-bit seed per (seed, epoch). */

@@ -1,5 +1,6 @@
 import type { Optimizer } from '../../optim/optimizer.js';
 import type { LrInterval, LrSchedule, LRScheduler } from '../../optim/lr-scheduler.js';
+import type { RngState } from '../../tensor/random.js';
 import type { MultiTaskBatchSource } from './dataset.js';
 import type { EvaluationResult } from './evaluate.js';
 import type { TaskLossKind } from './task-loss.js';
@@ -64,6 +65,30 @@ export interface FitOptions {
   onEpoch?: (metrics: EpochMetrics) => void | boolean;
   /** Called after every step (progress bars). */
   onBatch?: (progress: BatchProgress) => void;
+  /**
+   * Continue exactly where an interrupted `fitAsync` stopped (its result's `interrupted`), with the
+   * model and optimiser state saved at that moment; replaces `initialEpoch`. In-memory data only (a
+   * stream cannot be rewound to a batch).
+   */
+  resumeFrom?: FitPosition;
+}
+
+/**
+ * Where training stood between two batches. With the model's parameters and the optimiser's state it
+ * is everything needed to continue bit for bit: the epoch's shuffle derives from (seed, epoch), and the
+ * epoch's running sums and the modules' random generators (gate noise, dropout) are here. JSON-safe.
+ */
+export interface FitPosition {
+  /** The epoch in progress (0-based). */
+  epoch: number;
+  /** Batches of that epoch already trained. */
+  batch: number;
+  /** Σ over the trained rows of each task's loss × rows (behind the epoch's mean loss). */
+  taskSums: number[];
+  /** Σ over the trained rows of the regulariser × rows. */
+  regularizationSum: number;
+  /** Each module's `randomState()` (null for modules without randomness), in `model.modules()` order. */
+  randomStates: (RngState | null)[];
 }
 
 export interface EpochMetrics {
@@ -106,4 +131,6 @@ export interface FitResult {
   optimizer: Optimizer;
   /** The scheduler that drove the learning rate, if any. */
   lrScheduler: LRScheduler | null;
+  /** Where `fitAsync` stopped when its signal was aborted with `onAbort: 'return'`; null when training ran to its end. */
+  interrupted: FitPosition | null;
 }

@@ -5,7 +5,7 @@ import { evaluatePrepared, evaluateStream, type EvaluationResult } from './evalu
 import type { BatchStream, FitData, FitOptions, FitResult } from './fit-options.js';
 import { FitLoop } from './fit-loop.js';
 
-export type { AsyncBatchStream, Batch, BatchProgress, BatchStream, EarlyStoppingOptions, EpochMetrics, FitData, FitOptions, FitResult } from './fit-options.js';
+export type { AsyncBatchStream, Batch, BatchProgress, BatchStream, EarlyStoppingOptions, EpochMetrics, FitData, FitOptions, FitPosition, FitResult } from './fit-options.js';
 
 /**
  * Trains a multi-task model: seeded shuffling and batching of in-memory data (or the batches of a
@@ -17,13 +17,14 @@ export type { AsyncBatchStream, Batch, BatchProgress, BatchStream, EarlyStopping
 export function fit(model: MultiTaskModel, data: FitData, opts: FitOptions): FitResult {
   const loop = new FitLoop('fit', model, opts);
   const train = isInMemory(data) ? loop.prepare(data) : null;
+  if (!train && opts.resumeFrom) throw new Error('fit: resumeFrom needs in-memory data (a stream cannot be rewound to a batch)');
   const validation = validationEvaluator(loop, opts.validation);
   loop.seekScheduler(train ? Math.ceil(train.size / loop.batchSize) : (opts.batchesPerEpoch ?? null));
   for (let epoch = loop.initialEpoch; epoch < loop.epochs; epoch++) {
     loop.beginEpoch(epoch);
     if (train) {
       const batches = loop.memoryBatches(train, epoch);
-      for (const load of batches) loop.trainBatch(load, batches.length);
+      for (const load of batches.slice(loop.batchesDone)) loop.trainBatch(load, batches.length);
     } else {
       const source = epochBatches('fit', data as BatchStream, epoch);
       if (!(Symbol.iterator in source)) throw new Error('fit: the data is an async iterable; use fitAsync for async batches');

@@ -1,5 +1,5 @@
 import type { LabelledImages } from '../../data/types.js';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 
 /**
@@ -42,41 +42,77 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === GZIP_MAGIC_0 && bytes[1] === GZIP_MAGIC_1;
 }
 
+export interface IdxReadOptions {
+  /**
+   * Largest decoded file (header + data) accepted, in bytes (default 1 GiB; Fashion-MNIST's training
+   * images are 47 MB). A gzip stream is never inflated past this, nor past what its header declares.
+   */
+  maxBytes?: number;
+}
+
+export const IDX_DEFAULT_MAX_BYTES = 2 ** 30;
+
 /** Reads an IDX file of unsigned bytes, gunzipping it first when it starts with the gzip magic. */
-export function readIdx(file: string): IdxArray {
+export function readIdx(file: string, opts: IdxReadOptions = {}): IdxArray {
+  const maxBytes = checkMaxBytes(opts.maxBytes);
   let raw: Uint8Array;
   try {
+    const size = statSync(file).size;
+    // A gzip file of data that does not compress may be a little longer than the data itself.
+    if (size > maxBytes + 65536) throw new IdxFormatError(file, null, `idx: ${file}: the file is ${size} bytes, more than the ${maxBytes} accepted (maxBytes)`);
     raw = readFileSync(file);
   } catch (err) {
+    if (err instanceof IdxFormatError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new IdxFormatError(file, null, `idx: ${file}: file not found`);
     throw new IdxFormatError(file, null, `idx: ${file}: cannot read (${(err as Error).message})`);
   }
-  return decodeIdx(raw, file);
+  return decodeIdx(raw, file, opts);
 }
 
 /** Decodes IDX bytes (plain or gzipped); `file` only labels the errors. */
-export function decodeIdx(bytes: Uint8Array, file = '<bytes>'): IdxArray {
+export function decodeIdx(bytes: Uint8Array, file = '<bytes>', opts: IdxReadOptions = {}): IdxArray {
+  const maxBytes = checkMaxBytes(opts.maxBytes);
   if (!isGzip(bytes)) return parseIdx(bytes, file, '');
-  return parseIdx(gunzipIdx(bytes, file), file, ' (decompressed)');
+  return parseIdx(gunzipIdx(bytes, file, maxBytes), file, ' (decompressed)');
 }
 
-function gunzipIdx(bytes: Uint8Array, file: string): Uint8Array {
+function checkMaxBytes(value: number | undefined): number {
+  const maxBytes = value ?? IDX_DEFAULT_MAX_BYTES;
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 5) throw new Error(`idx: maxBytes must be an integer ≥ 5, got ${String(value)}`);
+  return maxBytes;
+}
+
+/** Largest IDX header: magic and 255 big-endian uint32 dims. */
+const MAX_HEADER = 4 + 4 * 255;
+/** Output cap while looking for the header: above any header, far below a bomb. */
+const HEADER_PROBE_CAP = 64 * 1024;
+
+/**
+ * Inflates a gzipped IDX file without trusting it: first just enough to read the header, then the
+ * whole stream capped at the size that header declares (and at `maxBytes`), so a gzip bomb costs at
+ * most the declared size in memory.
+ */
+function gunzipIdx(bytes: Uint8Array, file: string, maxBytes: number): Uint8Array {
+  const head = inflateHeader(bytes);
+  const declared = declaredIdxLength(head);
+  if (declared !== null && declared > maxBytes) {
+    throw new IdxFormatError(file, null, `idx: ${file}: the header declares ${declared} bytes of decompressed data, more than the ${maxBytes} accepted (maxBytes)`);
+  }
+  const cap = declared ?? MAX_HEADER;
   try {
-    return gunzipSync(bytes);
+    return gunzipSync(bytes, { maxOutputLength: cap });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE') {
+      const what = declared === null ? `more than ${cap} bytes without a complete header` : `past the ${declared} bytes its header declares`;
+      throw new IdxFormatError(file, null, `idx: ${file}: the gzip stream inflates ${what}; stopped there (a gzip bomb or a lying header)`);
+    }
     if (code !== 'Z_BUF_ERROR') {
       throw new IdxFormatError(file, null, `idx: ${file}: corrupt gzip stream (zlib: ${(err as Error).message})`);
     }
     // The stream ended early: decompress what is there to say how far the IDX data got.
-    let partial: Uint8Array;
-    try {
-      partial = gunzipSync(bytes, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
-    } catch {
-      partial = new Uint8Array(0);
-    }
-    const declared = declaredIdxLength(partial);
+    const partial = inflatePartial(bytes, cap) ?? new Uint8Array(0);
     const need = declared === null ? '' : ` of the ${declared} its header declares`;
     throw new IdxFormatError(
       file,
@@ -84,6 +120,46 @@ function gunzipIdx(bytes: Uint8Array, file: string): Uint8Array {
       `idx: ${file}: truncated gzip stream: the file ends at byte offset ${bytes.length} before the stream is complete; ` +
         `decompressed data ran out at byte offset ${partial.length}${need}`,
     );
+  }
+}
+
+/**
+ * The first bytes of the decompressed stream, at least the whole header where the stream holds one.
+ * Prefixes of the compressed bytes are inflated, each capped at 64 KiB of output: a prefix that would
+ * give more is bisected toward the last one that gave too little (one compressed byte inflates to at
+ * most about 2 KiB, so the search ends with a prefix whose output holds the header).
+ */
+function inflateHeader(bytes: Uint8Array): Uint8Array {
+  let low = 0; // a prefix length whose output was too short (or 0)
+  let high = -1; // a prefix length whose output passed the cap or was corrupt (-1: none yet)
+  let best: Uint8Array = new Uint8Array(0);
+  for (let n = Math.min(bytes.length, 256); ; ) {
+    const out = inflatePartial(bytes.subarray(0, n), HEADER_PROBE_CAP);
+    if (out === null) {
+      high = n;
+    } else {
+      best = out;
+      if (out.length >= headerLengthOf(out) || n === bytes.length) return out;
+      low = n;
+    }
+    const next = high < 0 ? Math.min(bytes.length, n * 4) : Math.floor((low + high) / 2);
+    // No header within reach (a corrupt or empty stream): the full inflate below says what is wrong.
+    if (next <= low) return best;
+    n = next;
+  }
+}
+
+/** Bytes a header needs once its first 4 are known (4 until then). */
+function headerLengthOf(head: Uint8Array): number {
+  return head.length < 4 ? 4 : 4 + 4 * head[3]!;
+}
+
+/** Inflates a possibly incomplete gzip stream as far as it goes; null when that is more than `cap` bytes or it is corrupt. */
+function inflatePartial(bytes: Uint8Array, cap: number): Uint8Array | null {
+  try {
+    return gunzipSync(bytes, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: cap });
+  } catch {
+    return null;
   }
 }
 

@@ -1,5 +1,8 @@
 import { I32, V128, type Local } from '../../kernels/cpu/wasm/assembler.js';
-import { CallLayout, isF32, KernelBuilder, WasmKernelModule } from '../../kernels/cpu/wasm/kernel-module.js';
+import { KernelCall } from '../../kernels/cpu/kernel-call.js';
+import { kernelSpace } from '../../kernels/cpu/kernel-space.js';
+import { PARALLEL_MIN_ELEMENTS, splitRun } from '../../kernels/cpu/simd.js';
+import { isF32, KernelBuilder, WasmKernelModule } from '../../kernels/cpu/wasm/kernel-module.js';
 import type { AdamUpdateArgs } from './kernels.js';
 
 /** A WebAssembly SIMD (f32x4) version of cpu.ts's Adam step, in float32 arithmetic (as PyTorch does) instead of doubles. */
@@ -53,24 +56,33 @@ export function adamUpdateWasm(
   outV: Float32Array | Float64Array,
 ): boolean {
   if (!isF32(p, g, m, v, outP, outM, outV) || outP.length === 0) return false;
-  const n = outP.length;
-  // Padded to whole vectors: the tail lanes compute on zeros and are not copied back.
-  const bytes = Math.ceil(n / 4) * 16;
-  const L = new CallLayout();
-  const ptr = Array.from({ length: 7 }, () => L.take(bytes));
-  const pp = L.take(9 * 4);
-  const k = module.ready(L.size);
+  const k = module.ready();
   if (!k) return false;
-  [p, g, m, v].forEach((a, i) => {
-    k.f32.set(a as Float32Array, ptr[i]! / 4);
-    k.f32.fill(0, ptr[i]! / 4 + n, ptr[i]! / 4 + bytes / 4);
-  });
+  const n = outP.length;
+  const call = new KernelCall(kernelSpace()!);
   const { lr, beta1, beta2, eps, weightDecay, decoupled, step } = args;
   const params = [beta1, 1 - beta1, beta2, 1 - beta2, lr / (1 - beta1 ** step), 1 / Math.sqrt(1 - beta2 ** step), eps, decoupled ? 0 : weightDecay, decoupled ? 1 - lr * weightDecay : 1];
-  k.f32.set(params, pp / 4);
-  k.fns.adam(ptr[0]!, ptr[1]!, ptr[2]!, ptr[3]!, ptr[4]!, ptr[5]!, ptr[6]!, bytes, pp);
-  outP.set(k.f32.subarray(ptr[4]! / 4, ptr[4]! / 4 + n));
-  outM.set(k.f32.subarray(ptr[5]! / 4, ptr[5]! / 4 + n));
-  outV.set(k.f32.subarray(ptr[6]! / 4, ptr[6]! / 4 + n));
+  const pp = call.scratch(4 * params.length);
+  // Whole vectors where the arrays are; the last n mod 4 elements through a padded scratch copy,
+  // so that no lane reads or writes past an array (and every element gets the same arithmetic).
+  const body = n & ~3;
+  const tail = n - body;
+  const arrays = [p, g, m, v, outP, outM, outV] as Float32Array[];
+  const ptr = arrays.map((a, i) => (i < 4 ? call.input(a, 0, body) : call.output(a, 0, body)));
+  const tailPtr = tail > 0 ? arrays.map(() => call.scratch(16)) : [];
+  if (!call.ok) return call.abandon(), false;
+  const views = call.views;
+  views.f32.set(params, pp / 4);
+  // Threads take element ranges (every element's arithmetic is its own).
+  if (body > 0) splitRun(k, 'adam', body, PARALLEL_MIN_ELEMENTS, 16, (s, len) => [...ptr.map((a) => a + 4 * s), 4 * len, pp]);
+  if (tail > 0) {
+    for (let i = 0; i < 4; i++) {
+      views.f32.fill(0, tailPtr[i]! / 4, tailPtr[i]! / 4 + 4);
+      views.f32.set(arrays[i]!.subarray(body, n), tailPtr[i]! / 4);
+    }
+    k.fns.adam(tailPtr[0]!, tailPtr[1]!, tailPtr[2]!, tailPtr[3]!, tailPtr[4]!, tailPtr[5]!, tailPtr[6]!, 16, pp);
+    for (let i = 4; i < 7; i++) arrays[i]!.set(views.f32.subarray(tailPtr[i]! / 4, tailPtr[i]! / 4 + tail), body);
+  }
+  call.finish();
   return true;
 }

@@ -10,25 +10,25 @@ import type { DSelectKernels } from './kernels.js';
 /**
  * Smooth-step S(x) = −2x³/γ³ + 3x/(2γ) + 1/2 on (−γ/2, γ/2), 0 below, 1 above; with `derivative`,
  * S'(x) = (3/(2γ))·(1 − 4x²/γ²) inside and exactly 0 outside. At x = ±γ/2 the constant branch is
- * taken (S' = 0). NaN propagates (it fails both comparisons and lands in the cubic).
+ * taken (S' = 0). Computed through u = x/γ (S = u·(3/2 − 2u²) + 1/2), so γ³ never under- or
+ * overflows (γ = 1e-300 would make −2/γ³ infinite and S(0) NaN). NaN propagates.
  */
 export function smoothStepInto(x: TypedArray, gamma: number, derivative: boolean, out: TypedArray): void {
   const half = gamma / 2;
   const n = x.length;
   if (derivative) {
-    const scale = 3 / (2 * gamma);
-    const invGammaSq = 4 / (gamma * gamma);
+    const scale = 1.5 / gamma;
     for (let i = 0; i < n; i++) {
       const t = x[i]!;
-      out[i] = t <= -half || t >= half ? 0 : scale * (1 - invGammaSq * t * t);
+      const u = t / gamma;
+      out[i] = t <= -half || t >= half ? 0 : scale * (1 - 4 * u * u);
     }
     return;
   }
-  const cubic = -2 / (gamma * gamma * gamma);
-  const linear = 3 / (2 * gamma);
   for (let i = 0; i < n; i++) {
     const t = x[i]!;
-    out[i] = t <= -half ? 0 : t >= half ? 1 : cubic * t * t * t + linear * t + 0.5;
+    const u = t / gamma;
+    out[i] = t <= -half ? 0 : t >= half ? 1 : u * (1.5 - 2 * u * u) + 0.5;
   }
 }
 

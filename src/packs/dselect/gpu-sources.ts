@@ -56,8 +56,8 @@ export function selectorBackwardSource(rows: number, m: number, numExperts: numb
 export function smoothStepSource(size: number, derivative: boolean): SourceSpec {
   const body = derivative
     ? 'const t = a[this.thread.x];\nconst half = gamma * 0.5;\nif (t <= -half || t >= half) { return 0; }\n' +
-      'return (3 / (2 * gamma)) * (1 - (4 / (gamma * gamma)) * t * t);\n'
+      'const u = t / gamma;\nreturn (1.5 / gamma) * (1 - 4 * u * u);\n'
     : 'const t = a[this.thread.x];\nconst half = gamma * 0.5;\nif (t <= -half) { return 0; }\nif (t >= half) { return 1; }\n' +
-      'return (-2 / (gamma * gamma * gamma)) * t * t * t + (3 / (2 * gamma)) * t + 0.5;\n';
+      'const u = t / gamma;\nreturn u * (1.5 - 2 * u * u) + 0.5;\n';
   return { key: `smoothStep:${derivative ? 'd' : 's'}:${size}`, source: () => kernelSource(['a', 'gamma'], body) };
 }

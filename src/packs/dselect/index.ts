@@ -11,6 +11,6 @@ export { assertGamma, assertNumExperts, selectorBitCount } from './validate.js';
 
 export const dselectPack: OpPack = {
   name: 'dselect',
-  ops: ['smoothStep', 'selectorProducts'],
+  ops: ['smoothStep', 'selectorProducts', 'selectorEntropy', 'reachabilityPenalty'],
   registerCpuKernels: () => dselectKernels.register('cpu', cpuDSelect),
 };

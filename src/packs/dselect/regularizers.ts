@@ -1,3 +1,4 @@
+import { backend } from '../../kernels/registry.js';
 import { noGrad, recordOp } from '../../autograd/engine.js';
 import { add, div, log, mul, neg, reciprocal, square } from '../../autograd/ops/elementwise.js';
 import { sum } from '../../autograd/ops/reduce.js';
@@ -55,7 +56,9 @@ export function selectorEntropy(r: Tensor, reduction: RegularizerReduction = 'su
  * `[B, k, n]`; 'sum' adds over the batch, 'mean' averages). Only useful when numExperts is not a power
  * of two: then codes ≥ numExperts are unreachable and this pushes their mass back. A selector whose
  * reachable mass is exactly 0 would give an infinite penalty with zero gradient: that raises an
- * error naming the selector (and its z when r came straight from `selectorOutputs`).
+ * error naming the selector (and its z when r came straight from `selectorOutputs`) — on backends that
+ * read back synchronously; on webgpu the check would stall every step, and the infinite penalty shows
+ * up as a non-finite objective at `fitAsync`'s next readback instead.
  */
 export function reachabilityPenalty(r: Tensor, reduction: RegularizerReduction = 'sum'): Tensor {
   const op = 'reachabilityPenalty';
@@ -64,7 +67,7 @@ export function reachabilityPenalty(r: Tensor, reduction: RegularizerReduction =
   if (r.ndim < 1) throw new Error(`${op}: r must have at least one dim [..., numExperts], got a scalar`);
   const scale = reductionScale(op, r, reduction);
   const mass = noGrad(() => sum(r, -1));
-  const masses = mass.toArray();
+  const masses = backend().readsSync === false ? [] : mass.toArray();
   for (let i = 0; i < masses.length; i++) {
     const m = masses[i]!;
     if (m === 0 || !Number.isFinite(m)) {

@@ -1,5 +1,8 @@
 import { I32, V128, type Local } from '../../kernels/cpu/wasm/assembler.js';
-import { CallLayout, isF32, KernelBuilder, WasmKernelModule, type ReadyKernels } from '../../kernels/cpu/wasm/kernel-module.js';
+import { KernelCall } from '../../kernels/cpu/kernel-call.js';
+import { kernelSpace } from '../../kernels/cpu/kernel-space.js';
+import { PARALLEL_MIN_ELEMENTS, splitRun } from '../../kernels/cpu/simd.js';
+import { isF32, KernelBuilder, WasmKernelModule } from '../../kernels/cpu/wasm/kernel-module.js';
 import type { MixTerm } from './kernels.js';
 
 /** WebAssembly SIMD (f32x4) versions of cpu.ts's float32 kernels; sums run in float32 arithmetic (as BLAS does) instead of doubles. */
@@ -139,46 +142,40 @@ function mixRowsGrad(): KernelBuilder {
 
 const module = new WasmKernelModule(['mix_rows', 'mix_rows_grad'], () => [mixRows(), mixRowsGrad()]);
 
-/** Writes the term records (TERM_FIELDS i32 each) and copies the terms' rows lists (and f, with copyF) in. */
-function placeTerms(
-  k: ReadyKernels<string>,
-  L: CallLayout,
-  terms: readonly MixTerm<ArrayLike<number>>[],
-  copyF: boolean,
-  gfAddress: (i: number) => number,
-  pf: readonly number[],
-  pr: readonly number[],
-  pt: number,
-): void {
+/**
+ * Places the terms (their f unless `withF` is false, their rows lists) and writes the term records
+ * (TERM_FIELDS i32 each); returns the records' address. gfAddress(i): term i's gf (−1: none).
+ */
+function placeTerms(call: KernelCall, terms: readonly MixTerm<ArrayLike<number>>[], cols: number, withF: boolean, gfAddress: (i: number) => number): number {
+  const pf = terms.map((t) => (withF ? call.input(t.f as Float32Array) : 0));
+  const pr = terms.map((t) => (t.rows ? call.input(t.rows) : -1));
+  const pt = call.scratch(4 * TERM_FIELDS * terms.length);
+  if (!call.ok) return -1;
+  const i32 = call.views.i32;
   terms.forEach((t, i) => {
-    if (copyF) k.f32.set(t.f as Float32Array, pf[i]! / 4);
-    if (t.rows) k.i32.set(t.rows, pr[i]! / 4);
     const at = pt / 4 + TERM_FIELDS * i;
-    k.i32[at] = pf[i]!;
-    k.i32[at + 1] = 4 * t.column;
-    k.i32[at + 2] = t.rows ? pr[i]! : -1;
-    k.i32[at + 3] = t.f.length / Math.max(1, L.cols);
-    k.i32[at + 4] = gfAddress(i);
+    i32[at] = pf[i]!;
+    i32[at + 1] = 4 * t.column;
+    i32[at + 2] = pr[i]!;
+    i32[at + 3] = t.f.length / cols;
+    i32[at + 4] = gfAddress(i);
   });
+  return pt;
 }
 
 /** out[r, :] = Σ_i q[r, c_i]·f_i[k, :] in float32 (zero weights skipped); see mixRowsInto. */
 export function mixRowsWasm(q: ArrayLike<number>, qCols: number, terms: readonly MixTerm<ArrayLike<number>>[], rows: number, cols: number, out: Float32Array | Float64Array): boolean {
   if (!isF32(q, out, ...terms.map((t) => t.f)) || cols % 4 !== 0 || cols === 0 || rows === 0) return false;
-  const n = rows * cols;
-  const L = new CallLayout(cols);
-  const pq = L.take(4 * q.length);
-  const pf = terms.map((t) => L.take(4 * t.f.length));
-  const pr = terms.map((t) => (t.rows ? L.take(4 * t.rows.length) : -1));
-  const pt = L.take(4 * TERM_FIELDS * terms.length);
-  const po = L.take(4 * n);
-  const k = module.ready(L.size);
+  const k = module.ready();
   if (!k) return false;
-  k.f32.set(q as Float32Array, pq / 4);
-  placeTerms(k, L, terms, true, () => -1, pf, pr, pt);
-  k.f32.fill(0, po / 4, po / 4 + n);
+  out.fill(0, 0, rows * cols); // the kernel accumulates into out
+  const call = new KernelCall(kernelSpace()!);
+  const pq = call.input(q as Float32Array);
+  const po = call.inout(out as Float32Array, 0, rows * cols);
+  const pt = placeTerms(call, terms, cols, true, () => -1);
+  if (!call.ok) return call.abandon(), false;
   k.fns.mix_rows(pq, 4 * qCols, pt, terms.length, 4 * cols, po);
-  out.set(k.f32.subarray(po / 4, po / 4 + n));
+  call.finish();
   return true;
 }
 
@@ -194,22 +191,22 @@ export function mixRowsGradWasm(
   gfs: readonly (Float32Array | Float64Array | null)[],
 ): boolean {
   if (!isF32(q, g, gq, ...terms.map((t) => t.f), ...gfs) || cols % 4 !== 0 || cols === 0 || rows === 0) return false;
-  const L = new CallLayout(cols);
-  const pq = L.take(4 * q.length);
-  const pg = L.take(4 * rows * cols);
-  const pf = terms.map((t) => L.take(4 * t.f.length));
-  const pr = terms.map((t) => (t.rows ? L.take(4 * t.rows.length) : -1));
-  const pgf = gfs.map((a, i) => (a ? L.take(4 * terms[i]!.f.length) : -1));
-  const pgq = gq ? L.take(4 * q.length) : -1;
-  const pt = L.take(4 * TERM_FIELDS * terms.length);
-  const k = module.ready(L.size);
+  const k = module.ready();
   if (!k) return false;
-  k.f32.set(q as Float32Array, pq / 4);
-  k.f32.set(g as Float32Array, pg / 4);
-  placeTerms(k, L, terms, gq !== null, (i) => pgf[i]!, pf, pr, pt);
-  if (gq) k.f32.fill(0, pgq / 4, pgq / 4 + q.length);
-  k.fns.mix_rows_grad(pq, 4 * qCols, pt, terms.length, pg, 4 * cols, pgq);
-  gfs.forEach((a, i) => a?.set(k.f32.subarray(pgf[i]! / 4, pgf[i]! / 4 + a.length)));
-  gq?.set(k.f32.subarray(pgq / 4, pgq / 4 + q.length));
+  gq?.fill(0); // the kernel accumulates into gq
+  const call = new KernelCall(kernelSpace()!);
+  const pq = call.input(q as Float32Array);
+  const pg = call.input(g as Float32Array, 0, rows * cols);
+  const pgf = gfs.map((a) => (a ? call.output(a as Float32Array) : -1));
+  const pgq = gq ? call.inout(gq as Float32Array) : -1;
+  const pt = placeTerms(call, terms, cols, gq !== null, (i) => pgf[i]!);
+  if (!call.ok) return call.abandon(), false;
+  // Threads take whole terms when no two terms share a column of q (each writes its own gf and
+  // its own cells of gq, every dot in the same order); otherwise one thread.
+  const distinct = new Set(terms.map((t) => t.column)).size === terms.length;
+  const work = terms.reduce((p, t) => p + t.f.length, 0);
+  const minTerms = distinct ? (PARALLEL_MIN_ELEMENTS * terms.length) / Math.max(1, work) : Infinity;
+  splitRun(k, 'mix_rows_grad', terms.length, minTerms, 1, (t0, count) => [pq, 4 * qCols, pt + 4 * TERM_FIELDS * t0, count, pg, 4 * cols, pgq]);
+  call.finish();
   return true;
 }

@@ -115,6 +115,8 @@ export class FunctionBuilder {
   f32Store(offset = 0): this { return this.emit(0x38, 2, ...uleb(offset)); }
   f64Store(offset = 0): this { return this.emit(0x39, 3, ...uleb(offset)); }
   f32Zero(): this { return this.emit(0x43, 0, 0, 0, 0); }
+  f32Add(): this { return this.emit(0x92); }
+  f64Add(): this { return this.emit(0xa0); }
   f64Zero(): this { return this.emit(0x44, 0, 0, 0, 0, 0, 0, 0, 0); }
 
   v128Load(offset = 0): this { return this.emit(0xfd, 0x00, 4, ...uleb(offset)); }

@@ -1,14 +1,16 @@
-import { assembleModule, FunctionBuilder, I32, V128, type Local, type MemoryImport } from './assembler.js';
+import { FunctionBuilder, I32, V128, type Local } from './assembler.js';
 
 /**
- * The WebAssembly SIMD matrix-product module, generated for float32 (f32x4) and float64 (f64x2).
+ * The WebAssembly SIMD matrix-product functions, generated for float32 (f32x4) and float64 (f64x2).
  * Exports `gemm_f32` and `gemm_f64`, each
  *   gemm(m, n, k, a, ars, acs, b, brs, bcs, c, ldc, pack)
  * with every pointer and stride in BYTES into the imported memory: element (i,p) of op(A) at
- * a + i·ars + p·acs, (p,j) of op(B) at b + p·brs + j·bcs. C (row stride ldc) must hold
- * roundUp(m, MR) rows of roundUp(n, NR) columns, zeroed: the kernel ADDS into whole MR×NR tiles
- * (rows past m repeat row m−1, columns past n are zero) and the caller copies the valid part out.
- * `pack` is scratch of packBytes(spec) bytes (one packed B block and one A panel); m, n, k ≥ 1.
+ * a + i·ars + p·acs, (p,j) of op(B) at b + p·brs + j·bcs. C (m×n, row stride ldc) is OVERWRITTEN
+ * in place and nothing outside it is touched: whole MR×NR tiles go straight from the registers to
+ * C; a tile at the bottom or right edge is computed into scratch and its valid part copied. `pack`
+ * is scratch of packBytes(spec) bytes (a packed B block, an A panel, an edge tile); m, n, k ≥ 1.
+ * Each element of C is summed in the same order whatever part of C a call covers (over p within a
+ * KC block, then the blocks in order), so splitting C between threads changes no result.
  *
  * Blocking: NC-wide column blocks, KC-deep blocks whose B part is packed into NR-wide panels (hot
  * in L2), then for each MR rows of A (packed into one contiguous panel straight from A's strides,
@@ -21,7 +23,7 @@ export interface GemmDtypeSpec {
   readonly nr: number;
   readonly kc: number;
   readonly nc: number;
-  /** Copy each MR×KC block of A into a contiguous panel first (else read A in place). */
+  /** Copy each MR×KC block of A into a contiguous panel first when A is transposed (else, and always when false, read A in place). */
   readonly packA: boolean;
 }
 
@@ -31,6 +33,8 @@ export const GEMM_F32: GemmDtypeSpec = { bytes: 4, mr: 4, nr: 8, kc: 256, nc: 25
 export const GEMM_F64: GemmDtypeSpec = { bytes: 8, mr: 4, nr: 4, kc: 256, nc: 128, packA: true };
 
 interface Ops {
+  /** Scalar add of the two values on the stack. */
+  sadd(f: FunctionBuilder): void;
   splat(f: FunctionBuilder): void;
   vadd(f: FunctionBuilder): void;
   vmul(f: FunctionBuilder): void;
@@ -41,6 +45,7 @@ interface Ops {
 
 const OPS: Record<4 | 8, Ops> = {
   4: {
+    sadd: (f) => f.f32Add(),
     splat: (f) => f.v128Load32Splat(),
     vadd: (f) => f.f32x4Add(),
     vmul: (f) => f.f32x4Mul(),
@@ -49,6 +54,7 @@ const OPS: Record<4 | 8, Ops> = {
     zero: (f) => f.f32Zero(),
   },
   8: {
+    sadd: (f) => f.f64Add(),
     splat: (f) => f.v128Load64Splat(),
     vadd: (f) => f.f64x2Add(),
     vmul: (f) => f.f64x2Mul(),
@@ -58,12 +64,15 @@ const OPS: Record<4 | 8, Ops> = {
   },
 };
 
-/** kern(kc, r0, r1, r2, r3, acs, bPanel, cTile, ldc): C tile += A rows r0..r3 (kc deep) · B panel. */
+/**
+ * kern(kc, r0, r1, r2, r3, acs, bPanel, cTile, ldc, accumulate): C tile = A rows r0..r3 (kc deep) ·
+ * B panel, added to the tile's old values when accumulate ≠ 0 (the second and later KC blocks).
+ */
 function microKernel(spec: GemmDtypeSpec): FunctionBuilder {
   if (spec.mr !== 4 || spec.nr * spec.bytes !== 16 * VECTORS_PER_ROW) throw new Error('gemm module: the micro-kernel is written for 4 rows of 2 vectors');
   const ops = OPS[spec.bytes];
-  const f = new FunctionBuilder(null, 9);
-  const [kc, , , , , acs, bp, cp, ldc] = [0, 1, 2, 3, 4, 5, 6, 7, 8] as const;
+  const f = new FunctionBuilder(null, 10);
+  const [kc, , , , , acs, bp, cp, ldc, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] as const;
   const rowPtr = [1, 2, 3, 4];
   const acc: Local[][] = [];
   for (let r = 0; r < spec.mr; r++) {
@@ -94,14 +103,72 @@ function microKernel(spec: GemmDtypeSpec): FunctionBuilder {
     },
     () => f.get(bp).get(end).ltU(),
   );
-  for (let r = 0; r < spec.mr; r++) {
-    for (let v = 0; v < VECTORS_PER_ROW; v++) {
-      f.get(cp).get(cp).v128Load(16 * v).get(acc[r]![v]!);
-      ops.vadd(f);
-      f.v128Store(16 * v);
-    }
-    f.addTo(cp, () => f.get(ldc));
-  }
+  f.ifElse(
+    () => f.get(accumulate),
+    () => {
+      for (let r = 0; r < spec.mr; r++) {
+        for (let v = 0; v < VECTORS_PER_ROW; v++) {
+          f.get(cp).get(cp).v128Load(16 * v).get(acc[r]![v]!);
+          ops.vadd(f);
+          f.v128Store(16 * v);
+        }
+        f.addTo(cp, () => f.get(ldc));
+      }
+    },
+    () => {
+      for (let r = 0; r < spec.mr; r++) {
+        for (let v = 0; v < VECTORS_PER_ROW; v++) f.get(cp).get(acc[r]![v]!).v128Store(16 * v);
+        f.addTo(cp, () => f.get(ldc));
+      }
+    },
+  );
+  return f;
+}
+
+/**
+ * edge(tile, c, ldc, rows, cols, accumulate): the valid rows × cols corner of a computed edge tile
+ * (rows of NR elements) into C, replacing or (accumulate ≠ 0) adding to what is there.
+ */
+function edgeCopy(spec: GemmDtypeSpec): FunctionBuilder {
+  const ops = OPS[spec.bytes];
+  const f = new FunctionBuilder(null, 6);
+  const [tile, c, ldc, rows, cols, accumulate] = [0, 1, 2, 3, 4, 5] as const;
+  const r = f.local(I32);
+  const j = f.local(I32);
+  const rowBytes = f.local(I32);
+  f.get(cols).i32(spec.bytes).mul().set(rowBytes);
+  const copy = (add: boolean): void => {
+    f.i32(0).set(r);
+    f.doWhile(
+      () => {
+        f.i32(0).set(j);
+        f.doWhile(
+          () => {
+            f.get(c).get(j).add();
+            f.get(tile).get(j).add();
+            ops.load(f);
+            if (add) {
+              f.get(c).get(j).add();
+              ops.load(f);
+              ops.sadd(f);
+            }
+            ops.store(f, 0);
+            f.addTo(j, () => f.i32(spec.bytes));
+          },
+          () => f.get(j).get(rowBytes).ltS(),
+        );
+        f.addTo(tile, () => f.i32(spec.nr * spec.bytes));
+        f.addTo(c, () => f.get(ldc));
+        f.addTo(r, () => f.i32(1));
+      },
+      () => f.get(r).get(rows).ltS(),
+    );
+  };
+  f.ifElse(
+    () => f.get(accumulate),
+    () => copy(true),
+    () => copy(false),
+  );
   return f;
 }
 
@@ -231,13 +298,13 @@ function packA(spec: GemmDtypeSpec): FunctionBuilder {
   return f;
 }
 
-/** Bytes of `pack` scratch one gemm call needs: a B block, then an A panel. */
+/** Bytes of `pack` scratch one gemm call needs: a B block, then an A panel, then an edge tile. */
 export function packBytes(spec: GemmDtypeSpec): number {
-  return (spec.kc * Math.ceil(spec.nc / spec.nr) * spec.nr + spec.kc * spec.mr) * spec.bytes;
+  return (spec.kc * Math.ceil(spec.nc / spec.nr) * spec.nr + spec.kc * spec.mr + spec.mr * spec.nr) * spec.bytes;
 }
 
-/** The blocked driver; calls the micro-kernel and packers at the given function indices. */
-function driver(spec: GemmDtypeSpec, exportName: string, kernIndex: number, packIndex: number, packAIndex: number): FunctionBuilder {
+/** The blocked driver; calls the micro-kernel, packers and edge copy at the given function indices. */
+function driver(spec: GemmDtypeSpec, exportName: string, kernIndex: number, packIndex: number, packAIndex: number, edgeIndex: number): FunctionBuilder {
   const f = new FunctionBuilder(exportName, 12);
   const [m, n, k, a, ars, acs, b, brs, bcs, c, ldc, pack] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] as const;
   const jc = f.local(I32);
@@ -255,10 +322,14 @@ function driver(spec: GemmDtypeSpec, exportName: string, kernIndex: number, pack
   const t = f.local(I32);
   const aPanel = f.local(I32);
   const aStep = f.local(I32);
+  const edgeTile = f.local(I32);
+  const rowsLeft = f.local(I32);
+  const colsLeft = f.local(I32);
   const minConst = (target: Local, limit: number, x: Local): void => {
     f.i32(limit).get(x).i32(limit).get(x).ltS().select().set(target);
   };
   f.get(pack).i32(spec.kc * Math.ceil(spec.nc / spec.nr) * spec.nr * spec.bytes).add().set(aPanel);
+  f.get(aPanel).i32(spec.kc * spec.mr * spec.bytes).add().set(edgeTile);
   f.i32(0).set(jc);
   f.doWhile(
     () => {
@@ -277,24 +348,50 @@ function driver(spec: GemmDtypeSpec, exportName: string, kernIndex: number, pack
               f.get(a).get(i0).get(ars).mul().add().get(pc).get(acs).mul().add().set(aRow);
               // Rows past m repeat the last row (their results land in C's padding).
               f.get(m).get(i0).sub().i32(1).sub().set(last);
-              if (spec.packA) {
-                f.get(kcb).get(last).i32(1).add().get(aRow).get(ars).get(acs).get(aPanel).call(packAIndex);
-                for (let q = 0; q < spec.mr; q++) f.get(aPanel).i32(q * spec.bytes).add().set(r[q]!);
-                f.i32(spec.mr * spec.bytes).set(aStep);
-              } else {
+              const inPlace = (): void => {
                 for (let q = 1; q < spec.mr; q++) {
                   f.get(aRow);
                   minConst(t, q, last);
                   f.get(t).get(ars).mul().add().set(r[q]!);
                 }
                 f.get(acs).set(aStep);
-              }
+              };
+              const packed = (): void => {
+                f.get(kcb).get(last).i32(1).add().get(aRow).get(ars).get(acs).get(aPanel).call(packAIndex);
+                for (let q = 0; q < spec.mr; q++) f.get(aPanel).i32(q * spec.bytes).add().set(r[q]!);
+                f.i32(spec.mr * spec.bytes).set(aStep);
+              };
+              // Rows of A that are contiguous along k are read where they are (four streams the
+              // micro-kernel walks as fast as a packed panel); a transposed A is packed first.
+              if (spec.packA) f.ifElse(() => f.get(acs).i32(spec.bytes).eq(), inPlace, packed);
+              else inPlace();
               f.get(c).get(i0).get(ldc).mul().add().get(jc).i32(spec.bytes).mul().add().set(cTile);
+              f.get(m).get(i0).sub().set(rowsLeft);
               f.get(pack).set(bPanel);
               f.i32(0).set(jr);
               f.doWhile(
                 () => {
-                  f.get(kcb).get(r[0]!).get(r[1]!).get(r[2]!).get(r[3]!).get(aStep).get(bPanel).get(cTile).get(ldc).call(kernIndex);
+                  f.get(ncb).get(jr).sub().set(colsLeft);
+                  const kernel = (tile: Local, ld: () => void, accumulate: () => void): void => {
+                    f.get(kcb).get(r[0]!).get(r[1]!).get(r[2]!).get(r[3]!).get(aStep).get(bPanel).get(tile);
+                    ld();
+                    accumulate();
+                    f.call(kernIndex);
+                  };
+                  f.ifElse(
+                    () => f.get(rowsLeft).i32(spec.mr).geS().get(colsLeft).i32(spec.nr).geS().mul(),
+                    // A whole tile: straight into C (added to it after the first KC block).
+                    () => kernel(cTile, () => f.get(ldc), () => f.get(pc)),
+                    // An edge tile: computed into scratch, then its valid corner into C.
+                    () => {
+                      kernel(edgeTile, () => f.i32(spec.nr * spec.bytes), () => f.i32(0));
+                      f.get(edgeTile).get(cTile).get(ldc);
+                      minConst(t, spec.mr, rowsLeft);
+                      f.get(t);
+                      minConst(t, spec.nr, colsLeft);
+                      f.get(t).get(pc).call(edgeIndex);
+                    },
+                  );
                   f.addTo(bPanel, () => f.get(panelBytes));
                   f.addTo(cTile, () => f.i32(spec.nr * spec.bytes));
                   f.addTo(jr, () => f.i32(spec.nr));
@@ -316,19 +413,18 @@ function driver(spec: GemmDtypeSpec, exportName: string, kernIndex: number, pack
   return f;
 }
 
-/** Function order: [kern, packB, packA, gemm] for float32, then the same for float64. */
-export function buildGemmModule(memory: MemoryImport, f32: GemmDtypeSpec = GEMM_F32, f64: GemmDtypeSpec = GEMM_F64): Uint8Array {
-  return assembleModule(
-    [
-      microKernel(f32),
-      packB(f32),
-      packA(f32),
-      driver(f32, 'gemm_f32', 0, 1, 2),
-      microKernel(f64),
-      packB(f64),
-      packA(f64),
-      driver(f64, 'gemm_f64', 4, 5, 6),
-    ],
-    memory,
-  );
+/** The module's functions: [kern, packB, packA, edge, gemm] for float32, then the same for float64. */
+export function gemmFunctions(f32: GemmDtypeSpec = GEMM_F32, f64: GemmDtypeSpec = GEMM_F64): FunctionBuilder[] {
+  return [
+    microKernel(f32),
+    packB(f32),
+    packA(f32),
+    edgeCopy(f32),
+    driver(f32, 'gemm_f32', 0, 1, 2, 3),
+    microKernel(f64),
+    packB(f64),
+    packA(f64),
+    edgeCopy(f64),
+    driver(f64, 'gemm_f64', 5, 6, 7, 8),
+  ];
 }

@@ -1,17 +1,17 @@
-import { assembleModule, FunctionBuilder, uleb, wasmApi, type Local, type WasmMemory } from './assembler.js';
+import { kernelSpace } from '../kernel-space.js';
+import { registerPoolModule } from '../threads/kernel-threads.js';
+import { assembleModule, FunctionBuilder, uleb, wasmApi, type Local } from './assembler.js';
 
 /**
- * What the float32 SIMD kernels of the op packs share: the extra opcodes they use, one module per
- * pack with its own memory, and the copy-in layout of a call. A call copies its operands into the
- * module's memory, runs 4 lanes at a time and copies the result back out (~0.5 ns per element here
- * against ~2–4 ns for a JS loop). Kernels return false when they do not apply (no SIMD, switched off
- * by configureFusedKernels, float64, shapes they do not cover, too large); the caller then runs JS.
+ * What the float32 SIMD kernels of the op packs (and the core's elementwise, softmax, fused-chain
+ * and gemm modules) share: the extra opcodes they use, and a module type instantiated on the
+ * kernel space (kernel-space.ts), so that kernels read and write heap tensors where they are and
+ * worker threads can run their exports. A call places its operands with a KernelCall (in place,
+ * or copied when they are not in the heap). Pack kernels return false when they do not apply (no
+ * SIMD, switched off by configureFusedKernels, float64, shapes they do not cover, no room); the
+ * caller then runs JS.
  */
 export type KernelFn = (...args: number[]) => void;
-
-const PAGE = 65536;
-/** 1 GiB: larger calls run in JS. */
-export const MAX_KERNEL_PAGES = 16384;
 
 /** The shared assembler plus the opcodes the packs' kernels need. */
 export class KernelBuilder extends FunctionBuilder {
@@ -27,7 +27,6 @@ export class KernelBuilder extends FunctionBuilder {
   f64PromoteF32(): this { return this.op(0xbb); }
   f32x4ExtractLane0(): this { return this.simd(0x1f, 0); }
   f32Ne(): this { return this.op(0x5c); }
-  f64Add(): this { return this.op(0xa0); }
   f32DemoteF64(): this { return this.op(0xb6); }
   f32Const(v: number): this {
     const b = new Uint8Array(new Float32Array([v]).buffer);
@@ -41,6 +40,8 @@ export class KernelBuilder extends FunctionBuilder {
   f32x4Div(): this { return this.simd(0xe7); }
   f32x4Max(): this { return this.simd(0xe9); }
   f64x2PromoteLow(): this { return this.simd(0x5f); }
+  /** Shuffle of two vectors by 16 byte indices (0–15: first, 16–31: second). */
+  i8x16Shuffle(bytes: readonly number[]): this { return this.simd(0x0d, ...bytes); }
   f64x2ExtractLane(lane: number): this { return this.simd(0x21, lane); }
   /** while (counter < end) { body; counter += step } (body runs only if counter < end). */
   forRange(counter: Local, end: Local, step: number, body: () => void): this {
@@ -76,80 +77,64 @@ export function configureFusedKernels(opts: FusedKernelOptions = {}): { simd: bo
   return { simd: enabled, running: enabled && available ? 'wasm-simd' : 'js' };
 }
 
-/** A pack's kernels, instantiated on first use in a memory of their own. */
-export interface ReadyKernels<Names extends string> {
-  f32: Float32Array;
-  i32: Int32Array;
-  f64: Float64Array;
+/** A module's exports on the kernel space, and its index for the worker pool. */
+export interface KernelInstance<Names extends string> {
   fns: Record<Names, KernelFn>;
-}
-
-interface Instance<Names extends string> extends ReadyKernels<Names> {
-  memory: WasmMemory;
+  /** The module's index for runParts, and each export's index in it. */
+  poolIndex: number;
+  exportIndex: Record<Names, number>;
 }
 
 export class WasmKernelModule<Names extends string> {
-  private instance: Instance<Names> | null | undefined;
+  private inst: KernelInstance<Names> | null | undefined;
 
+  /** `pack`: a pack's kernels, which configureFusedKernels switches (the core's modules have their own switches). */
   constructor(
     private readonly names: readonly Names[],
     private readonly build: () => FunctionBuilder[],
+    private readonly pack = true,
   ) {
-    modules.push(this);
+    if (pack) modules.push(this);
   }
 
   /** Whether this engine runs these kernels (built on first call). */
   available(): boolean {
-    if (this.instance === undefined) this.instance = this.instantiate();
-    return this.instance !== null;
+    return this.instance() !== null;
   }
 
-  /** The kernels with memory for `bytes` (grown as needed, never shrunk), or null when they cannot run. */
-  ready(bytes: number): ReadyKernels<Names> | null {
-    if (!enabled || !this.available() || bytes > MAX_KERNEL_PAGES * PAGE) return null;
-    const k = this.instance!;
-    const have = k.memory.buffer.byteLength;
-    if (bytes > have) {
-      k.memory.grow(Math.ceil((bytes - have) / PAGE));
-      k.f32 = new Float32Array(k.memory.buffer);
-      k.i32 = new Int32Array(k.memory.buffer);
-      k.f64 = new Float64Array(k.memory.buffer);
-    }
-    return k;
+  /** The exports, or null when this engine cannot run them (no WebAssembly SIMD). */
+  instance(): KernelInstance<Names> | null {
+    if (this.inst === undefined) this.inst = this.instantiate();
+    return this.inst;
   }
 
-  private instantiate(): Instance<Names> | null {
-    if (!wasmApi) return null;
+  /** For a pack's kernels: the exports, or null when they are switched off or cannot run. */
+  ready(): KernelInstance<Names> | null {
+    return this.pack && !enabled ? null : this.instance();
+  }
+
+  private instantiate(): KernelInstance<Names> | null {
+    const space = kernelSpace();
+    if (!wasmApi || !space) return null;
     try {
-      const bytes = assembleModule(this.build(), { shared: false, maximumPages: MAX_KERNEL_PAGES });
+      const functions = this.build();
+      const bytes = assembleModule(functions, { shared: space.shared, maximumPages: space.maxPages });
       if (!wasmApi.validate(bytes)) return null; // no SIMD in this engine
-      const memory = new wasmApi.Memory({ initial: 16, maximum: MAX_KERNEL_PAGES });
-      const ex = new wasmApi.Instance(new wasmApi.Module(bytes), { env: { mem: memory } }).exports;
+      const ex = new wasmApi.Instance(new wasmApi.Module(bytes), { env: { mem: space.memory } }).exports;
+      // Jobs for worker threads name an export by its place in the export section (function order).
+      const exported = functions.flatMap((fn) => (fn.exportName ? [fn.exportName] : []));
       const fns = {} as Record<Names, KernelFn>;
+      const exportIndex = {} as Record<Names, number>;
       for (const name of this.names) {
         const fn = ex[name];
-        if (typeof fn !== 'function') return null;
+        if (typeof fn !== 'function') throw new Error(`kernel module: no export ${name}`);
         fns[name] = fn as KernelFn;
+        exportIndex[name] = exported.indexOf(name);
       }
-      return { memory, fns, f32: new Float32Array(memory.buffer), i32: new Int32Array(memory.buffer), f64: new Float64Array(memory.buffer) };
+      return { fns, exportIndex, poolIndex: registerPoolModule(bytes) };
     } catch {
       return null;
     }
-  }
-}
-
-/** Bump layout of one call's buffers in a module's memory (16-byte aligned, byte offsets). */
-export class CallLayout {
-  private next = 0;
-  /** Row length in elements, for calls that lay out row blocks (0 when unused). */
-  constructor(readonly cols = 0) {}
-  take(bytes: number): number {
-    const at = this.next;
-    this.next += Math.ceil(bytes / 16) * 16;
-    return at;
-  }
-  get size(): number {
-    return this.next;
   }
 }
 

@@ -1,0 +1,379 @@
+import type { ConvPoolGeometry } from './kernels.js';
+import { convWasm, Layout, reserve, runSplit, threadsFor, type ConvExport, type ConvWasm } from '../../kernels/cpu/conv-wasm-runtime.js';
+import { BPARAM, BPARAM_WORDS, FIXED_REGION_VECTORS } from '../../kernels/cpu/wasm/conv-backward.js';
+import { PARAM, PARAM_WORDS, TILE_FILTERS, UNROLLED_KERNEL_WIDTHS } from '../../kernels/cpu/wasm/conv-module.js';
+import { WINO_FILTERS, WINO_TILES, WINOGRAD, WPARAM, WPARAM_WORDS, type WinogradSpec } from '../../kernels/cpu/wasm/conv-winograd.js';
+
+/**
+ * Runs the fused conv → max-pool 2×2 → bias → ReLU layer on WebAssembly SIMD (wasm/conv-module.ts:
+ * direct forward; wasm/conv-winograd.ts: Winograd forward; wasm/conv-backward.ts: backward), on one
+ * thread or split by images across worker threads sharing the module's memory. Operands are copied
+ * into the memory (and padded there when the conv pads), results copied back out. Each entry returns
+ * false, touching nothing, where it does not apply (no SIMD, a stride other than 1, a pool other
+ * than 2); the caller then runs the JS kernels of conv-pool.ts (which also serve float64).
+ *
+ * Float32 throughout; sums run in another order than the JS kernels' (im2col + gemm), so values
+ * agree to float32 rounding (Winograd: ~1e-5 relative; test/conv-pool.test.ts states the
+ * tolerances), and window codes agree except where a window's two largest conv outputs are that close.
+ */
+/** The geometry the SIMD kernels take, or null when they do not apply. */
+interface Plan {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  f: number;
+  kh: number;
+  kw: number;
+  pad: number;
+  /** Prepared (padded) input plane: hp rows of wr floats. */
+  hp: number;
+  wr: number;
+  k: number;
+  pooledH: number;
+  pooledW: number;
+}
+
+function plan(geo: ConvPoolGeometry, filters: number): Plan | null {
+  if (geo.stride !== 1 || geo.pool !== 2 || geo.pooledH < 1 || geo.pooledW < 1) return null;
+  const [n, c, h, w] = geo.inputShape as [number, number, number, number];
+  if (n < 1) return null;
+  const pad = geo.padding;
+  return { n, c, h, w, f: filters, kh: geo.kernelH, kw: geo.kernelW, pad, hp: h + 2 * pad, wr: w + 2 * pad, k: c * geo.kernelH * geo.kernelW, pooledH: geo.pooledH, pooledW: geo.pooledW };
+}
+
+/** Puts x [N, C, H, W] into the memory at `at` in the padded layout (planes of hp × wr). */
+function placeInput(w: ConvWasm, x: Float32Array, p: Plan, at: number, staging: number): void {
+  if (p.pad === 0) {
+    w.f32.set(x, at / 4);
+    return;
+  }
+  w.f32.set(x, staging / 4);
+  w.f32.fill(0, at / 4, at / 4 + p.n * p.c * p.hp * p.wr);
+  const start = at + 4 * (p.pad * p.wr + p.pad);
+  w.fns.copy_planes(staging, 4 * p.h * p.w, 4 * p.w, start, 4 * p.hp * p.wr, 4 * p.wr, p.n * p.c, p.h, 4 * p.w);
+}
+
+/** Byte offsets of the taps (c, kh, kw) from a conv position's input origin, plane/row strides in bytes. */
+function tapOffsets(p: Plan, planeBytes: number, rowBytes: number): Int32Array {
+  const out = new Int32Array(p.k);
+  let i = 0;
+  for (let c = 0; c < p.c; c++) for (let kh = 0; kh < p.kh; kh++) for (let kw = 0; kw < p.kw; kw++) out[i++] = c * planeBytes + kh * rowBytes + 4 * kw;
+  return out;
+}
+
+function rowOffsets(p: Plan, planeBytes: number, rowBytes: number): Int32Array {
+  const out = new Int32Array(p.c * p.kh);
+  for (let c = 0; c < p.c; c++) for (let kh = 0; kh < p.kh; kh++) out[c * p.kh + kh] = c * planeBytes + kh * rowBytes;
+  return out;
+}
+
+/**
+ * values = relu(maxPool2(conv(x, weight)) + bias) [N, F, PH, PW] and codes (window argmax dy·2 + dx,
+ * first maximum), float32. Returns the number of threads that ran, or false (nothing written) where
+ * the SIMD kernels do not apply.
+ */
+export function convPoolReluWasm(
+  x: Float32Array,
+  weight: Float32Array,
+  bias: Float32Array | null,
+  geo: ConvPoolGeometry,
+  values: Float32Array,
+  codes: Float32Array,
+  method: ConvForwardMethod = 'auto',
+): number | false {
+  const filters = weight.length / Math.max(1, (geo.inputShape[1] ?? 0) * geo.kernelH * geo.kernelW);
+  const p = plan(geo, filters);
+  const w = p && convWasm();
+  if (!p || !w) return false;
+  const spec = p.kh === p.kw && (p.kh === 3 || p.kh === 5) ? WINOGRAD[p.kh] : null;
+  if (method === 'winograd' && !spec) return false;
+  if (spec && (method === 'winograd' || (method === 'auto' && p.c >= WINOGRAD_MIN_CHANNELS))) return winogradForward(w, p, spec, x, weight, bias, values, codes);
+  const R = TILE_FILTERS;
+  const groups = Math.ceil(p.f / R);
+  const pairs = Math.ceil(R / 2);
+  const pairCols = Math.ceil(p.pooledW / 2);
+  const rowFloats = 2 * pairCols;
+  const planeFloats = p.pooledH * rowFloats;
+  const imageFloats = groups * R * planeFloats;
+  const exact = p.f * p.pooledH * p.pooledW;
+
+  const unrolled = (UNROLLED_KERNEL_WIDTHS as readonly number[]).includes(p.kw);
+  const table = unrolled ? rowOffsets(p, 4 * p.hp * p.wr, 4 * p.wr) : tapOffsets(p, 4 * p.hp * p.wr, 4 * p.wr);
+  const L = new Layout();
+  const params = L.take(4 * PARAM_WORDS);
+  const offsets = L.take(4 * table.length);
+  const packed = L.take(4 * groups * p.k * R);
+  const biasPairs = L.take(16 * groups * pairs);
+  const xPrepared = L.take(4 * p.n * p.c * p.hp * p.wr);
+  const staging = p.pad > 0 ? L.take(4 * x.length) : 0;
+  const y = L.take(4 * p.n * imageFloats);
+  const cs = L.take(4 * p.n * imageFloats);
+  const compact = imageFloats !== exact;
+  const yOut = compact ? L.take(4 * p.n * exact) : y;
+  const cOut = compact ? L.take(4 * p.n * exact) : cs;
+  if (!reserve(w, L.size)) return false;
+
+  const { f32, i32 } = w;
+  placeInput(w, x, p, xPrepared, staging);
+  i32.set(table, offsets / 4);
+  // Weights as [group][k][R] (filters past F are zero), bias as (b_a, b_a, b_b, b_b) per filter pair.
+  f32.fill(0, packed / 4, packed / 4 + groups * p.k * R);
+  for (let fi = 0; fi < p.f; fi++) {
+    const g = Math.floor(fi / R);
+    const r = fi - g * R;
+    const dst = packed / 4 + g * p.k * R + r;
+    const src = fi * p.k;
+    for (let k = 0; k < p.k; k++) f32[dst + k * R] = weight[src + k]!;
+  }
+  f32.fill(0, biasPairs / 4, biasPairs / 4 + 4 * groups * pairs);
+  if (bias) {
+    for (let fi = 0; fi < p.f; fi++) {
+      const g = Math.floor(fi / R);
+      const r = fi - g * R;
+      const at = biasPairs / 4 + 4 * (g * pairs + (r >> 1)) + 2 * (r & 1);
+      f32[at] = bias[fi]!;
+      f32[at + 1] = bias[fi]!;
+    }
+  }
+  const P = params / 4;
+  i32.fill(0, P, P + PARAM_WORDS);
+  i32[P + PARAM.x] = xPrepared;
+  i32[P + PARAM.xImage] = 4 * p.c * p.hp * p.wr;
+  i32[P + PARAM.xRow] = 4 * p.wr;
+  i32[P + PARAM.offsets] = offsets;
+  i32[P + PARAM.k] = table.length;
+  i32[P + PARAM.weights] = packed;
+  i32[P + PARAM.groups] = groups;
+  i32[P + PARAM.biasPairs] = biasPairs;
+  i32[P + PARAM.y] = y;
+  i32[P + PARAM.codes] = cs;
+  i32[P + PARAM.yImage] = 4 * imageFloats;
+  i32[P + PARAM.yPlane] = 4 * planeFloats;
+  i32[P + PARAM.pooledH] = p.pooledH;
+  i32[P + PARAM.pairCols] = pairCols;
+
+  const macs = p.n * groups * R * p.pooledH * pairCols * 8 * p.k;
+  const name = (unrolled ? `cpr_fwd_k${p.kw}` : 'cpr_fwd') as ConvExport;
+  const parts = threadsFor(w, macs, p.n);
+  runSplit(w, name, p.n, parts, () => params, () => undefined);
+  if (compact) {
+    // Drop the padded filters and the odd last column: rows (f, qh) of rowFloats → pooledW.
+    for (const [from, to] of [[y, yOut], [cs, cOut]] as const) {
+      w.fns.copy_planes(from, 4 * imageFloats, 4 * rowFloats, to, 4 * exact, 4 * p.pooledW, p.n, p.f * p.pooledH, 4 * p.pooledW);
+    }
+  }
+  values.set(w.f32.subarray(yOut / 4, yOut / 4 + p.n * exact));
+  codes.set(w.f32.subarray(cOut / 4, cOut / 4 + p.n * exact));
+  return parts;
+}
+
+/**
+ * How the forward convolves: 'direct' (any kernel) or 'winograd' (3×3 and 5×5 kernels; 'auto' picks
+ * it from WINOGRAD_MIN_CHANNELS input channels on).
+ */
+export type ConvForwardMethod = 'auto' | 'direct' | 'winograd';
+
+/**
+ * Winograd's transforms cost about as much as the products they save when few channels share them:
+ * measured on the CNN expert, direct wins at 1 input channel, Winograd F(2×2, 5×5) by ~2× at 10.
+ */
+export const WINOGRAD_MIN_CHANNELS = 4;
+
+function winogradForward(w: ConvWasm, p: Plan, spec: WinogradSpec, x: Float32Array, weight: Float32Array, bias: Float32Array | null, values: Float32Array, codes: Float32Array): number | false {
+  const a = spec.alpha;
+  const groups = Math.ceil(p.n / 4);
+  const tiles = p.pooledH * p.pooledW;
+  const tilesPad = Math.ceil(tiles / WINO_TILES) * WINO_TILES;
+  const filtersPad = Math.ceil(p.f / WINO_FILTERS) * WINO_FILTERS;
+  const planeBytes = 16 * p.hp * p.wr;
+  const macs = p.n * p.f * tiles * 4 * p.k;
+  const parts = threadsFor(w, macs, groups);
+
+  const L = new Layout();
+  const blocks = Array.from({ length: parts }, () => L.take(4 * WPARAM_WORDS));
+  const staging = L.take(4 * groups * 4 * p.c * p.h * p.w);
+  const lanes = L.take(groups * p.c * planeBytes);
+  const u = L.take(4 * a * a * p.c * filtersPad);
+  const weights = L.take(4 * weight.length);
+  const biasAt = L.take(4 * p.f);
+  const outBytes = 16 * p.f * tiles;
+  const valuesAt = L.take(groups * outBytes);
+  const codesAt = L.take(groups * outBytes);
+  const valuesOut = L.take(groups * outBytes);
+  const codesOut = L.take(groups * outBytes);
+  const scratch = Array.from({ length: parts }, () => ({
+    v: L.take(16 * a * a * p.c * tilesPad),
+    m: L.take(16 * a * a * WINO_FILTERS * WINO_TILES),
+    tmp: L.take(16 * a * a),
+  }));
+  if (!reserve(w, L.size)) return false;
+
+  const { f32, i32 } = w;
+  f32.set(x, staging / 4);
+  f32.fill(0, staging / 4 + x.length, staging / 4 + groups * 4 * p.c * p.h * p.w);
+  f32.fill(0, lanes / 4, (lanes + groups * p.c * planeBytes) / 4);
+  w.fns.to_lanes(staging, lanes, groups, p.c, p.h, p.w, p.pad, p.hp, p.wr);
+  // Filter transform; the padded filters' U stays zero.
+  f32.set(weight, weights / 4);
+  f32.fill(0, u / 4, u / 4 + a * a * p.c * filtersPad);
+  w.fns[`wino_filters_r${spec.r}` as ConvExport](weights, u, p.f, p.c, filtersPad);
+  if (bias) f32.set(bias, biasAt / 4);
+  else f32.fill(0, biasAt / 4, biasAt / 4 + p.f);
+  blocks.forEach((params, t) => {
+    const P = params / 4;
+    const s = scratch[t]!;
+    i32.fill(0, P, P + WPARAM_WORDS);
+    i32[P + WPARAM.x] = lanes;
+    i32[P + WPARAM.groupBytes] = p.c * planeBytes;
+    i32[P + WPARAM.planeBytes] = planeBytes;
+    i32[P + WPARAM.rowBytes] = 16 * p.wr;
+    i32[P + WPARAM.channels] = p.c;
+    i32[P + WPARAM.pooledH] = p.pooledH;
+    i32[P + WPARAM.pooledW] = p.pooledW;
+    i32[P + WPARAM.tilesPad] = tilesPad;
+    i32[P + WPARAM.v] = s.v;
+    i32[P + WPARAM.u] = u;
+    i32[P + WPARAM.filtersPad] = filtersPad;
+    i32[P + WPARAM.filters] = p.f;
+    i32[P + WPARAM.m] = s.m;
+    i32[P + WPARAM.tmp] = s.tmp;
+    i32[P + WPARAM.bias] = biasAt;
+    i32[P + WPARAM.values] = valuesAt;
+    i32[P + WPARAM.codes] = codesAt;
+    i32[P + WPARAM.outGroupBytes] = outBytes;
+  });
+  runSplit(w, `wino_fwd_r${spec.r}` as ConvExport, groups, parts, (t) => blocks[t]!, () => undefined);
+  w.fns.from_lanes(valuesAt, valuesOut, groups, p.f * tiles);
+  w.fns.from_lanes(codesAt, codesOut, groups, p.f * tiles);
+  values.set(w.f32.subarray(valuesOut / 4, valuesOut / 4 + values.length));
+  codes.set(w.f32.subarray(codesOut / 4, codesOut / 4 + codes.length));
+  return parts;
+}
+
+/** Where the backward writes; null for a gradient that is not needed. */
+export interface ConvPoolGradOut {
+  x: Float32Array | null;
+  weight: Float32Array | null;
+  bias: Float32Array | null;
+}
+
+/**
+ * Gradients of convPoolReluWasm's layer for the upstream g [N, F, PH, PW], given its values and
+ * codes. Writes (overwrites) the requested outputs; returns the threads that ran, or false (nothing
+ * written) where it does not apply.
+ */
+export function convPoolReluBackwardWasm(
+  g: Float32Array,
+  values: Float32Array,
+  codes: Float32Array,
+  x: Float32Array,
+  weight: Float32Array,
+  geo: ConvPoolGeometry,
+  out: ConvPoolGradOut,
+): number | false {
+  const filters = weight.length / Math.max(1, (geo.inputShape[1] ?? 0) * geo.kernelH * geo.kernelW);
+  const p = plan(geo, filters);
+  const w = p && convWasm();
+  if (!p || !w) return false;
+  const needW = out.weight !== null || out.bias !== null;
+  const needX = out.x !== null;
+  const [rh, rw] = [p.kh + 1, p.kw + 1];
+  const rs = Math.ceil((rh * rw) / 4) * 4;
+  const q = p.pooledH * p.pooledW;
+  const exact = p.f * q;
+  const xPlane = 4 * p.hp * p.wr;
+  const macs = p.n * p.f * q * 4 * p.k;
+  const parts = threadsFor(w, macs, p.n);
+
+  const L = new Layout();
+  const blocks = Array.from({ length: parts }, () => L.take(4 * BPARAM_WORDS));
+  const xPrepared = L.take(4 * p.n * p.c * p.hp * p.wr);
+  const staging = p.pad > 0 ? L.take(4 * x.length) : 0;
+  const gAt = L.take(4 * p.n * exact);
+  const yAt = L.take(4 * p.n * exact);
+  const cAt = L.take(4 * p.n * exact);
+  const wsh = needX ? L.take(4 * p.f * p.c * 4 * rs) : 0;
+  const weights = L.take(4 * weight.length);
+  const dx = needX ? L.take(p.n * p.c * xPlane) : 0;
+  const dxOut = needX && p.pad > 0 ? L.take(4 * p.n * p.c * p.h * p.w) : dx;
+  const scratch = Array.from({ length: parts }, () => ({
+    table: L.take(8 * q * p.f),
+    dwsh: needW ? L.take(4 * p.c * p.f * 4 * rs) : 0,
+    db: L.take(4 * p.f),
+    region: L.take(4 * rs + 16),
+  }));
+  if (!reserve(w, L.size)) return false;
+
+  const { f32, i32 } = w;
+  placeInput(w, x, p, xPrepared, staging);
+  f32.set(g, gAt / 4);
+  f32.set(values, yAt / 4);
+  f32.set(codes, cAt / 4);
+  if (needX) {
+    // Wsh[c][f][d]: filter (f, c) placed at offset (dy, dx) of a region, zeros around it.
+    f32.set(weight, weights / 4);
+    f32.fill(0, wsh / 4, wsh / 4 + p.f * p.c * 4 * rs);
+    w.fns.shift_filters(weights, wsh, p.f, p.c, p.kh, p.kw, rw, 4 * rs);
+    f32.fill(0, dx / 4, dx / 4 + (p.n * p.c * xPlane) / 4);
+  }
+  const zeroScratch = (t: number): void => {
+    const s = scratch[t]!;
+    if (needW) f32.fill(0, s.dwsh / 4, s.dwsh / 4 + p.c * p.f * 4 * rs);
+    f32.fill(0, s.db / 4, s.db / 4 + p.f);
+  };
+  blocks.forEach((params, t) => {
+    const P = params / 4;
+    const s = scratch[t]!;
+    zeroScratch(t);
+    i32.fill(0, P, P + BPARAM_WORDS);
+    i32[P + BPARAM.x] = xPrepared;
+    i32[P + BPARAM.xImage] = p.c * xPlane;
+    i32[P + BPARAM.xPlane] = xPlane;
+    i32[P + BPARAM.xRow] = 4 * p.wr;
+    i32[P + BPARAM.channels] = p.c;
+    i32[P + BPARAM.regionH] = rh;
+    i32[P + BPARAM.regionW] = rw;
+    i32[P + BPARAM.regionBytes] = 4 * rs;
+    i32[P + BPARAM.pooledW] = p.pooledW;
+    i32[P + BPARAM.windows] = q;
+    i32[P + BPARAM.filters] = p.f;
+    i32[P + BPARAM.g] = gAt;
+    i32[P + BPARAM.y] = yAt;
+    i32[P + BPARAM.codes] = cAt;
+    i32[P + BPARAM.table] = s.table;
+    i32[P + BPARAM.needW] = needW ? 1 : 0;
+    i32[P + BPARAM.dwsh] = s.dwsh;
+    i32[P + BPARAM.db] = s.db;
+    i32[P + BPARAM.needX] = needX ? 1 : 0;
+    i32[P + BPARAM.wsh] = wsh;
+    i32[P + BPARAM.dx] = dx;
+    i32[P + BPARAM.dxImage] = p.c * xPlane;
+    i32[P + BPARAM.dxPlane] = xPlane;
+    i32[P + BPARAM.dxRow] = 4 * p.wr;
+    i32[P + BPARAM.scratch] = s.region;
+  });
+  const fixed = (FIXED_REGION_VECTORS as readonly number[]).includes(rs / 4);
+  runSplit(w, fixed ? (`cpr_bwd_r${rs / 4}` as ConvExport) : 'cpr_bwd', p.n, parts, (t) => blocks[t]!, zeroScratch);
+
+  if (out.weight) {
+    // dW[f][c][kh][kw] = Σ_threads Σ_d dWsh[c][f][d][(dy + kh)·rw + dx + kw], summed in the weights' place.
+    f32.fill(0, weights / 4, weights / 4 + weight.length);
+    for (const s of scratch) w.fns.gather_dw(s.dwsh, weights, p.f, p.c, p.kh, p.kw, rw, 4 * rs);
+    out.weight.set(f32.subarray(weights / 4, weights / 4 + weight.length));
+  }
+  if (out.bias) {
+    for (let fi = 0; fi < p.f; fi++) {
+      let s = 0;
+      for (let t = 0; t < parts; t++) s += f32[scratch[t]!.db / 4 + fi]!;
+      out.bias[fi] = s;
+    }
+  }
+  if (out.x) {
+    if (p.pad > 0) w.fns.copy_planes(dx + 4 * (p.pad * p.wr + p.pad), xPlane, 4 * p.wr, dxOut, 4 * p.h * p.w, 4 * p.w, p.n * p.c, p.h, 4 * p.w);
+    out.x.set(w.f32.subarray(dxOut / 4, dxOut / 4 + p.n * p.c * p.h * p.w));
+  }
+  return parts;
+}
+
+export { CONV_PARALLEL_MIN_MACS, convWasmAvailable, shutdownConvWorkers } from '../../kernels/cpu/conv-wasm-runtime.js';
