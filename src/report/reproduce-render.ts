@@ -127,14 +127,19 @@ function verdictLines(summary: ReproduceSummary): string[] {
     });
 }
 
-/** Synthetic: one table group per (task count, regime); real data: one per dataset (the regime is in each row's label). */
-/** A DSelect-k result whose gates use more than k experts is not a sparse gate's result: say so. */
+/** A DSelect-k result whose gates use more than k experts is not (wholly) a sparse gate's result: say so. */
 function sparsityCaveat(c: CellSummary): string {
   const binary = c.binarySelectorFraction;
-  if (c.cell.k === null || !binary || binary.n === 0 || c.activeExperts.mean <= c.cell.k + 1e-9) return '';
-  return ` Its gates were not sparse at the kept (best-validation) epoch: ${c.activeExperts.mean.toFixed(1)} experts active per task for k = ${c.cell.k}, ${(100 * binary.mean).toFixed(0)}% of the selectors one-hot — this is a dense gate's result.`;
+  if (c.cell.k === null || !binary || binary.n === 0) return '';
+  const active = c.activeExperts.mean;
+  // Within 5% of k: a handful of selectors still blend two experts; the result is a sparse gate's.
+  if (active <= c.cell.k * 1.05) return '';
+  const detail = `${active.toFixed(2)} experts active per task for k = ${c.cell.k}, ${(100 * binary.mean).toFixed(0)}% of the selectors one-hot`;
+  if (binary.mean >= 0.5) return ` Its gates were only partly sparse at the kept (best-validation) epoch: ${detail}.`;
+  return ` Its gates were not sparse at the kept (best-validation) epoch: ${detail} — this is a dense gate's result.`;
 }
 
+/** Synthetic: one table group per (task count, regime); real data: one per dataset (the regime is in each row's label). */
 function groupKey(c: Cell): string {
   return c.dataset === 'synthetic' ? `${c.dataset}|${c.tasks}|${c.regime}` : c.dataset;
 }
