@@ -141,7 +141,7 @@ describe('dselect-k predict and export', () => {
 
 describe('command-line plumbing', () => {
   it('exits quietly (status 0, nothing on stderr) when the reader of its output goes away: dselect-k … | head -1', () => {
-    for (const command of [`gradcheck --list`, `compare --tasks 2 --input-dim 4 --train-size 40 --val-size 10 --test-size 10 --experts 2 --k 1 --expert-hidden 4 --expert-output 2 --tower-hidden none --epochs 1 --seeds 1 --gates topk,softmax --out runs/pipe -q`]) {
+    for (const command of [`gradcheck --list`, `compare --tasks 2 --input-dim 4 --train-size 40 --val-size 10 --test-size 10 --experts 2 --k 1 --expert-hidden 4 --expert-output 2 --tower-hidden none --epochs 1 --seeds 1 --gates top-k-per-example,softmax-per-example --out runs/pipe -q`]) {
       const r = spawnSync('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${main}" ${command} | head -1`], { encoding: 'utf8', cwd: work, timeout: 110_000 });
       expect(r.status, `${command}: ${r.stderr}`).toBe(0);
       expect(r.stderr, command).toBe('');

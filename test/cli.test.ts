@@ -92,6 +92,9 @@ describe('dselect-k --help', () => {
     [['train'], 'Usage: dselect-k train [options]'],
     [['compare'], 'Usage: dselect-k compare [options]'],
     [['gradcheck'], 'Usage: dselect-k gradcheck [options]'],
+    [['reproduce'], 'Usage: dselect-k reproduce [options] [command]'],
+    [['reproduce', 'synthetic'], 'Usage: dselect-k reproduce synthetic [options]'],
+    [['reproduce', 'multi-fashion'], 'Usage: dselect-k reproduce multi-fashion [options]'],
   ])('%j --help', (args, usage) => {
     const r = cli([...args, '--help']);
     expect(r.status).toBe(0);
@@ -106,7 +109,9 @@ describe('dselect-k --help', () => {
     }
     const compare = cli(['compare', '--help']).stdout;
     expect(compare).toContain('--seeds');
-    expect(compare).toContain('dselect-k-static,dselect-k-per-example,topk,noisy-topk,softmax');
+    expect(compare).toContain('dselect-k-static,top-k-static,softmax-static,dselect-k-per-example,top-k-per-example,noisy-top-k,softmax-per-example');
+    const reproduce = cli(['reproduce', 'synthetic', '--help']).stdout;
+    for (const flag of ['--quick', '--out', '--tasks', '--k', '--regimes', '--trials', '--seeds', '--max-epochs', '--patience', '--time-limit', '--max-runs', '--report-only']) expect(reproduce).toContain(flag);
   });
 });
 
@@ -117,13 +122,15 @@ describe('bad input', () => {
     [['train', '--epoch', '3'], /unknown option '--epoch' \(Did you mean --epochs\?\)/],
     [['train', '--experts', 'abc'], /--experts <n>.*'abc' is invalid.*expected an integer/],
     [['train', '--lr', '-1'], /--lr <rate>.*must be > 0/],
-    [['train', '--gate', 'magic'], /--gate <kind>.*'magic' is invalid.*dselect-k, softmax, topk, noisy-topk/],
+    [['train', '--gate', 'magic'], /--gate <kind>.*'magic' is invalid.*dselect-k, softmax, top-k, noisy-top-k/],
     [['train', '--k', '9', '--experts', '4'], /--k must be in \[1, --experts = 4\] for the dselect-k gate, got 9/],
     [['train', '--entropy-schedule', 'sometimes'], /--entropy-schedule: .*cannot parse 'sometimes'/],
-    [['train', '--gate', 'topk', '--static'], /the topk gate is per-example only/],
+    [['train', '--gate', 'noisy-top-k', '--static'], /the noisy-top-k gate is per-example only/],
     [['train', '--dataset', 'imagenet'], /unknown dataset 'imagenet' \(available: synthetic/],
     [['train', '--tasks', '3', '--groups', '5'], /numGroups \(5\) exceeds numTasks \(3\)/],
-    [['compare', '--gates', 'topk,lasso'], /unknown value 'lasso'/],
+    [['compare', '--gates', 'top-k-static,lasso'], /unknown value 'lasso'/],
+    [['reproduce', 'synthetic', '--quick', '--k', '9'], /--k 9 exceeds the protocol's 4 experts/],
+    [['reproduce', 'synthetic', '--regimes', 'dynamic'], /unknown value 'dynamic'/],
     [['gradcheck', '--filter', 'no-such-case-anywhere'], /no case matches --filter 'no-such-case-anywhere'/],
   ])('%j', (args, pattern) => {
     expectUserError(cli(args), pattern);
@@ -155,7 +162,24 @@ describe('dselect-k train', () => {
     expect(meta.config.model.gate).toBe('dselect-k');
   });
 
-  it.each([['dselect-k', '--per-example'], ['noisy-topk', '--per-example']])('--resume continues exactly: 2 epochs = 1 + resume 1 (%s)', (gate, mode) => {
+  it('names gates as the library does, and still accepts the old spellings with a deprecation notice', () => {
+    const out = join(work, 'train-static-top-k');
+    const r = cli(['train', ...TINY.filter((a) => a !== '-q'), '--gate', 'top-k', '--static', '--epochs', '1', '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/gate top-k \(static, k = 2\)/);
+    const config = (readCheckpoint(out).meta as { config: { model: { gate: string; perExample: boolean } } }).config.model;
+    expect([config.gate, config.perExample]).toEqual(['top-k', false]);
+    const old = cli(['train', ...TINY.filter((a) => a !== '-q'), '--gate', 'topk', '--epochs', '1', '--out', join(work, 'train-old-name')]);
+    expect(old.status, old.stderr).toBe(0);
+    expect(old.stderr).toBe('dselect-k: warning: --gate topk is deprecated; use --gate top-k\n');
+    expect(old.stdout).toMatch(/gate top-k \(per-example, k = 2\)/);
+    const compare = cli(['compare', ...TINY, '--epochs', '1', '--seeds', '1', '--gates', 'noisy-topk', '--out', join(work, 'compare-old-name')]);
+    expect(compare.status, compare.stderr).toBe(0);
+    expect(compare.stderr).toBe("dselect-k: warning: 'noisy-topk' in --gates is deprecated; use 'noisy-top-k'\n");
+  });
+
+  it.each([['dselect-k', '--per-example'], ['noisy-top-k', '--per-example']])('--resume continues exactly: 2 epochs = 1 + resume 1 (%s)', (gate, mode) => {
     const straight = join(work, `straight-${gate}`);
     const split = join(work, `split-${gate}`);
     const args = [...TINY, '--gate', gate, mode, '--seed', '3'];
@@ -190,55 +214,124 @@ describe('dselect-k train', () => {
 });
 
 describe('dselect-k compare', () => {
-  it('compares every gate over seeds and writes a readable report folder', () => {
+  it('compares every gate in both regimes over seeds and writes a readable report folder', () => {
     const out = join(work, 'report');
     const r = cli(['compare', ...TINY.filter((a) => a !== '-q'), '--epochs', '2', '--seeds', '2', '--out', out]);
     expect(r.status, r.stderr).toBe(0);
-    for (const label of ['DSelect-k (static)', 'DSelect-k (per-example)', 'Top-k', 'Noisy Top-k', 'Softmax (MMoE)']) expect(r.stdout).toContain(label);
-    expect(r.stdout).toMatch(/p vs Top-k/);
-    expect(r.stdout).toMatch(/\[10\/10\] Softmax \(MMoE\), seed 1/);
+    const labels = ['DSelect-k (static)', 'Top-k (static)', 'Softmax (static)', 'DSelect-k (per-example)', 'Top-k (per-example)', 'Noisy Top-k (per-example)', 'Softmax (per-example, MMoE)'];
+    for (const label of labels) expect(r.stdout).toContain(label);
+    expect(r.stdout).toMatch(/p vs Top-k \(same regime\)/);
+    expect(r.stdout).toMatch(/\[14\/14\] Softmax \(per-example, MMoE\), seed 1/);
     expect(readdirSync(out).sort()).toEqual([
       'heatmap-dselect-k-per-example.svg',
       'heatmap-dselect-k-static.svg',
-      'heatmap-noisy-topk.svg',
-      'heatmap-softmax.svg',
-      'heatmap-topk.svg',
+      'heatmap-noisy-top-k.svg',
+      'heatmap-softmax-per-example.svg',
+      'heatmap-softmax-static.svg',
+      'heatmap-top-k-per-example.svg',
+      'heatmap-top-k-static.svg',
       'loss-curves.svg',
       'report.md',
       'results.json',
     ]);
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as CompareResults;
-    expect(results.variants).toHaveLength(5);
+    expect(results.variants.map((v) => [v.id, v.regime])).toEqual([
+      ['dselect-k-static', 'static'],
+      ['top-k-static', 'static'],
+      ['softmax-static', 'static'],
+      ['dselect-k-per-example', 'per-example'],
+      ['top-k-per-example', 'per-example'],
+      ['noisy-top-k', 'per-example'],
+      ['softmax-per-example', 'per-example'],
+    ]);
     for (const v of results.variants) {
       expect(v.runs).toHaveLength(2);
       expect(v.runs[0]!.history).toHaveLength(2);
       expect(v.perTask).toHaveLength(4);
+      expect(v.perTaskCi).toHaveLength(4);
       expect(v.selection.n).toBe(2);
     }
-    // The significance result is Welch's test of this variant's per-seed metrics against the baseline's,
+    // Each gate is tested against Top-k of its own regime.
+    const baselineOf = (id: string): string | null => results.variants.find((v) => v.id === id)!.versusBaseline?.baseline ?? null;
+    expect(['dselect-k-static', 'softmax-static', 'dselect-k-per-example', 'noisy-top-k', 'softmax-per-example', 'top-k-static'].map(baselineOf)).toEqual([
+      'top-k-static',
+      'top-k-static',
+      'top-k-per-example',
+      'top-k-per-example',
+      'top-k-per-example',
+      null,
+    ]);
+    expect(results.baselines).toEqual({ static: 'top-k-static', 'per-example': 'top-k-per-example' });
+    // The significance result is Welch's test of this variant's per-seed metrics against its baseline's,
     // recomputed here from scratch from the runs in results.json.
-    expect(results.baseline).toBe('topk');
-    const baseline = results.variants.find((v) => v.id === results.baseline)!;
-    expect(baseline.versusBaseline).toBeNull();
-    for (const v of results.variants.filter((x) => x.id !== results.baseline)) {
+    for (const v of results.variants.filter((x) => x.versusBaseline !== null)) {
+      const baseline = results.variants.find((x) => x.id === v.versusBaseline!.baseline)!;
+      expect(baseline.versusBaseline).toBeNull();
       const expected = welchFromScratch(v.runs.map(overallMetric), baseline.runs.map(overallMetric));
-      const got = v.versusBaseline!.overall!;
+      const got = v.versusBaseline!.overall.welch!;
       expect(got.meanDifference, v.id).toBeCloseTo(expected.meanDifference, 12);
       expect(got.t, v.id).toBeCloseTo(expected.t, 9);
       expect(got.df, v.id).toBeCloseTo(expected.df, 9);
       expect(Math.abs(got.p - expected.p), `${v.id}: p ${got.p} vs ${expected.p}`).toBeLessThanOrEqual(1e-6 * expected.p + 1e-12);
     }
     // Top-k uses exactly k experts per example; the dense softmax gate all of them
-    expect(results.variants.find((v) => v.id === 'topk')!.activeExperts.mean).toBe(2);
-    const softmax = results.variants.find((v) => v.id === 'softmax')!;
-    expect(softmax.activeExperts.mean).toBe(4);
+    expect(results.variants.find((v) => v.id === 'top-k-per-example')!.activeExperts.mean).toBe(2);
+    expect(results.variants.find((v) => v.id === 'top-k-static')!.activeExperts.mean).toBe(2);
+    expect(results.variants.find((v) => v.id === 'softmax-per-example')!.activeExperts.mean).toBe(4);
+    expect(results.provenance!.nodeVersion).toBe(process.version);
+    expect(results.provenance!.machine.cores).toBeGreaterThan(0);
     const loss = readFileSync(join(out, 'loss-curves.svg'), 'utf8');
     parseXml(loss);
-    expect(countMarkItems(loss, 'curve-line')).toBe(10);
+    expect(countMarkItems(loss, 'curve-line')).toBe(14);
     const heat = readFileSync(join(out, 'heatmap-dselect-k-static.svg'), 'utf8');
     parseXml(heat);
     expect(countMarkItems(heat, 'heat-cells')).toBe(4 * 4);
-    expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('## Significance against Top-k');
+    const md = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(md).toContain('## Significance against Top-k of the same regime');
+    expect(md).toMatch(/\*\*Provenance\*\*: dselect-k 0\.0\.0-test, Node v\d+/);
+  });
+});
+
+describe('dselect-k reproduce', () => {
+  it('synthetic --quick: runs the protocol into a ledger, continues it, and rebuilds the report from it', () => {
+    const out = join(work, 'reproduce-synthetic');
+    const first = cli(['reproduce', 'synthetic', '--quick', '--tasks', '4', '--k', '1', '--max-runs', '5', '--out', out]);
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/3 cells, 12 runs planned/);
+    expect(first.stdout).toMatch(/5 run\(s\) finished in this session; 5 of 12 done \(stopped: max-runs/);
+    const rest = cli(['reproduce', 'synthetic', '--quick', '--tasks', '4', '--k', '1', '--out', out]);
+    expect(rest.status, rest.stderr).toBe(0);
+    expect(rest.stdout).toMatch(/7 run\(s\) finished in this session; 12 of 12 done\n/);
+    const lines = readFileSync(join(out, 'ledger.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { kind: string });
+    expect(lines[0]!.kind).toBe('protocol');
+    expect(lines.filter((l) => l.kind === 'result')).toHaveLength(12);
+    expect(lines.filter((l) => l.kind === 'session')).toHaveLength(2);
+    const report = readFileSync(join(out, 'report.md'), 'utf8');
+    rmSync(join(out, 'report.md'));
+    const rebuilt = cli(['reproduce', 'synthetic', '--quick', '--out', out, '--report-only']);
+    expect(rebuilt.status, rebuilt.stderr).toBe(0);
+    expect(rebuilt.stdout).toMatch(/report rebuilt from 12 finished runs/);
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).toBe(report);
+    expect(report).toMatch(/selection NMI/);
+    expect(report).toMatch(/selection quality \(ours\)/);
+    expectUserError(cli(['reproduce', 'synthetic', '--quick', '--tasks', '4', '--patience', '3', '--out', out]), /written under a different protocol: patience = 2 \(now 3\)/);
+  });
+
+  it('multi-fashion --quick: COMET pairing, CNN experts, static DSelect-k vs static Top-k vs MMoE, sparse inference timed', () => {
+    const out = join(work, 'reproduce-fashion');
+    const r = cli(['reproduce', 'multi-fashion', '--quick', '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/3 run\(s\) finished in this session; 3 of 3 done/);
+    const records = readFileSync(join(out, 'ledger.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { kind: string; id?: string; inference?: { expertsEvaluated: number; numExperts: number } | null; test?: { metric: string } });
+    expect(records.filter((x) => x.kind === 'epoch').length).toBe(3 * 2);
+    const results = records.filter((x) => x.kind === 'result');
+    expect(results.map((x) => x.id)).toEqual(['multi-fashion/static/dselect-k/seed-0', 'multi-fashion/static/top-k/seed-0', 'multi-fashion/per-example/softmax/seed-0']);
+    expect(results.every((x) => x.test!.metric === 'accuracy' && x.inference!.numExperts === 4)).toBe(true);
+    // Static Top-k with k = 2 of 4 experts and 2 tasks: at most 4, the softmax gate all 4.
+    expect(results[2]!.inference!.expertsEvaluated).toBe(4);
+    const report = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(report).toContain('## Sparse inference');
+    expect(report).toContain('different protocol, not comparable');
   });
 });
 

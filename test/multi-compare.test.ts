@@ -124,13 +124,13 @@ describe('the command line on image data (in process, tiny settings)', () => {
   it('compare --dataset multi-mnist writes the same report as on synthetic data', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dsk-multi-compare-'));
     try {
-      const r = await run(['compare', '--dataset', 'multi-mnist', '--train-size', '32', '--val-size', '8', '--test-size', '16', '--experts', '4', '--k', '2', '--epochs', '1', '--batch-size', '16', '--seeds', '1', '--gates', 'topk,dselect-k-static', '-q', '--out', dir]);
+      const r = await run(['compare', '--dataset', 'multi-mnist', '--train-size', '32', '--val-size', '8', '--test-size', '16', '--experts', '4', '--k', '2', '--epochs', '1', '--batch-size', '16', '--seeds', '1', '--gates', 'top-k-static,dselect-k-static', '-q', '--out', dir]);
       expect(r.code, r.err).toBe(0);
       const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { dataset: { name: string; tasks: { metric: string }[] }; variants: { id: string }[] };
       expect(results.dataset.name).toBe('multi-mnist');
       expect(results.dataset.tasks.map((t) => t.metric)).toEqual(['accuracy', 'accuracy']);
-      expect(results.variants.map((v) => v.id)).toEqual(['dselect-k-static', 'topk']);
-      expect(readdirSync(dir).sort()).toEqual(['heatmap-dselect-k-static.svg', 'heatmap-topk.svg', 'loss-curves.svg', 'report.md', 'results.json']);
+      expect(results.variants.map((v) => v.id)).toEqual(['dselect-k-static', 'top-k-static']);
+      expect(readdirSync(dir).sort()).toEqual(['heatmap-dselect-k-static.svg', 'heatmap-top-k-static.svg', 'loss-curves.svg', 'report.md', 'results.json']);
       expect(r.out).toMatch(/test accuracy/i);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -74,17 +74,18 @@ function compareResults(): CompareResults {
     selection: null,
     trainSeconds: 1,
   });
-  const variants = ['softmax', 'topk'].map((id) => ({ id, label: id, runs: [0, 1].map((s) => run(id, s)) }));
+  const variants = ['softmax-per-example', 'top-k-per-example'].map((id) => ({ id, label: id, regime: 'per-example' as const, runs: [0, 1].map((s) => run(id, s)) }));
   return {
     tool: 'dselect-k compare',
     createdAt: '2024-01-01T00:00:00.000Z',
     command: 'dselect-k compare',
+    provenance: null,
     dataset: { name: 'synthetic', description: 'test', tasks: [0, 1, 2, 3].map((t) => ({ name: `task${t}`, metric: 'mse' as const, group: null })), sizes: { train: 10, val: 5, test: 5 }, details: {} },
     settings: { experts: 3, k: 1 },
     overallMetric: 'test MSE (mean over tasks)',
     lowerIsBetter: true,
-    baseline: 'topk',
-    variants: summariseVariants(variants, 4, 'topk'),
+    baselines: { 'per-example': 'top-k-per-example' },
+    variants: summariseVariants(variants, 4, { 'per-example': 'top-k-per-example' }),
   };
 }
 

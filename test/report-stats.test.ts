@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { logGamma, regularizedIncompleteBeta, studentTCdf, summarise, welchTTest } from '../src/report/stats.js';
-import { expertSelectionQuality } from '../src/report/selection.js';
+import { confidenceInterval, holmAdjust, logGamma, regularizedIncompleteBeta, studentTCdf, studentTQuantile, summarise, welchTTest } from '../src/report/stats.js';
+import { expertSelectionQuality, selectionNmi } from '../src/report/selection.js';
 
 describe('regularised incomplete beta and the t distribution', () => {
   it('matches closed forms', () => {
@@ -96,5 +96,58 @@ describe('expert-selection quality', () => {
   it('needs pairs inside and across groups, and consistent shapes', () => {
     expect(expertSelectionQuality([[1, 0], [0, 1]], [0, 1])).toBeNull();
     expect(() => expertSelectionQuality([[1, 0]], [0, 1])).toThrow(/1 weight rows but 2 group labels/);
+  });
+});
+
+describe('confidence intervals and multiple comparisons', () => {
+  it("Student's t quantiles match tables and invert the CDF", () => {
+    expect(studentTQuantile(0.975, 1)).toBeCloseTo(12.706204736174707, 9);
+    expect(studentTQuantile(0.975, 2)).toBeCloseTo(4.302652729911275, 9);
+    expect(studentTQuantile(0.975, 4)).toBeCloseTo(2.7764451051977987, 9);
+    expect(studentTQuantile(0.975, 9)).toBeCloseTo(2.2621571627982, 9);
+    expect(studentTQuantile(0.975, 29)).toBeCloseTo(2.045229642132703, 9);
+    expect(studentTQuantile(0.025, 9)).toBeCloseTo(-2.2621571627982, 9);
+    expect(studentTQuantile(0.5, 3)).toBe(0);
+    for (const [p, df] of [[0.9, 3.5], [0.999, 12], [0.6, 1.5]] as const) expect(studentTCdf(studentTQuantile(p, df), df)).toBeCloseTo(p, 12);
+    expect(() => studentTQuantile(1, 3)).toThrow(/p must be in \(0, 1\), got 1/);
+  });
+
+  it('95% CI of the mean: t_{0.975, n−1} · s / √n, undefined for one value', () => {
+    const ci = confidenceInterval([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(ci.mean).toBe(5.5);
+    expect(ci.halfWidth).toBeCloseTo((2.2621571627982 * Math.sqrt(110 / 12)) / Math.sqrt(10), 10);
+    expect(confidenceInterval([3]).halfWidth).toBeNaN();
+  });
+
+  it("Holm's step-down adjustment (as statsmodels' multipletests 'holm')", () => {
+    const adjusted = holmAdjust([0.01, 0.04, 0.03, 0.005]);
+    [0.03, 0.06, 0.06, 0.02].forEach((v, i) => expect(adjusted[i]).toBeCloseTo(v, 15));
+    expect(holmAdjust([null, 0.01, 0.02])).toEqual([null, 0.02, 0.02]);
+    expect(holmAdjust([0.6, 0.9])).toEqual([1, 1]);
+    expect(holmAdjust([])).toEqual([]);
+  });
+});
+
+describe('selection NMI (the reproduce protocol\'s selection metric)', () => {
+  const oneHot = (experts: number[], n: number): number[][] => experts.map((e) => Array.from({ length: n }, (_, j) => (j === e ? 1 : 0)));
+  it("equals scikit-learn's normalized_mutual_info_score when each task selects one expert", () => {
+    expect(selectionNmi(oneHot([0, 0, 1, 1], 3), [0, 0, 1, 1])).toBeCloseTo(1, 14);
+    expect(selectionNmi(oneHot([0, 1, 0, 1], 3), [0, 0, 1, 1])).toBeCloseTo(0, 14);
+    // The group is determined by the expert, not the other way round: 2 ln 2 / (ln 2 + 1.5 ln 2) = 0.8.
+    expect(selectionNmi(oneHot([0, 0, 1, 2], 3), [0, 0, 1, 1])).toBeCloseTo(0.8, 14);
+    // Group labels and expert ids are arbitrary names.
+    expect(selectionNmi(oneHot([2, 2, 0, 0], 3), [7, 7, 3, 3])).toBeCloseTo(1, 14);
+  });
+
+  it('reads soft profiles as distributions over experts, normalised per task', () => {
+    // Every task spreads its weight the same way: the expert says nothing about the group.
+    expect(selectionNmi([[0.5, 0.5], [0.5, 0.5], [0.5, 0.5], [0.5, 0.5]], [0, 0, 1, 1])).toBeCloseTo(0, 14);
+    // Two experts per group, disjoint across groups: I = H(G) = ln 2, H(E) = ln 4.
+    const twoEach = [[0.5, 0.5, 0, 0], [0.25, 0.75, 0, 0], [0, 0, 0.6, 0.4], [0, 0, 0.4, 0.6]];
+    const pe = [0.1875, 0.3125, 0.25, 0.25];
+    const he = -pe.reduce((a, p) => a + p * Math.log(p), 0);
+    expect(selectionNmi(twoEach, [0, 0, 1, 1])).toBeCloseTo(Math.log(2) / ((Math.log(2) + he) / 2), 12);
+    expect(selectionNmi([[2, 2], [4, 4]], [0, 0])).toBeNull();
+    expect(() => selectionNmi([[0, 0], [1, 0]], [0, 1])).toThrow(/task 0 has no positive gate weight/);
   });
 });

@@ -15,6 +15,9 @@ import { MoE } from '../moe/moe-layer.js';
 import { NoisyTopKGate } from '../moe/noisy-top-k-gate.js';
 import { SoftmaxGate } from '../moe/softmax-gate.js';
 import { TopKGate } from '../moe/top-k-gate.js';
+import { StackedMMoE } from '../moe/stacked-mmoe.js';
+import type { StaticGateBankSpec } from '../moe/static-gate-bank.js';
+import { stackedMseLosses } from '../moe/train/dataset.js';
 import { Activation } from '../nn/activation-layer.js';
 import { Dropout } from '../nn/dropout.js';
 import { Embedding } from '../nn/embedding.js';
@@ -95,6 +98,51 @@ function gateCase(name: string, makeGate: (rng: Rng) => Gate, opts: { rows?: num
         const { weights, regularization } = gate.forward(input!);
         const projected = project(weights, 31);
         return regularization ? add(projected, regularization) : projected;
+      },
+    };
+  });
+}
+
+/** MMoE with static Top-k (2 of 4) or static softmax gates, MLP experts and towers: the training loss. */
+function staticBaselineMMoECase(name: string, kind: 'top-k' | 'softmax'): ModuleGradcheckCase {
+  return moduleCase(name, () => {
+    const rng = new Rng(kind === 'top-k' ? 43 : 44);
+    const experts = Array.from({ length: 4 }, () => new MLP({ inputDim: 3, hidden: [3], outputDim: 2, activation: 'tanh', rng, dtype: 'float64' }));
+    const gates = [0, 1].map(() => (kind === 'top-k' ? new TopKGate({ numExperts: 4, k: 2, perExample: false, rng, dtype: 'float64' }) : new SoftmaxGate({ numExperts: 4, perExample: false, rng, dtype: 'float64' })));
+    const towers = [0, 1].map(() => new Linear(2, 1, { rng, dtype: 'float64' }));
+    const model = new MMoE({ experts, gates, towers });
+    // Logits far apart (no near-ties for the top-k choice); task 1 never uses experts 0 and 3.
+    setParameter(model, 'gates.0.alpha', [0.4, -0.3, 0.9, 0.1]);
+    setParameter(model, 'gates.1.alpha', [-0.5, 0.7, 0.2, -0.8]);
+    const targets = [randn([6, 1], { ...F64, rng: new Rng(17) }), randn([6, 1], { ...F64, rng: new Rng(18) })];
+    return {
+      module: model,
+      data: x(6, 3, 19),
+      run: (input) => {
+        model.train();
+        const { outputs } = model.forward(input!);
+        return add(mseLoss(outputs[0]!, targets[0]!), mseLoss(outputs[1]!, targets[1]!));
+      },
+    };
+  });
+}
+
+/** StackedMMoE (gates and towers stacked over 3 tasks): the training loss through the stacked-loss path of fit. */
+function stackedMMoECase(name: string, gate: StaticGateBankSpec, numExperts: number, prepare: (m: StackedMMoE) => void): ModuleGradcheckCase {
+  return moduleCase(name, () => {
+    // tanh experts: away from ReLU kinks (an all-zero hidden row would put a zero-bias ReLU output exactly at 0).
+    const expertFactory = (_: number, rng: Rng): MLP => new MLP({ inputDim: 3, hidden: [3], outputDim: 2, activation: 'tanh', outputActivation: 'tanh', rng, dtype: 'float64' });
+    const model = new StackedMMoE({ inputDim: 3, numTasks: 3, numExperts, gate, expertFactory, expertOutputDim: 2, towerHidden: [2], seed: 61, dtype: 'float64' });
+    prepare(model);
+    const targets = randn([5, 3], { ...F64, rng: new Rng(62) });
+    return {
+      module: model,
+      data: x(5, 3, 63),
+      run: (input) => {
+        model.train();
+        const out = model.forward(input!);
+        const loss = sum(stackedMseLosses(out.stackedOutputs!, targets));
+        return out.regularization ? add(loss, out.regularization) : loss;
       },
     };
   });
@@ -206,6 +254,10 @@ export const modelGradcheckCases: readonly GradcheckCase[] = [
   gateCase('SoftmaxGate (per example)', (rng) => new SoftmaxGate({ numExperts: 4, inputDim: 3, rng, dtype: 'float64' }), { inputDim: 3 }),
   gateCase('SoftmaxGate (static)', (rng) => new SoftmaxGate({ numExperts: 4, perExample: false, rng, dtype: 'float64' }), { inputDim: 3 }),
   gateCase('TopKGate (k = 2 of 5)', (rng) => new TopKGate({ numExperts: 5, inputDim: 3, k: 2, rng, dtype: 'float64' }), { inputDim: 3 }),
+  gateCase('TopKGate (static, k = 2 of 5)', (rng) => new TopKGate({ numExperts: 5, k: 2, perExample: false, rng, dtype: 'float64' }), {
+    inputDim: 3,
+    prepare: (g) => setParameter(g, 'alpha', [0.3, -0.2, 0.8, 0.05, -0.6]),
+  }),
   gateCase(
     'NoisyTopKGate (k = 2 of 5, training: noise and load balancing)',
     (rng) => new NoisyTopKGate({ numExperts: 5, inputDim: 3, k: 2, balanceWeight: 1, rng, dtype: 'float64' }),
@@ -235,4 +287,14 @@ export const modelGradcheckCases: readonly GradcheckCase[] = [
   // 5 experts (not a power of 2): the reachability penalty is part of the loss too.
   mmoeCase('MMoE, static DSelect-k gates (2 tasks, 5 experts, k = 2, training loss)', false, 5),
   mmoeCase('MMoE, per-example DSelect-k gates (2 tasks, 4 experts, k = 2, training loss)', true, 4),
+  staticBaselineMMoECase('MMoE, static Top-k gates (2 tasks, 4 experts, k = 2, training loss)', 'top-k'),
+  staticBaselineMMoECase('MMoE, static softmax gates (2 tasks, 4 experts, training loss)', 'softmax'),
+  // 5 experts: the reachability penalty joins the entropy; some bits saturated, so expert 4… may be skipped.
+  stackedMMoECase('StackedMMoE, static DSelect-k (3 tasks, 5 experts, k = 2, entropy + reachability)', { type: 'dselect-k', k: 2, gamma: 1, entropyWeight: 0.2 }, 5, (m) =>
+    setParameter(m, 'gates.z', [0.71, -0.9, 0.13, -0.2, 0.64, 0.58, -0.83, 0.92, 0.05, 0.27, -0.66, 0.19, 0.31, -0.12, 0.44, 0.08, -0.27, 0.36]),
+  ),
+  stackedMMoECase('StackedMMoE, static Top-k (3 tasks, 4 experts, k = 2)', { type: 'top-k', k: 2 }, 4, (m) =>
+    setParameter(m, 'gates.alpha', [0.4, -0.3, 0.9, 0.1, -0.5, 0.7, 0.2, -0.8, 0.6, 0.35, -0.4, -0.1]),
+  ),
+  stackedMMoECase('StackedMMoE, static softmax (3 tasks, 4 experts)', { type: 'softmax' }, 4, () => {}),
 ];

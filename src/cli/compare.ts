@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { runCompare, VARIANT_IDS } from '../experiments/compare.js';
+import { DEPRECATED_VARIANT_IDS, runCompare, VARIANT_IDS } from '../experiments/compare.js';
 import { selectBackend } from '../experiments/experiment.js';
 import { PLOTS_UNAVAILABLE } from '../report/plots.js';
 import { renderText } from '../report/render.js';
@@ -11,7 +11,7 @@ import { createProgress, progressEnabled } from './progress.js';
 import { guardRun } from './run-guard.js';
 import { configFromOptions, testBatchDelay } from './train.js';
 
-export { VARIANT_IDS };
+export { DEPRECATED_VARIANT_IDS, VARIANT_IDS };
 
 export async function runCompareCommand(opts: Record<string, unknown>, print: (line: string) => void): Promise<number> {
   const quiet = opts['quiet'] === true;

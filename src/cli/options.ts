@@ -42,9 +42,19 @@ export function widthsArg(value: string): number[] {
   });
 }
 
-export function listArg(allowed: readonly string[]): (value: string) => string[] {
+/** Comma-separated values from `allowed`; `renamed` maps deprecated spellings to current ones (with a notice). */
+export function listArg(allowed: readonly string[], renamed: Readonly<Record<string, string>> = {}, flag = 'the list'): (value: string) => string[] {
   return (value) => {
-    const items = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    const items = value
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0)
+      .map((item) => {
+        const current = renamed[item];
+        if (current === undefined) return item;
+        deprecationNotice(`'${item}' in ${flag} is deprecated; use '${current}'`);
+        return current;
+      });
     if (items.length === 0) throw new InvalidArgumentError(`expected a comma-separated list of ${allowed.join(', ')}.`);
     for (const item of items) {
       if (!allowed.includes(item)) throw new InvalidArgumentError(`unknown value '${item}' (allowed: ${allowed.join(', ')}).`);
@@ -84,6 +94,27 @@ export function addImageTrainingOptions(cmd: Command, defaultOut: string): Comma
     .option('--seed <n>', 'seed of data sampling, initialisation, shuffling and gate noise', integerArg(0), 0)
     .option('--out <dir>', 'report folder', pathArg, defaultOut)
     .option('-q, --quiet', 'no progress bar');
+}
+
+/** A notice on stderr for a spelling that still works but will go away. */
+export function deprecationNotice(message: string): void {
+  process.stderr.write(`dselect-k: warning: ${message}\n`);
+}
+
+/**
+ * A gate name: the library's spelling (`dselect-k`, `softmax`, `top-k`, `noisy-top-k`), or an earlier
+ * command-line spelling (`topk`, `noisy-topk`) accepted with a deprecation notice.
+ */
+export function gateKindArg(flag: string, kinds: readonly string[], deprecated: Readonly<Record<string, string>>): (value: string) => string {
+  return (value) => {
+    if (kinds.includes(value)) return value;
+    const renamed = deprecated[value];
+    if (renamed !== undefined) {
+      deprecationNotice(`${flag} ${value} is deprecated; use ${flag} ${renamed}`);
+      return renamed;
+    }
+    throw new InvalidArgumentError(`Allowed choices are ${kinds.join(', ')}.`);
+  };
 }
 
 /** Comma-separated names, each non-empty and listed once (column names). */

@@ -1,10 +1,10 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { datasetNames } from '../experiments/datasets.js';
-import { runCompareCommand, VARIANT_IDS } from './compare.js';
-import { DEFAULTS, GAMMA_RANGE, GATE_KINDS } from '../experiments/config.js';
+import { DEPRECATED_VARIANT_IDS, runCompareCommand, VARIANT_IDS } from './compare.js';
+import { DEFAULTS, DEPRECATED_GATE_NAMES, GAMMA_RANGE, GATE_KINDS } from '../experiments/config.js';
 import { runGradcheckCommand } from './gradcheck.js';
-import { choiceOption, choicesArg, defaultOutDir, explicitOptions, integerArg, listArg, namesArg, numberArg, pathArg, widthsArg } from './options.js';
+import { choiceOption, choicesArg, defaultOutDir, explicitOptions, gateKindArg, integerArg, listArg, namesArg, numberArg, pathArg, widthsArg } from './options.js';
 import { CSV_TASK_TYPES } from '../experiments/csv-data.js';
 import { addExportCommand } from './export-command.js';
 import { addPredictCommand } from './predict-command.js';
@@ -12,6 +12,7 @@ import { runTrainCommand } from './train.js';
 import { UserError } from '../experiments/user-error.js';
 import { addBalanceCommand } from './balance-command.js';
 import { addDamexCommand } from './damex-command.js';
+import { addReproduceCommand } from './reproduce-command.js';
 
 const print = (line: string): void => {
   process.stdout.write(line + '\n');
@@ -36,17 +37,19 @@ function addDataOptions(cmd: Command): Command {
 
 function addModelOptions(cmd: Command, withGate: boolean): Command {
   if (withGate) {
-    cmd.addOption(choiceOption('--gate <kind>', 'gate of every task', GATE_KINDS, 'dselect-k'));
-    cmd.option('--per-example', 'per-example gate (weights depend on the input)');
-    cmd.option('--static', 'static gate: one weight vector per task (default for dselect-k)');
+    cmd.addOption(
+      new Option('--gate <kind>', `gate of every task (${GATE_KINDS.join(', ')})`).argParser(gateKindArg('--gate', GATE_KINDS, DEPRECATED_GATE_NAMES)).default('dselect-k'),
+    );
+    cmd.option('--per-example', 'per-example gate: weights depend on the input (default for softmax, top-k; noisy-top-k is per-example only)');
+    cmd.option('--static', 'static gate: one learned weight vector per task (default for dselect-k; also softmax, top-k)');
   }
   return cmd
     .option('--experts <n>', 'number of shared experts', integerArg(2, 4096), DEFAULTS.experts)
-    .option('--k <n>', 'experts selected per task (dselect-k, topk, noisy-topk)', integerArg(1, 4096), DEFAULTS.k)
+    .option('--k <n>', 'experts selected per task (dselect-k, top-k, noisy-top-k)', integerArg(1, 4096), DEFAULTS.k)
     .option('--gamma <g>', `smooth-step width γ of DSelect-k, in [${GAMMA_RANGE[0]}, ${GAMMA_RANGE[1]}]`, numberArg({ min: GAMMA_RANGE[0], max: GAMMA_RANGE[1] }), DEFAULTS.gamma)
     .option('--entropy-weight <w>', 'weight λ of the DSelect-k entropy regulariser', numberArg({ min: 0 }), DEFAULTS.entropyWeight)
-    .option('--entropy-schedule <s>', "λ schedule: 'constant', 'warmup:E' (ramp up over E epochs) or 'exp:F' (λ·F^epoch)", DEFAULTS.entropySchedule)
-    .option('--balance-weight <w>', 'load-balancing loss weight of noisy-topk', numberArg({ min: 0 }), DEFAULTS.balanceWeight)
+    .option('--entropy-schedule <s>', "λ schedule: 'constant', 'warmup:E' (ramp up over E epochs), 'exp:F' (λ·F^epoch), 'warmup-steps:S' or 'exp-steps:F' (per training step)", DEFAULTS.entropySchedule)
+    .option('--balance-weight <w>', 'load-balancing loss weight of noisy-top-k', numberArg({ min: 0 }), DEFAULTS.balanceWeight)
     .addOption(new Option('--expert-hidden <widths>', "hidden layer widths of each expert MLP (comma-separated, or 'none')").argParser(widthsArg).default([...DEFAULTS.expertHidden], DEFAULTS.expertHidden.join(',')))
     .option('--expert-output <n>', 'output width of each expert', integerArg(1, 1_000_000), DEFAULTS.expertOutput)
     .addOption(new Option('--tower-hidden <widths>', "hidden layer widths of each task tower (or 'none')").argParser(widthsArg).default([...DEFAULTS.towerHidden], DEFAULTS.towerHidden.join(',') || 'none'));
@@ -97,7 +100,9 @@ export function buildProgram(): Command {
   addModelOptions(compare, false);
   addTrainingOptions(compare);
   compare
-    .addOption(new Option('--gates <list>', 'comma-separated gate variants to compare').argParser(listArg(VARIANT_IDS)).default([...VARIANT_IDS], VARIANT_IDS.join(',')))
+    .addOption(
+      new Option('--gates <list>', 'comma-separated gate variants to compare').argParser(listArg(VARIANT_IDS, DEPRECATED_VARIANT_IDS, '--gates')).default([...VARIANT_IDS], VARIANT_IDS.join(',')),
+    )
     .option('--seeds <n>', 'seeds per gate (0, 1, …, n−1)', integerArg(1, 1000), 3)
     .option('--out <dir>', 'report folder, replaced as a whole when the comparison finishes', pathArg, defaultOutDir('compare'))
     .action(async (opts: Record<string, unknown>) => {
@@ -116,6 +121,7 @@ export function buildProgram(): Command {
 
   addBalanceCommand(program, print);
   addDamexCommand(program, print);
+  addReproduceCommand(program, print);
   addPredictCommand(program, write);
   addExportCommand(program, print, packageVersion());
 

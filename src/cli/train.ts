@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { ensureDirectory } from '../node/ensure-dir.js';
 import { formatTable } from '../report/table.js';
-import { DEFAULTS, GATE_KINDS, validateModelConfig, type GateKind, type TrainConfig } from '../experiments/config.js';
+import { DEFAULTS, GATE_KINDS, resolveGateKind, validateModelConfig, type TrainConfig } from '../experiments/config.js';
 import { describeGate, selectBackend } from '../experiments/experiment.js';
 import { readSavedRun, runTraining } from '../experiments/train-run.js';
 import type { CsvDataConfig, CsvTaskType } from '../experiments/csv-data.js';
@@ -19,12 +19,14 @@ function optionNumber(opts: Record<string, unknown>, key: string): number | null
 
 /** The run described by the command-line options (defaults filled in). */
 export function configFromOptions(opts: Record<string, unknown>): TrainConfig {
-  const gate = String(opts['gate'] ?? 'dselect-k') as GateKind;
-  if (!GATE_KINDS.includes(gate)) throw new UserError(`--gate must be one of ${GATE_KINDS.join(', ')}, got '${gate}'`);
+  const resolved = resolveGateKind(String(opts['gate'] ?? 'dselect-k'));
+  if (!resolved) throw new UserError(`--gate must be one of ${GATE_KINDS.join(', ')}, got '${String(opts['gate'])}'`);
+  const gate = resolved.kind;
   if (opts['perExample'] === true && opts['static'] === true) throw new UserError('--per-example and --static exclude each other');
-  const perExampleOnly = gate === 'topk' || gate === 'noisy-topk';
-  if (perExampleOnly && opts['static'] === true) throw new UserError(`the ${gate} gate is per-example only; drop --static`);
-  const perExample = opts['perExample'] === true || perExampleOnly || (gate === 'softmax' && opts['static'] !== true);
+  // Noisy Top-k's noise scale depends on the input: it has no static form.
+  if (gate === 'noisy-top-k' && opts['static'] === true) throw new UserError(`the ${gate} gate is per-example only; drop --static`);
+  // DSelect-k defaults to its static gate (the paper's task-only gate); the baselines to per-example gates.
+  const perExample = opts['perExample'] === true || gate === 'noisy-top-k' || (gate !== 'dselect-k' && opts['static'] !== true);
   const csv = csvConfig(opts);
   const config: TrainConfig = {
     data: {

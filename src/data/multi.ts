@@ -5,8 +5,8 @@ import type { LabelledImages, MultiTaskData, MultiTaskSplit } from './types.js';
 
 /**
  * Multi-MNIST / Multi-Fashion-MNIST: two 28x28 images summed on a 36x36 canvas, one at (row 0, col 0)
- * and one at (row 8, col 8), pixels clipped to [0, 1]. Task 1 names the top-left item, task 2 the
- * bottom-right one.
+ * and one at (row 8, col 8), pixels clipped to [0, 1] (or, as in COMET's replication, not clipped).
+ * Task 1 names the top-left item, task 2 the bottom-right one.
  */
 export const MULTI_SOURCE_SIDE = 28;
 export const MULTI_CANVAS_SIDE = 36;
@@ -43,8 +43,8 @@ export interface MultiPairCounts {
 
 export const DEFAULT_MULTI_PAIR_COUNTS: Required<MultiPairCounts> = { trainPairs: 10_000, validationPairs: 2_000, testPairs: 2_000 };
 
-/** Writes the clipped overlay of two 28x28 images into `out` (36x36) starting at `outOffset`. */
-export function overlayPair(topLeft: ArrayLike<number>, bottomRight: ArrayLike<number>, out: Float32Array, outOffset = 0): void {
+/** Writes the overlay (the sum) of two 28x28 images into `out` (36x36) at `outOffset`, clipped to [0, 1] unless `clip` is false. */
+export function overlayPair(topLeft: ArrayLike<number>, bottomRight: ArrayLike<number>, out: Float32Array, outOffset = 0, clip = true): void {
   if (topLeft.length !== SOURCE_PIXELS || bottomRight.length !== SOURCE_PIXELS) {
     throw new Error(`overlayPair: expected two ${MULTI_SOURCE_SIDE}x${MULTI_SOURCE_SIDE} images (${SOURCE_PIXELS} pixels), got ${topLeft.length} and ${bottomRight.length}`);
   }
@@ -57,7 +57,7 @@ export function overlayPair(topLeft: ArrayLike<number>, bottomRight: ArrayLike<n
       let v = 0;
       if (r < MULTI_SOURCE_SIDE && c < MULTI_SOURCE_SIDE) v += topLeft[r * MULTI_SOURCE_SIDE + c]!;
       if (r >= shift && c >= shift) v += bottomRight[(r - shift) * MULTI_SOURCE_SIDE + (c - shift)]!;
-      out[outOffset + r * MULTI_CANVAS_SIDE + c] = v < 0 ? 0 : v > 1 ? 1 : v;
+      out[outOffset + r * MULTI_CANVAS_SIDE + c] = clip ? (v < 0 ? 0 : v > 1 ? 1 : v) : v;
     }
   }
 }
@@ -129,6 +129,61 @@ export function buildMultiPairs(source: LabelledImages, pool: Int32Array, count:
   };
 }
 
+/**
+ * COMET's pairing: every image of `pool` is the top-left item of `partners` pairs, each with a different
+ * bottom-right item drawn uniformly from the rest of the pool — `pool.length × partners` pairs, every
+ * source image used equally often on the left. Pixels are summed without clipping unless `clip`.
+ */
+export function buildMultiPairsWithPartners(
+  source: LabelledImages,
+  pool: Int32Array,
+  partners: number,
+  rng: Rng,
+  options: { name?: string; clip?: boolean } = {},
+): MultiImageSet {
+  assertSourceShape(source);
+  const name = options.name ?? source.name;
+  if (!Number.isInteger(partners) || partners < 1) throw new Error(`multi: ${name}: partners per image must be an integer ≥ 1, got ${partners}`);
+  const poolSize = pool.length;
+  if (poolSize < partners + 1) throw new Error(`multi: ${name}: the pool has ${poolSize} source images; ${partners} distinct partners per image need at least ${partners + 1}`);
+  const sourceCount = source.shape[0];
+  for (const index of pool) {
+    if (!(index >= 0 && index < sourceCount)) throw new Error(`multi: ${name}: pool index ${index} outside the ${sourceCount} source images`);
+  }
+  const count = poolSize * partners;
+  const images = new Float32Array(count * CANVAS_PIXELS);
+  const labelsTopLeft = new Int32Array(count);
+  const labelsBottomRight = new Int32Array(count);
+  const sourceIndices = new Int32Array(count * 2);
+  const chosen = new Int32Array(partners);
+  let i = 0;
+  for (let first = 0; first < poolSize; first++) {
+    for (let j = 0; j < partners; j++) {
+      let second: number;
+      do {
+        second = rng.int(poolSize - 1);
+        if (second >= first) second++;
+      } while (chosen.subarray(0, j).includes(second));
+      chosen[j] = second;
+      const a = pool[first]!;
+      const b = pool[second]!;
+      overlayPair(
+        source.images.subarray(a * SOURCE_PIXELS, (a + 1) * SOURCE_PIXELS),
+        source.images.subarray(b * SOURCE_PIXELS, (b + 1) * SOURCE_PIXELS),
+        images,
+        i * CANVAS_PIXELS,
+        options.clip ?? false,
+      );
+      labelsTopLeft[i] = source.labels[a]!;
+      labelsBottomRight[i] = source.labels[b]!;
+      sourceIndices[2 * i] = a;
+      sourceIndices[2 * i + 1] = b;
+      i++;
+    }
+  }
+  return { name, images, shape: [count, 1, MULTI_CANVAS_SIDE, MULTI_CANVAS_SIDE], labelsTopLeft, labelsBottomRight, sourceIndices, sourceName: source.name, numClasses: source.numClasses };
+}
+
 /** Independent generators per purpose, so e.g. the test split does not change when trainPairs does. */
 function splitRngs(seed: number): { pools: Rng; train: Rng; validation: Rng; test: Rng } {
   if (!Number.isInteger(seed)) throw new Error(`multi: seed must be an integer, got ${seed}`);
@@ -171,6 +226,8 @@ export interface MultiMnistOptions extends MultiPairCounts {
   digits: LabelledImages;
   /** Fractions of the source digits reserved for the train / validation / test pools (disjoint). */
   sourceFractions?: readonly [train: number, validation: number, test: number];
+  /** COMET's pairing instead of pair counts (see MultiFashionOptions.partnersPerImage), unclipped. */
+  partnersPerImage?: number;
 }
 
 /** Multi-MNIST from the 10,000 real digits: the three splits draw on disjoint pools of them. */
@@ -180,6 +237,15 @@ export function buildMultiMnist(options: MultiMnistOptions): MultiSplits {
   assertSourceShape(digits);
   const rngs = splitRngs(options.seed);
   const [trainPool, validationPool, testPool] = disjointPools(digits.shape[0], options.sourceFractions ?? [0.7, 0.15, 0.15], rngs.pools);
+  if (options.partnersPerImage !== undefined) {
+    const partners = options.partnersPerImage;
+    return {
+      train: buildMultiPairsWithPartners(digits, trainPool!, partners, rngs.train, { name: 'multi-mnist/train' }),
+      validation: buildMultiPairsWithPartners(digits, validationPool!, partners, rngs.validation, { name: 'multi-mnist/validation' }),
+      test: buildMultiPairsWithPartners(digits, testPool!, partners, rngs.test, { name: 'multi-mnist/test' }),
+      seed: options.seed,
+    };
+  }
   return {
     train: buildMultiPairs(digits, trainPool!, counts.trainPairs, rngs.train, 'multi-mnist/train'),
     validation: buildMultiPairs(digits, validationPool!, counts.validationPairs, rngs.validation, 'multi-mnist/validation'),
@@ -195,6 +261,11 @@ export interface MultiFashionOptions extends MultiPairCounts {
   testSource: LabelledImages;
   /** Fraction of the 60,000 training images held out as the validation pool (default 1/6: 10,000). */
   validationSourceFraction?: number;
+  /**
+   * COMET's pairing instead of pair counts: each source image of a split's pool is paired with this many
+   * random others of the same pool (2: 100k / 20k / 20k pairs from 50k / 10k / 10k images), unclipped.
+   */
+  partnersPerImage?: number;
 }
 
 /**
@@ -213,6 +284,15 @@ export function buildMultiFashion(options: MultiFashionOptions): MultiSplits {
   }
   const [validationPool, trainPool] = disjointPools(trainSource.shape[0], [validationFraction, 1 - validationFraction], rngs.pools);
   const testPool = Int32Array.from({ length: testSource.shape[0] }, (_, i) => i);
+  if (options.partnersPerImage !== undefined) {
+    const partners = options.partnersPerImage;
+    return {
+      train: buildMultiPairsWithPartners(trainSource, trainPool!, partners, rngs.train, { name: 'multi-fashion/train' }),
+      validation: buildMultiPairsWithPartners(trainSource, validationPool!, partners, rngs.validation, { name: 'multi-fashion/validation' }),
+      test: buildMultiPairsWithPartners(testSource, testPool, partners, rngs.test, { name: 'multi-fashion/test' }),
+      seed: options.seed,
+    };
+  }
   return {
     train: buildMultiPairs(trainSource, trainPool!, counts.trainPairs, rngs.train, 'multi-fashion/train'),
     validation: buildMultiPairs(trainSource, validationPool!, counts.validationPairs, rngs.validation, 'multi-fashion/validation'),

@@ -102,6 +102,16 @@ export function generateSynthetic(overrides: Partial<SyntheticConfig> = {}): Syn
   };
 }
 
+/** The group count of the reproduce protocol: max(2, ⌊tasks / 8⌋) — 2, 4 and 16 groups for 8, 32 and 128 tasks. */
+export function reproduceGroupCount(tasks: number): number {
+  return Math.max(2, Math.floor(tasks / 8));
+}
+
+/** Task t's group when tasks fill contiguous groups: ⌊t·G/T⌋ (sizes differ by at most one). */
+export function contiguousGroupOf(task: number, numTasks: number, numGroups: number): number {
+  return Math.floor((task * numGroups) / numTasks);
+}
+
 /** The nonlinear response of the generator for one projection s = wᵀx (noise-free, unscaled). */
 export function syntheticResponse(s: number): number {
   let y = s;
@@ -135,7 +145,7 @@ function validate(c: SyntheticConfig): void {
 
 /** Task t belongs to group floor(t·G/T): contiguous groups whose sizes differ by at most one. */
 function contiguousGroups(numTasks: number, numGroups: number): number[] {
-  return Array.from({ length: numTasks }, (_, t) => Math.floor((t * numGroups) / numTasks));
+  return Array.from({ length: numTasks }, (_, t) => contiguousGroupOf(t, numTasks, numGroups));
 }
 
 /** `count` orthonormal vectors in R^d by Gram–Schmidt (twice, for float64 orthogonality) on Gaussians. */

@@ -1,4 +1,5 @@
-import { runSelectionQuality, summariseVariants, type CompareResults, type RunResult, type VariantRuns } from '../report/results.js';
+import { runSelectionQuality, summariseVariants, type CompareResults, type Regime, type RunResult, type VariantRuns } from '../report/results.js';
+import { collectProvenance } from '../report/provenance.js';
 import type { MultiTaskData } from '../data/types.js';
 import type { BatchProgress } from '../moe/train/fit.js';
 import type { GateKind, TrainConfig } from './config.js';
@@ -6,17 +7,26 @@ import { buildExperiment, loadExperimentData, testReport, trainExperiment } from
 import { RunInterrupted } from './interrupted.js';
 import { UserError } from './user-error.js';
 
-/** The gate variants of the paper's comparison. */
+/**
+ * The gate variants of the comparison, in two regimes: static gates (one learned weight vector per
+ * task) and per-example gates (weights computed from each input). Each gate is tested against Top-k
+ * of its own regime, so no comparison mixes regimes.
+ */
 export const VARIANTS = [
-  { id: 'dselect-k-static', label: 'DSelect-k (static)', gate: 'dselect-k', perExample: false },
-  { id: 'dselect-k-per-example', label: 'DSelect-k (per-example)', gate: 'dselect-k', perExample: true },
-  { id: 'topk', label: 'Top-k', gate: 'topk', perExample: true },
-  { id: 'noisy-topk', label: 'Noisy Top-k', gate: 'noisy-topk', perExample: true },
-  { id: 'softmax', label: 'Softmax (MMoE)', gate: 'softmax', perExample: true },
-] as const satisfies readonly { id: string; label: string; gate: GateKind; perExample: boolean }[];
+  { id: 'dselect-k-static', label: 'DSelect-k (static)', gate: 'dselect-k', regime: 'static' },
+  { id: 'top-k-static', label: 'Top-k (static)', gate: 'top-k', regime: 'static' },
+  { id: 'softmax-static', label: 'Softmax (static)', gate: 'softmax', regime: 'static' },
+  { id: 'dselect-k-per-example', label: 'DSelect-k (per-example)', gate: 'dselect-k', regime: 'per-example' },
+  { id: 'top-k-per-example', label: 'Top-k (per-example)', gate: 'top-k', regime: 'per-example' },
+  { id: 'noisy-top-k', label: 'Noisy Top-k (per-example)', gate: 'noisy-top-k', regime: 'per-example' },
+  { id: 'softmax-per-example', label: 'Softmax (per-example, MMoE)', gate: 'softmax', regime: 'per-example' },
+] as const satisfies readonly { id: string; label: string; gate: GateKind; regime: Regime }[];
 
 export const VARIANT_IDS: readonly string[] = VARIANTS.map((v) => v.id);
-export const BASELINE = 'topk';
+/** Variant ids of earlier versions, still accepted by `--gates` (with a deprecation notice). */
+export const DEPRECATED_VARIANT_IDS: Readonly<Record<string, string>> = { topk: 'top-k-per-example', 'noisy-topk': 'noisy-top-k', softmax: 'softmax-per-example' };
+/** The baseline of each regime: Top-k. */
+export const BASELINES: Readonly<Record<Regime, string>> = { static: 'top-k-static', 'per-example': 'top-k-per-example' };
 
 /** One finished run, as the progress display wants it. */
 export interface CompareRunDone {
@@ -54,7 +64,7 @@ export interface CompareOptions {
 export async function runCompare(opts: CompareOptions): Promise<CompareResults> {
   const { base, seeds, hooks = {} } = opts;
   const chosen = VARIANTS.filter((v) => opts.variants.includes(v.id));
-  const configs = chosen.map((v) => ({ variant: v, config: { ...base, model: { ...base.model, gate: v.gate, perExample: v.perExample } } as TrainConfig }));
+  const configs = chosen.map((v) => ({ variant: v, config: { ...base, model: { ...base.model, gate: v.gate, perExample: v.regime === 'per-example' } } as TrainConfig }));
   for (const { config } of configs) {
     if (config.model.gate !== 'softmax' && config.model.k > config.model.experts) {
       throw new UserError(`--k ${config.model.k} exceeds --experts ${config.model.experts}`);
@@ -97,7 +107,7 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResults> 
       runIndex++;
       hooks.onRun?.({ index: runIndex, total: totalRuns, label: variant.label, seed, metricKind: report.metricKinds[0]!, run });
     }
-    variantRuns.push({ id: variant.id, label: variant.label, runs });
+    variantRuns.push({ id: variant.id, label: variant.label, regime: variant.regime, runs });
   }
 
   const metricKinds = data.tasks.map((t) => (t.kind === 'regression' ? ('mse' as const) : ('accuracy' as const)));
@@ -106,6 +116,7 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResults> 
     tool: 'dselect-k compare',
     createdAt: new Date().toISOString(),
     command: opts.command,
+    provenance: collectProvenance(opts.backend),
     dataset: {
       name: data.name,
       description: data.description,
@@ -131,8 +142,8 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResults> 
     },
     overallMetric: allMse ? 'test MSE (mean over tasks)' : 'test accuracy (mean over tasks)',
     lowerIsBetter: allMse,
-    baseline: BASELINE,
-    variants: summariseVariants(variantRuns, T, BASELINE),
+    baselines: BASELINES,
+    variants: summariseVariants(variantRuns, T, BASELINES),
   };
 }
 

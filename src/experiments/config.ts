@@ -3,8 +3,19 @@ import type { CsvDataConfig } from './csv-data.js';
 
 /** Everything that defines one training run; stored in checkpoints so `--resume` rebuilds the same run. */
 
-export const GATE_KINDS = ['dselect-k', 'softmax', 'topk', 'noisy-topk'] as const;
+/** Gate names as the library spells them (`GateSpec['type']`). */
+export const GATE_KINDS = ['dselect-k', 'softmax', 'top-k', 'noisy-top-k'] as const;
 export type GateKind = (typeof GATE_KINDS)[number];
+
+/** Spellings of earlier versions of the command line, still accepted (with a deprecation notice). */
+export const DEPRECATED_GATE_NAMES: Readonly<Record<string, GateKind>> = { topk: 'top-k', 'noisy-topk': 'noisy-top-k' };
+
+/** The gate kind a name stands for (current or deprecated), or null for an unknown name. */
+export function resolveGateKind(name: string): { kind: GateKind; deprecated: boolean } | null {
+  if ((GATE_KINDS as readonly string[]).includes(name)) return { kind: name as GateKind, deprecated: false };
+  const renamed = DEPRECATED_GATE_NAMES[name];
+  return renamed ? { kind: renamed, deprecated: true } : null;
+}
 
 export interface DataConfig {
   dataset: string;

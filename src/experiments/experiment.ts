@@ -79,9 +79,9 @@ export function gateSpec(m: ModelConfig): GateSpec {
       };
     case 'softmax':
       return { type: 'softmax', perExample: m.perExample };
-    case 'topk':
-      return { type: 'top-k', k: m.k };
-    case 'noisy-topk':
+    case 'top-k':
+      return { type: 'top-k', k: m.k, perExample: m.perExample };
+    case 'noisy-top-k':
       return { type: 'noisy-top-k', k: m.k, balanceWeight: m.balanceWeight };
   }
 }
@@ -94,10 +94,10 @@ export function describeGate(m: ModelConfig): string {
       return `dselect-k (${mode}, k = ${m.k}, γ = ${m.gamma}, λ = ${m.entropyWeight} ${m.entropySchedule})`;
     case 'softmax':
       return `softmax (${mode})`;
-    case 'topk':
-      return `topk (k = ${m.k})`;
-    case 'noisy-topk':
-      return `noisy-topk (k = ${m.k}, balance ${m.balanceWeight})`;
+    case 'top-k':
+      return `top-k (${mode}, k = ${m.k})`;
+    case 'noisy-top-k':
+      return `noisy-top-k (per-example, k = ${m.k}, balance ${m.balanceWeight})`;
   }
 }
 

@@ -5,7 +5,7 @@ import { writeTextAtomic } from '../node/atomic-write.js';
 import type { AtomicWriteFaults } from '../node/atomic-write.js';
 import type { InputSpec, MultiTaskData, TargetScaling, TaskSpec } from '../data/types.js';
 import { describeArchitecture, type ModuleSpec } from '../moe/architecture.js';
-import { GATE_KINDS, type TrainConfig } from './config.js';
+import { resolveGateKind, type TrainConfig } from './config.js';
 import { buildExperiment, loadExperimentData, testReport, trainExperiment, type Experiment, type TestReport } from './experiment.js';
 import { UserError } from './user-error.js';
 import type { BatchProgress } from '../moe/train/fit.js';
@@ -83,7 +83,8 @@ function isTrainConfig(value: unknown): value is TrainConfig {
     typeof c === 'object' &&
     c !== null &&
     typeof c.data?.dataset === 'string' &&
-    GATE_KINDS.includes(c.model?.gate) &&
+    typeof c.model?.gate === 'string' &&
+    resolveGateKind(c.model.gate) !== null &&
     typeof c.model?.experts === 'number' &&
     typeof c.optim?.seed === 'number' &&
     typeof c.optim?.epochs === 'number'
@@ -108,7 +109,9 @@ export function readSavedRun(dir: string): SavedRun {
   if (position !== null && (typeof position !== 'object' || position.epoch !== meta.epoch)) {
     throw new UserError(`--resume: the checkpoint in ${dir} holds a stop position that does not match its epoch ${meta.epoch}`);
   }
-  return { config: meta.config, checkpoint, epoch: meta.epoch!, history: Array.isArray(extra?.history) ? extra.history : [], position };
+  // Runs saved by earlier versions spell the gate 'topk' / 'noisy-topk'.
+  const config: TrainConfig = { ...meta.config, model: { ...meta.config.model, gate: resolveGateKind(meta.config.model.gate)!.kind } };
+  return { config, checkpoint, epoch: meta.epoch!, history: Array.isArray(extra?.history) ? extra.history : [], position };
 }
 
 function meanOf(values: readonly number[]): number {

@@ -21,6 +21,8 @@ import { MoE } from './moe-layer.js';
 import { NoisyTopKGate } from './noisy-top-k-gate.js';
 import { SoftmaxGate } from './softmax-gate.js';
 import { TopKGate } from './top-k-gate.js';
+import { StackedMMoE } from './stacked-mmoe.js';
+import type { StaticGateBankSpec } from './static-gate-bank.js';
 
 /**
  * A model's architecture as plain JSON: enough to rebuild it (with fresh weights) without the config
@@ -76,6 +78,11 @@ class SpecReader {
   boolean(key: string): boolean {
     const v = this.spec[key];
     return typeof v === 'boolean' ? v : this.fail(key, 'true or false');
+  }
+
+  /** A boolean that older specs may lack. */
+  booleanOr(key: string, fallback: boolean): boolean {
+    return this.spec[key] === undefined ? fallback : this.boolean(key);
   }
 
   string<T extends string>(key: string): T {
@@ -223,8 +230,9 @@ const BUILT_IN: [string, ModuleType<never>][] = [
     build: (_s, _c, r) => new SoftmaxGate({ numExperts: r.integer('numExperts'), perExample: r.boolean('perExample'), inputDim: r.optionalInteger('inputDim'), rng: rng(), dtype: r.dtype() }),
   }),
   type('TopKGate', TopKGate, {
-    describe: (m) => ({ numExperts: m.numExperts, inputDim: m.inputDim, k: m.k, dtype: dtypeOf(m) }),
-    build: (_s, _c, r) => new TopKGate({ numExperts: r.integer('numExperts'), inputDim: r.integer('inputDim'), k: r.integer('k'), rng: rng(), dtype: r.dtype() }),
+    describe: (m) => ({ numExperts: m.numExperts, perExample: m.perExample, inputDim: m.inputDim, k: m.k, dtype: dtypeOf(m) }),
+    build: (_s, _c, r) =>
+      new TopKGate({ numExperts: r.integer('numExperts'), perExample: r.booleanOr('perExample', true), inputDim: r.optionalInteger('inputDim'), k: r.integer('k'), rng: rng(), dtype: r.dtype() }),
   }),
   type('NoisyTopKGate', NoisyTopKGate, {
     describe: (m) => ({ numExperts: m.numExperts, inputDim: m.inputDim, k: m.k, balanceWeight: m.balanceWeight, noiseEpsilon: m.noiseEpsilon, noiseSeed: m.noiseSeed, dtype: dtypeOf(m) }),
@@ -261,6 +269,52 @@ const BUILT_IN: [string, ModuleType<never>][] = [
         towers: layers(r.children('towers').map((c, i) => child(c, `towers.${i}`)), 'MMoE'),
         sparse: r.boolean('sparse'),
       }),
+  }),
+  type('StackedMMoE', StackedMMoE, {
+    describe: (m, child) => {
+      const g = m.gates;
+      let gate: Record<string, unknown> = { type: g.kind, k: g.k };
+      if (g.kind === 'dselect-k') {
+        const schedule = entropyScheduleSpec(g.entropySchedule);
+        if (schedule === null) throw new Error('its entropy schedule is a hand-written function, which cannot be stored; use the built-in schedules');
+        gate = { ...gate, gamma: g.gamma, entropyWeight: g.baseEntropyWeight, entropySchedule: schedule, reachabilityWeight: g.reachabilityWeight };
+      }
+      return {
+        inputDim: m.inputDim,
+        numTasks: m.numTasks,
+        experts: m.experts.items.map((e, i) => child(e, `experts.${i}`)),
+        gate,
+        expertOutputDim: m.expertOutputDim,
+        towerHidden: m.towers.widths.slice(1, -1),
+        taskOutputDim: m.towers.widths[m.towers.widths.length - 1],
+        sparse: m.sparse,
+        dtype: dtypeOf(m),
+      };
+    },
+    build: (spec, child, r) => {
+      const experts = layers(r.children('experts').map((c, i) => child(c, `experts.${i}`)), 'StackedMMoE');
+      const g = new SpecReader((spec['gate'] ?? {}) as ModuleSpec);
+      const kind = g.string<'dselect-k' | 'top-k' | 'softmax'>('type');
+      const gate: StaticGateBankSpec =
+        kind === 'dselect-k'
+          ? { type: kind, k: g.integer('k'), gamma: g.number('gamma'), entropyWeight: g.number('entropyWeight'), entropySchedule: parseEntropySchedule(g.string('entropySchedule')), reachabilityWeight: g.number('reachabilityWeight') }
+          : kind === 'top-k'
+            ? { type: kind, k: g.integer('k') }
+            : { type: 'softmax' };
+      return new StackedMMoE({
+        inputDim: r.integer('inputDim'),
+        numTasks: r.integer('numTasks'),
+        numExperts: experts.length,
+        gate,
+        expertFactory: (i) => experts[i]!,
+        expertOutputDim: r.integer('expertOutputDim'),
+        towerHidden: r.integers('towerHidden'),
+        taskOutputDim: r.integer('taskOutputDim'),
+        sparse: r.boolean('sparse'),
+        rng: rng(),
+        dtype: r.dtype(),
+      });
+    },
   }),
 ];
 

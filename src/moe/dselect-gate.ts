@@ -24,7 +24,7 @@ export interface DSelectKGateOptions {
   inputDim?: number;
   /** λ of the entropy regulariser that pushes selectors to one-hot (default 1e-2; 0 disables it). */
   entropyWeight?: number;
-  /** λ per epoch (applied by `fit` through `onEpochStart`); default constant. */
+  /** λ per epoch or per training step (see EntropySchedule; applied by `fit`); default constant. */
   entropySchedule?: EntropySchedule;
   /**
    * How the per-example regularisers combine over the batch: 'mean' (default) keeps λ independent of the
@@ -165,9 +165,17 @@ export class DSelectKGate extends Gate {
   }
 
   override onEpochStart(epoch: number): void {
-    const weight = this.entropySchedule(epoch, this.baseEntropyWeight);
+    if ((this.entropySchedule.unit ?? 'epoch') === 'epoch') this.applySchedule(epoch, 'epoch');
+  }
+
+  override onStep(step: number): void {
+    if (this.entropySchedule.unit === 'step') this.applySchedule(step, 'step');
+  }
+
+  private applySchedule(index: number, unit: 'epoch' | 'step'): void {
+    const weight = this.entropySchedule(index, this.baseEntropyWeight);
     if (!Number.isFinite(weight) || weight < 0) {
-      throw new Error(`DSelectKGate: the entropy schedule gave λ = ${weight} for epoch ${epoch} (need a finite number ≥ 0)`);
+      throw new Error(`DSelectKGate: the entropy schedule gave λ = ${weight} for ${unit} ${index} (need a finite number ≥ 0)`);
     }
     this.entropyWeight = weight;
   }

@@ -1,7 +1,16 @@
-/** The entropy weight λ to use in a 0-based `epoch`, given the configured base weight. */
-export type EntropySchedule = (epoch: number, baseWeight: number) => number;
+/**
+ * The entropy weight λ as a function of training progress: `schedule(index, baseWeight)`, where index
+ * is the 0-based epoch (unit 'epoch', the default) or the 0-based training step counted over the whole
+ * run (unit 'step', as the official implementation's EntropyRegularizer, whose schedule_fn reads a
+ * counter advanced once per training call). `fit` applies epoch schedules at each epoch start and step
+ * schedules before each step.
+ */
+export interface EntropySchedule {
+  (index: number, baseWeight: number): number;
+  readonly unit?: 'epoch' | 'step';
+}
 
-/** The text form of a built-in schedule ('constant', 'warmup:E', 'exp:F'), kept on the function so models can be saved. */
+/** The text form of a built-in schedule ('constant', 'warmup:E', 'exp:F', 'warmup-steps:S', 'exp-steps:F'), kept on the function so models can be saved. */
 const SPEC = Symbol('entropy schedule spec');
 
 function withSpec(fn: EntropySchedule, spec: string): EntropySchedule {
@@ -29,16 +38,35 @@ export function exponentialSchedule(factor: number): EntropySchedule {
   return withSpec((epoch, base) => base * factor ** epoch, `exp:${factor}`);
 }
 
+/** Per training step: ramps λ linearly from base/steps up to base over the first `steps` steps, then holds it. */
+export function stepWarmupSchedule(steps: number): EntropySchedule {
+  if (!Number.isInteger(steps) || steps < 1) throw new Error(`stepWarmupSchedule: steps must be an integer ≥ 1, got ${steps}`);
+  return withSpec(Object.assign((step: number, base: number) => base * Math.min(1, (step + 1) / steps), { unit: 'step' as const }), `warmup-steps:${steps}`);
+}
+
+/** Per training step: λ·factor^step. */
+export function stepExponentialSchedule(factor: number): EntropySchedule {
+  if (!Number.isFinite(factor) || factor <= 0) throw new Error(`stepExponentialSchedule: factor must be a finite number > 0, got ${factor}`);
+  return withSpec(Object.assign((step: number, base: number) => base * factor ** step, { unit: 'step' as const }), `exp-steps:${factor}`);
+}
+
 /**
- * Parses a schedule written on a command line: `constant`, `warmup:<epochs>` or `exp:<factor>`.
+ * Parses a schedule written on a command line: `constant`, `warmup:<epochs>`, `exp:<factor>` (per
+ * epoch), `warmup-steps:<steps>` or `exp-steps:<factor>` (per training step).
  */
 export function parseEntropySchedule(spec: string): EntropySchedule {
   const [name, arg, ...rest] = spec.split(':');
   const value = Number(arg);
   if (rest.length === 0) {
     if (name === 'constant' && arg === undefined) return constantSchedule();
-    if (name === 'warmup' && arg !== undefined && Number.isInteger(value) && value >= 1) return linearWarmupSchedule(value);
-    if (name === 'exp' && arg !== undefined && Number.isFinite(value) && value > 0) return exponentialSchedule(value);
+    const count = arg !== undefined && Number.isInteger(value) && value >= 1;
+    const factor = arg !== undefined && Number.isFinite(value) && value > 0;
+    if (name === 'warmup' && count) return linearWarmupSchedule(value);
+    if (name === 'exp' && factor) return exponentialSchedule(value);
+    if (name === 'warmup-steps' && count) return stepWarmupSchedule(value);
+    if (name === 'exp-steps' && factor) return stepExponentialSchedule(value);
   }
-  throw new Error(`entropy schedule: cannot parse '${spec}' (expected 'constant', 'warmup:<epochs ≥ 1>' or 'exp:<factor > 0>')`);
+  throw new Error(
+    `entropy schedule: cannot parse '${spec}' (expected 'constant', 'warmup:<epochs ≥ 1>', 'exp:<factor > 0>', 'warmup-steps:<steps ≥ 1>' or 'exp-steps:<factor > 0>')`,
+  );
 }

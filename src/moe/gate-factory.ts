@@ -21,7 +21,7 @@ export type GateSpec =
       reachabilityWeight?: number;
     }
   | { type: 'softmax'; perExample?: boolean }
-  | { type: 'top-k'; k: number }
+  | { type: 'top-k'; k: number; perExample?: boolean }
   | { type: 'noisy-top-k'; k: number; balanceWeight?: number; noiseEpsilon?: number; noiseSeed?: number };
 
 export type GateType = GateSpec['type'];
@@ -46,7 +46,7 @@ export function createGate(spec: GateSpec, ctx: GateContext): Gate {
     case 'softmax':
       return new SoftmaxGate({ ...common, perExample: spec.perExample ?? true });
     case 'top-k':
-      return new TopKGate({ ...common, k: spec.k });
+      return new TopKGate({ ...common, k: spec.k, perExample: spec.perExample ?? true });
     case 'noisy-top-k': {
       const { type: _type, ...rest } = spec;
       return new NoisyTopKGate({ ...common, ...rest });

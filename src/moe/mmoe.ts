@@ -15,6 +15,11 @@ export interface MultiTaskOutput {
   regularization: Tensor | null;
   /** Each task's gate weights [B, numExperts]. */
   gateWeights: Tensor[];
+  /**
+   * Every task's output at once, [T, B, o], when the model computes them stacked (StackedMMoE): `fit`
+   * and `evaluate` then compute all squared-error losses in one op instead of one chain per task.
+   */
+  stackedOutputs?: Tensor;
 }
 
 /** Anything `fit` can train: a Module with one output per task. */

@@ -101,6 +101,14 @@ export abstract class Module {
   }
 
   /**
+   * Called by `fit` on every module before every training step, with the step's 0-based index over the
+   * whole run (epoch · batches per epoch + batch): per-step schedules. Default: nothing.
+   */
+  onStep(step: number): void {
+    void step;
+  }
+
+  /**
    * The state of this module's own training randomness (gate noise, dropout masks), or null when it
    * has none: with it `fit` can resume exactly in the middle of an epoch.
    */

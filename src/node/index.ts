@@ -14,3 +14,4 @@ export { decodeIdx, encodeIdx, IdxFormatError, readIdx, type IdxArray, type IdxR
 export { FASHION_MNIST_CLASSES, FASHION_MNIST_DEBIAN_DIR, FASHION_MNIST_DEBIAN_PACKAGE, loadFashionMnist, type FashionMnistOptions, type FashionMnistSplit } from './data/fashion-mnist.js';
 export { loadMnistDigits, type MnistDigitsOptions } from './data/mnist.js';
 export { loadFashionMnistMixture, loadMultiFashion, loadMultiMnist } from './data/image-sets.js';
+export { appendLedger, LedgerError, readLedger, type LedgerContents } from './ledger.js';

@@ -153,6 +153,69 @@ export function heatmapSpec(input: HeatmapInput): vega.Spec {
   };
 }
 
+export interface IntervalPoint {
+  series: string;
+  x: number;
+  /** Mean and the ends of its confidence interval (equal to the mean when there is none). */
+  y: number;
+  low: number;
+  high: number;
+}
+
+/** Lines of a metric over x (e.g. the number of tasks, log₂ axis), one per series, with CI error bars. */
+export function intervalLinesSpec(points: readonly IntervalPoint[], opts: { title: string; xTitle: string; yTitle: string; logX?: boolean }): vega.Spec {
+  const xs = [...new Set(points.map((p) => p.x))].sort((a, b) => a - b);
+  return {
+    $schema: 'https://vega.github.io/schema/vega/v5.json',
+    description: opts.title,
+    width: 520,
+    height: 320,
+    padding: 8,
+    title: { text: opts.title, anchor: 'start', fontSize: 14 },
+    data: [{ name: 'points', values: points.map((p) => ({ ...p })) }],
+    scales: [
+      opts.logX
+        ? { name: 'x', type: 'log', base: 2, domain: xs.length > 0 ? [xs[0]! / 1.3, xs[xs.length - 1]! * 1.3] : [1, 2], range: 'width', nice: false, zero: false }
+        : { name: 'x', type: 'linear', domain: xs.length > 0 ? [xs[0]!, Math.max(xs[xs.length - 1]!, xs[0]! + 1)] : [0, 1], range: 'width', nice: false, zero: false },
+      { name: 'y', type: 'linear', domain: { data: 'points', fields: ['low', 'high'] }, range: 'height', nice: true, zero: false },
+      { name: 'colour', type: 'ordinal', domain: { data: 'points', field: 'series' }, range: PALETTE },
+    ],
+    axes: [
+      { orient: 'bottom', scale: 'x', title: opts.xTitle, values: xs, format: 'd' },
+      { orient: 'left', scale: 'y', title: opts.yTitle, grid: true },
+    ],
+    legends: [{ stroke: 'colour', title: 'gate', symbolType: 'stroke', labelLimit: 300 }],
+    marks: [
+      {
+        type: 'group',
+        name: 'series',
+        from: { facet: { name: 'line', data: 'points', groupby: ['series'] } },
+        marks: [
+          {
+            type: 'line',
+            name: 'series-line',
+            from: { data: 'line' },
+            sort: { field: 'datum.x' },
+            encode: { enter: { x: { scale: 'x', field: 'x' }, y: { scale: 'y', field: 'y' }, stroke: { scale: 'colour', field: 'series' }, strokeWidth: { value: 2 } } },
+          },
+          {
+            type: 'rule',
+            name: 'series-ci',
+            from: { data: 'line' },
+            encode: { enter: { x: { scale: 'x', field: 'x' }, y: { scale: 'y', field: 'low' }, y2: { scale: 'y', field: 'high' }, stroke: { scale: 'colour', field: 'series' }, strokeWidth: { value: 1.5 } } },
+          },
+          {
+            type: 'symbol',
+            name: 'series-points',
+            from: { data: 'line' },
+            encode: { enter: { x: { scale: 'x', field: 'x' }, y: { scale: 'y', field: 'y' }, fill: { scale: 'colour', field: 'series' }, size: { value: 36 } } },
+          },
+        ],
+      },
+    ],
+  };
+}
+
 /** Renders a Vega spec to a standalone SVG document without a browser. */
 /** Why no SVG could be drawn: the plotting stack (vega) is an optional peer dependency. */
 export const PLOTS_UNAVAILABLE = 'plots skipped: the optional dependency vega is not installed (npm install vega)';

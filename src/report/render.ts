@@ -1,15 +1,18 @@
+import { formatProvenance } from './provenance.js';
 import type { CompareResults, VariantSummary } from './results.js';
-import { formatMeanStd, formatPValue, formatTable, markdownTable } from './table.js';
+import { formatMeanCi, formatMeanStd, formatPValue, formatTable, markdownTable } from './table.js';
 
 /** The comparison as tables: one summary row per gate, one per-task row per task. */
 
 const SUMMARY_HEADERS = (r: CompareResults): string[] => [
   'gate',
-  r.overallMetric,
-  'selection quality',
+  'regime',
+  `${r.overallMetric}, mean ± 95% CI`,
+  'selection quality (ours)',
   'active experts',
   'train s',
-  `p vs ${labelOf(r, r.baseline)}`,
+  'p vs Top-k (same regime)',
+  'p, Holm',
 ];
 
 function labelOf(r: CompareResults, id: string): string {
@@ -19,12 +22,18 @@ function labelOf(r: CompareResults, id: string): string {
 function summaryRows(r: CompareResults): string[][] {
   return r.variants.map((v) => [
     v.label,
-    formatMeanStd(v.overall.mean, v.overall.std, 4),
+    v.regime,
+    formatMeanCi(v.overallCi, 4),
     v.selection.n > 0 ? formatMeanStd(v.selection.mean, v.selection.std, 3) : 'n/a',
     v.activeExperts.mean.toFixed(2),
     v.trainSeconds.mean.toFixed(1),
-    v.versusBaseline ? formatPValue(v.versusBaseline.overall?.p) : '(baseline)',
+    v.versusBaseline ? formatPValue(v.versusBaseline.overall.welch?.p) : baselineCell(r, v),
+    v.versusBaseline ? formatPValue(v.versusBaseline.overall.pHolm) : '',
   ]);
+}
+
+function baselineCell(r: CompareResults, v: VariantSummary): string {
+  return r.baselines[v.regime] === v.id ? '(baseline)' : 'n/a (no Top-k in this regime)';
 }
 
 function perTaskHeaders(r: CompareResults): string[] {
@@ -39,9 +48,9 @@ function perTaskRows(r: CompareResults, withP: boolean): string[][] {
     ...(hasGroups ? [task.group === null ? '' : String(task.group)] : []),
     task.metric,
     ...r.variants.map((v: VariantSummary) => {
-      const cell = formatMeanStd(v.perTask[t]!.mean, v.perTask[t]!.std, 4);
-      const p = v.versusBaseline?.perTask[t]?.p;
-      return withP && v.versusBaseline ? `${cell} (p ${formatPValue(p)})` : cell;
+      const cell = formatMeanCi(v.perTaskCi[t]!, 4);
+      const test = v.versusBaseline?.perTask[t];
+      return withP && test ? `${cell} (p ${formatPValue(test.welch?.p)}, Holm ${formatPValue(test.pHolm)})` : cell;
     }),
   ]);
 }
@@ -50,11 +59,11 @@ function perTaskRows(r: CompareResults, withP: boolean): string[][] {
 export function renderText(r: CompareResults, maxTaskRows = 16): string {
   const seeds = Math.max(...r.variants.map((v) => v.runs.length));
   const lines = [
-    `${r.dataset.description}; ${seeds} seed(s) per gate; mean ± std over seeds`,
+    `${r.dataset.description}; ${seeds} seed(s) per gate; mean ± 95% confidence half-width over seeds (t distribution)`,
     '',
     formatTable(SUMMARY_HEADERS(r), summaryRows(r)),
     '',
-    `p: two-sided Welch's t-test of the per-seed ${r.overallMetric} against ${labelOf(r, r.baseline)}.`,
+    `p: two-sided Welch's t-test of the per-seed ${r.overallMetric} against Top-k of the same regime; Holm: corrected over the ${r.variants.filter((v) => v.versusBaseline).length} gate(s) tested.`,
     '',
     `Per-task ${r.dataset.tasks[0]?.metric ?? 'metric'} (test set):`,
     formatTable(perTaskHeaders(r), perTaskRows(r, false).slice(0, maxTaskRows)),
@@ -72,43 +81,45 @@ export interface ReportFigures {
 
 export function renderMarkdown(r: CompareResults, figures: ReportFigures): string {
   const seeds = Math.max(...r.variants.map((v) => v.runs.length));
-  const baseline = labelOf(r, r.baseline);
   const settings = Object.entries(r.settings).map(([k, v]) => `\`${k}\` = ${JSON.stringify(v)}`).join(', ');
+  const tested = r.variants.filter((v) => v.versusBaseline);
+  const perTaskTests = tested.reduce((n, v) => n + v.versusBaseline!.perTask.filter((t) => t.welch !== null).length, 0);
   const out: string[] = [
     '# DSelect-k comparison report',
     '',
     `Generated ${r.createdAt} by \`${r.command}\`.`,
     '',
+    ...(r.provenance ? [`**Provenance**: ${formatProvenance(r.provenance)}.`, ''] : []),
     `**Data**: ${r.dataset.description} — ${r.dataset.sizes.train} training, ${r.dataset.sizes.val} validation and ${r.dataset.sizes.test} test examples.`,
     '',
-    `**Settings**: ${settings}.`,
+    `**Settings**: ${settings}. Every gate gets these same settings; none was tuned for any gate (\`dselect-k reproduce\` runs the tuned, many-seed protocol).`,
     '',
-    `Every gate is trained on the same data with ${seeds} seed(s); cells are mean ± sample std over seeds.`,
+    `Every gate is trained on the same data with ${seeds} seed(s); cells are the mean over seeds ± the half-width of its 95% confidence interval (Student's t with n − 1 degrees of freedom).`,
     '',
     '## Summary',
     '',
     markdownTable(SUMMARY_HEADERS(r), summaryRows(r)),
     '',
+    `- **regime**: static gates learn one weight vector per task; per-example gates compute the weights from each input. Every gate is tested against Top-k of its own regime only.`,
     `- **${r.overallMetric}**: the test metric averaged over tasks (${r.lowerIsBetter ? 'lower' : 'higher'} is better).`,
-    '- **selection quality**: mean overlap of the expert-weight profiles of two tasks of the same ground-truth group minus that of two tasks of different groups, ∈ [−1, 1] (1: each group has its own experts, shared by all its tasks; 0: selection ignores the groups). A profile is the task\'s gate weights normalised to sum 1 (per-example gates: averaged over the test set); overlap is Σ_e min(p_a,e, p_b,e).',
+    '- **selection quality (ours)**: a score of this project, not of the paper: mean overlap of the expert-weight profiles of two tasks of the same ground-truth group minus that of two tasks of different groups, ∈ [−1, 1] (1: each group has its own experts, shared by all its tasks; 0: selection ignores the groups); mean ± std over seeds. A profile is the task\'s gate weights normalised to sum 1 (per-example gates: averaged over the test set); overlap is Σ_e min(p_a,e, p_b,e).',
     '- **active experts**: experts with a non-zero weight, per task (per example for per-example gates), averaged over tasks and test examples.',
     '- **train s**: wall-clock training time per run.',
-    `- **p**: two-sided Welch's t-test (unequal variances) of the per-seed ${r.overallMetric} of each gate against ${baseline}.`,
+    `- **p**: two-sided Welch's t-test (unequal variances) of the per-seed ${r.overallMetric} of each gate against Top-k of the same regime; **p, Holm**: Holm's step-down correction over the ${tested.length} tests of this table.`,
     '',
-    '## Significance against ' + baseline,
+    '## Significance against Top-k of the same regime',
     '',
-    `Mean difference = gate − ${baseline} in ${r.overallMetric} (${r.lowerIsBetter ? 'negative' : 'positive'}: better than ${baseline}); Welch's t with Welch–Satterthwaite degrees of freedom, two-sided p from Student's t distribution.`,
+    `Mean difference = gate − Top-k in ${r.overallMetric} (${r.lowerIsBetter ? 'negative' : 'positive'}: better than Top-k); Welch's t with Welch–Satterthwaite degrees of freedom, two-sided p from Student's t distribution, then Holm-corrected over this table.`,
     '',
     markdownTable(
-      ['gate', 'mean difference', 't', 'df', 'p'],
-      r.variants
-        .filter((v) => v.versusBaseline)
-        .map((v) => {
-          const w = v.versusBaseline!.overall;
-          return w
-            ? [v.label, w.meanDifference.toFixed(5), w.t.toFixed(3), w.df.toFixed(2), formatPValue(w.p)]
-            : [v.label, 'n/a', 'n/a', 'n/a', 'n/a (needs ≥ 2 seeds and non-zero variance)'];
-        }),
+      ['gate', 'baseline', 'mean difference', 't', 'df', 'p', 'p, Holm'],
+      tested.map((v) => {
+        const { baseline, overall } = v.versusBaseline!;
+        const w = overall.welch;
+        return w
+          ? [v.label, labelOf(r, baseline), w.meanDifference.toFixed(5), w.t.toFixed(3), w.df.toFixed(2), formatPValue(w.p), formatPValue(overall.pHolm)]
+          : [v.label, labelOf(r, baseline), 'n/a', 'n/a', 'n/a', 'n/a (needs ≥ 2 seeds and non-zero variance)', 'n/a'];
+      }),
     ),
     '',
     '## Loss curves',
@@ -123,6 +134,8 @@ export function renderMarkdown(r: CompareResults, figures: ReportFigures): strin
     '',
     ...(figures.unavailable ? [`(${figures.unavailable})`, ''] : figures.heatmaps.flatMap((h) => [`### ${h.variant}`, '', `![${h.variant}](${h.file})`, ''])),
     '## Per-task results',
+    '',
+    `Mean ± 95% CI over seeds; p: Welch's test against Top-k of the same regime; Holm: corrected over all ${perTaskTests} per-task tests of this table.`,
     '',
     markdownTable(perTaskHeaders(r), perTaskRows(r, true)),
     '',

@@ -114,3 +114,55 @@ export function welchTTest(a: readonly number[], b: readonly number[]): WelchRes
   const p = Math.min(1, 2 * studentTCdf(-Math.abs(t), df));
   return { t, df, p, meanDifference: sa.mean - sb.mean };
 }
+
+/** The p-quantile of Student's t with ν > 0 degrees of freedom (bisection on the CDF, to ~1e-13). */
+export function studentTQuantile(p: number, df: number): number {
+  if (!(p > 0 && p < 1)) throw new Error(`studentTQuantile: p must be in (0, 1), got ${p}`);
+  if (!(df > 0)) throw new Error(`studentTQuantile: degrees of freedom must be > 0, got ${df}`);
+  if (p === 0.5) return 0;
+  if (p < 0.5) return -studentTQuantile(1 - p, df);
+  let low = 0;
+  let high = 1;
+  while (studentTCdf(high, df) < p) high *= 2;
+  for (let i = 0; i < 200 && high - low > 1e-13 * Math.max(1, high); i++) {
+    const mid = 0.5 * (low + high);
+    if (studentTCdf(mid, df) < p) low = mid;
+    else high = mid;
+  }
+  return 0.5 * (low + high);
+}
+
+export interface ConfidenceInterval {
+  n: number;
+  mean: number;
+  /** Half-width t_{(1+level)/2, n−1} · s / √n; NaN for fewer than 2 values. */
+  halfWidth: number;
+  level: number;
+}
+
+/** The t-based confidence interval of the mean (default 95%). */
+export function confidenceInterval(values: readonly number[], level = 0.95): ConfidenceInterval {
+  if (!(level > 0 && level < 1)) throw new Error(`confidenceInterval: level must be in (0, 1), got ${level}`);
+  const s = summarise(values);
+  const halfWidth = s.n < 2 ? Number.NaN : (studentTQuantile((1 + level) / 2, s.n - 1) * s.std) / Math.sqrt(s.n);
+  return { n: s.n, mean: s.mean, halfWidth, level };
+}
+
+/**
+ * Holm's step-down correction for a family of p-values: sorted ascending, p_(i) becomes
+ * max over j ≤ i of min(1, (m − j + 1)·p_(j)), m the number of tests. It controls the family-wise error
+ * rate like Bonferroni, and is never less powerful. Null entries (tests that could not be run) stay null
+ * and do not count in m.
+ */
+export function holmAdjust(pValues: readonly (number | null)[]): (number | null)[] {
+  const present = pValues.map((p, i) => ({ p, i })).filter((e): e is { p: number; i: number } => e.p !== null && Number.isFinite(e.p));
+  present.sort((a, b) => a.p - b.p || a.i - b.i);
+  const m = present.length;
+  const out: (number | null)[] = pValues.map(() => null);
+  let running = 0;
+  present.forEach(({ p, i }, rank) => {
+    running = Math.max(running, Math.min(1, (m - rank) * p));
+    out[i] = running;
+  });
+  return out;
+}

@@ -36,3 +36,9 @@ export function formatPValue(p: number | null | undefined): string {
   if (p === null || p === undefined || !Number.isFinite(p)) return 'n/a';
   return p < 1e-3 ? p.toExponential(2) : p.toFixed(3);
 }
+
+/** `mean ± half-width` of a confidence interval ('mean (n = 1)' when there is no interval). */
+export function formatMeanCi(ci: { mean: number; halfWidth: number; n: number }, digits = 4): string {
+  if (!Number.isFinite(ci.mean)) return 'n/a';
+  return Number.isFinite(ci.halfWidth) ? `${ci.mean.toFixed(digits)} ± ${ci.halfWidth.toFixed(digits)}` : `${ci.mean.toFixed(digits)} (n = ${ci.n})`;
+}

@@ -1,4 +1,6 @@
-import { cast } from '../../autograd/ops/elementwise.js';
+import { cast, square, sub } from '../../autograd/ops/elementwise.js';
+import { mean } from '../../autograd/ops/reduce.js';
+import { reshape, transpose } from '../../autograd/ops/shape.js';
 import { allocArray, type DType } from '../../tensor/dtype.js';
 import { fromTypedArray } from '../../tensor/creation.js';
 import { keep } from '../../tensor/scope.js';
@@ -19,7 +21,31 @@ export interface MultiTaskBatchSource {
 export interface PreparedData {
   x: Tensor;
   targets: Tensor[];
+  /** The targets as one [N, T] tensor, when they were given that way (stacked losses use it). */
+  matrix: Tensor | null;
   size: number;
+}
+
+/** One batch as the training and evaluation loops use it. */
+export interface LoadedBatch {
+  x: Tensor;
+  /** Per task [B] or [B, ...]. */
+  readonly targets: readonly Tensor[];
+  /** The batch's rows of a [N, T] target matrix, when the data has one. */
+  matrix: Tensor | null;
+}
+
+/** A batch of in-memory data: x and the target matrix at once, the per-task targets only if asked for. */
+export function memoryBatch(data: PreparedData, rows: Int32Array): LoadedBatch {
+  let targets: Tensor[] | null = null;
+  return {
+    x: takeRows(data.x, rows),
+    matrix: data.matrix ? takeRows(data.matrix, rows) : null,
+    get targets(): Tensor[] {
+      targets ??= data.targets.map((t) => takeRows(t, rows));
+      return targets;
+    },
+  };
 }
 
 /**
@@ -32,12 +58,14 @@ export function prepareData(owner: string, data: MultiTaskBatchSource, numTasks:
   const size = data.x.shape[0];
   if (data.x.ndim < 2 || size === undefined || size === 0) throw new Error(`${owner}: data.x must be [N ≥ 1, features...], got ${formatShape(data.x.shape)}`);
   let targets: Tensor[];
+  let matrix: Tensor | null = null;
   if (data.y instanceof Tensor) {
     const y = data.y;
     if (y.ndim !== 2 || y.shape[1] !== numTasks) {
       throw new Error(`${owner}: data.y ${formatShape(y.shape)} must be [N, ${numTasks}] (one column per task) or an array of ${numTasks} tensors`);
     }
     targets = Array.from({ length: numTasks }, (_, t) => retain(columnOf(y, t)));
+    matrix = y;
   } else if (Array.isArray(data.y)) {
     if (data.y.length !== numTasks) throw new Error(`${owner}: data.y has ${data.y.length} target tensors for a model with ${numTasks} tasks`);
     targets = data.y.map((t, i) => {
@@ -53,7 +81,7 @@ export function prepareData(owner: string, data: MultiTaskBatchSource, numTasks:
   assertFiniteRows(owner, 'data.x', data.x);
   targets.forEach((t, i) => assertFiniteRows(owner, `the targets of task ${i}`, t));
   const asDtype = (t: Tensor): Tensor => (t.dtype === dtype ? t : retain(cast(t, dtype)));
-  return { x: asDtype(data.x), targets: targets.map(asDtype), size };
+  return { x: asDtype(data.x), targets: targets.map(asDtype), matrix: matrix && asDtype(matrix), size };
 }
 
 /** NaN or ±Inf in the data would surface later as a NaN loss that looks like a learning-rate problem. */
@@ -104,4 +132,21 @@ export function batchIndices(order: Int32Array, batchSize: number): Int32Array[]
 /** True for tensors in memory ({ x, y }), false for a stream of batches. */
 export function isInMemory(data: unknown): data is MultiTaskBatchSource {
   return typeof data === 'object' && data !== null && (data as { x?: unknown }).x instanceof Tensor;
+}
+
+/**
+ * Every task's mean squared error at once from stacked outputs [T, B, 1] and the targets' rows [B, T]:
+ * a [T] tensor, entry t equal to task t's mseLoss.
+ */
+export function stackedMseLosses(stacked: Tensor, targetRows: Tensor): Tensor {
+  const [T, B, o] = stacked.shape as [number, number, number];
+  if (o !== 1 || targetRows.ndim !== 2 || targetRows.shape[0] !== B || targetRows.shape[1] !== T) {
+    throw new Error(`stackedMseLosses: outputs ${formatShape(stacked.shape)} must be [T, B, 1] with targets [B, T], got targets ${formatShape(targetRows.shape)}`);
+  }
+  return mean(square(sub(reshape(stacked, [T, B]), transpose(targetRows))), 1);
+}
+
+/** True when a model output can use `stackedMseLosses`: stacked [T, B, 1] outputs, a target matrix, squared error everywhere. */
+export function canStackLosses(stacked: Tensor | undefined, matrix: Tensor | null, losses: readonly string[]): stacked is Tensor {
+  return stacked !== undefined && matrix !== null && stacked.ndim === 3 && stacked.shape[2] === 1 && losses.every((l) => l === 'mse');
 }

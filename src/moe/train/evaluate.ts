@@ -1,14 +1,14 @@
 import { noGrad } from '../../autograd/engine.js';
 import { eq, ge, gt, mul } from '../../autograd/ops/elementwise.js';
 import { argmax, sum } from '../../autograd/ops/reduce.js';
-import { concat, reshape } from '../../autograd/ops/shape.js';
+import { concat, reshape, stack } from '../../autograd/ops/shape.js';
 import { zeros } from '../../tensor/creation.js';
 import { keep, tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { MultiTaskModel } from '../mmoe.js';
 import type { DType } from '../../tensor/dtype.js';
 import { emptyEpochError, epochBatches } from './batch-stream.js';
-import { batchIndices, checkBatchSize, isInMemory, prepareData, takeRows, type MultiTaskBatchSource, type PreparedData } from './dataset.js';
+import { batchIndices, canStackLosses, checkBatchSize, isInMemory, memoryBatch, prepareData, stackedMseLosses, type MultiTaskBatchSource, type PreparedData } from './dataset.js';
 import type { BatchStream } from './fit-options.js';
 import { resolveLossSetup, type LossSetup } from './loss-setup.js';
 import { taskAccuracy, taskLoss, type TaskLossKind } from './task-loss.js';
@@ -57,7 +57,7 @@ export function evaluatePrepared(model: MultiTaskModel, data: PreparedData, setu
   const order = Int32Array.from({ length: data.size }, (_, i) => i);
   return withEvalMode(model, () => {
     const acc = new EvalAccumulator(model, setup);
-    for (const rows of batchIndices(order, batchSize)) acc.add(() => ({ x: takeRows(data.x, rows), targets: data.targets.map((t) => takeRows(t, rows)) }));
+    for (const rows of batchIndices(order, batchSize)) acc.add(() => memoryBatch(data, rows));
     return acc.result();
   });
 }
@@ -70,7 +70,7 @@ export async function evaluatePreparedAsync(model: MultiTaskModel, data: Prepare
   const order = Int32Array.from({ length: data.size }, (_, i) => i);
   return withEvalModeAsync(model, async () => {
     const acc = new EvalAccumulator(model, setup, true);
-    for (const rows of batchIndices(order, batchSize)) acc.add(() => ({ x: takeRows(data.x, rows), targets: data.targets.map((t) => takeRows(t, rows)) }));
+    for (const rows of batchIndices(order, batchSize)) acc.add(() => memoryBatch(data, rows));
     return acc.resultAsync();
   });
 }
@@ -120,12 +120,22 @@ export class EvalAccumulator {
   }
 
   /** Evaluates one batch; `load` runs inside the batch's scope, so the tensors it makes are freed after. */
-  add(load: () => { x: Tensor; targets: readonly Tensor[] }): void {
+  add(load: () => { x: Tensor; targets: readonly Tensor[]; matrix?: Tensor | null }): void {
     tidy(() =>
       noGrad(() => {
         const batch = load();
         const rows = batch.x.shape[0]!;
-        const { outputs } = this.model.forward(batch.x);
+        const result = this.model.forward(batch.x);
+        if (canStackLosses(result.stackedOutputs, batch.matrix ?? null, this.setup.losses)) {
+          // Stacked outputs (StackedMMoE), squared error everywhere: every task's loss in one op, no accuracy.
+          const perTask = mul(stackedMseLosses(result.stackedOutputs, batch.matrix!), rows);
+          if (this.deferred) this.kept.push(keep(reshape(stack([perTask, zeros([perTask.size], { dtype: perTask.dtype })], 1), [2 * perTask.size])));
+          else perTask.toArray().forEach((l, t) => (this.lossSums[t]! += l));
+          this.rows += rows;
+          this.batches++;
+          return;
+        }
+        const { outputs } = result;
         if (this.deferred) {
           const perTask = outputs.flatMap((out, t) => {
             const target = batch.targets[t]!;

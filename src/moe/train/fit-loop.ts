@@ -11,14 +11,17 @@ import { full, zeros } from '../../tensor/creation.js';
 import { keep, tidy, type TidyResult } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { MultiTaskModel } from '../mmoe.js';
-import { batchIndices, prepareData, takeRows, type PreparedData } from './dataset.js';
+import { batchIndices, canStackLosses, memoryBatch, prepareData, stackedMseLosses, type LoadedBatch, type PreparedData } from './dataset.js';
+import { sum } from '../../autograd/ops/reduce.js';
+import { fromTypedArray } from '../../tensor/creation.js';
+import { allocArray } from '../../tensor/dtype.js';
 import type { EvaluationResult } from './evaluate.js';
 import type { Batch, EpochMetrics, FitOptions, FitPosition, FitResult } from './fit-options.js';
 import { resolveLossSetup, type LossSetup } from './loss-setup.js';
 import { taskLoss } from './task-loss.js';
 
 /** A batch's tensors, made inside the step's `tidy` scope so that they are freed after the step. */
-export type BatchLoader = () => { x: Tensor; targets: readonly Tensor[] };
+export type BatchLoader = () => LoadedBatch;
 
 /** One batch's losses as numbers (a type alias: tidy returns plain records). */
 type StepValues = {
@@ -127,7 +130,7 @@ export class FitLoop {
     const order = this.opts.shuffle === false ? Int32Array.from({ length: data.size }, (_, i) => i) : new Rng(epochSeed(this.opts.seed ?? 0, epoch)).permutation(data.size);
     const batches = batchIndices(order, this.batchSize);
     if (this.batchIndex > batches.length) throw new Error(`${this.owner}: resumeFrom.batch ${this.batchIndex} exceeds the ${batches.length} batches of epoch ${epoch}`);
-    return batches.map((rows) => () => ({ x: takeRows(data.x, rows), targets: data.targets.map((t) => takeRows(t, rows)) }));
+    return batches.map((rows) => () => memoryBatch(data, rows));
   }
 
   /** A streamed batch checked and split per task, inside the step's scope. */
@@ -177,11 +180,11 @@ export class FitLoop {
   trainBatch(load: BatchLoader, batches: number): void {
     const b = this.batchIndex;
     const beforeAnyStep = this.stepsTaken === 0;
-    const values = this.step(load, (losses, reg, objective, rows) => {
-      const v: StepValues = { tasks: losses.map((l) => l.item()), reg: reg ? reg.item() : 0, objective: objective.item(), rows };
+    const values = this.step(load, (taskLosses, reg, objective, rows) => {
+      const v: StepValues = { tasks: Array.from(taskLosses.toArray()), reg: reg ? reg.item() : 0, objective: objective.item(), rows };
       this.checkFinite(b, v, beforeAnyStep);
       return v;
-    });
+    }, batches);
     this.record(b, batches, values);
   }
 
@@ -197,7 +200,8 @@ export class FitLoop {
     const batch = this.batchIndex;
     const beforeAnyStep = this.stepsTaken === 0;
     const losses = this.step(load, (taskLosses, reg, objective, rows) =>
-      keep(concat([...taskLosses, reg ?? zeros([], { dtype: objective.dtype }), objective, full([], rows, { dtype: objective.dtype })].map((l) => reshape(l.detach(), [1])), 0)),
+      keep(concat([taskLosses.detach(), ...[reg ?? zeros([], { dtype: objective.dtype }), objective, full([], rows, { dtype: objective.dtype })].map((l) => reshape(l.detach(), [1]))], 0)),
+      batches,
     );
     return { batch, batches, beforeAnyStep, losses };
   }
@@ -210,20 +214,38 @@ export class FitLoop {
     this.record(d.batch, d.batches, v);
   }
 
-  /** zeroGrad → forward → objective → `read` (sees the losses before backward) → backward → clip → optimiser step → schedule. */
-  private step<T extends TidyResult>(load: BatchLoader, read: (losses: Tensor[], reg: Tensor | null, objective: Tensor, rows: number) => T): T {
+  /**
+   * onStep hooks → zeroGrad → forward → objective → `read` (sees the per-task losses [T] before backward)
+   * → backward → clip → optimiser step → schedule. Every module's `onStep` gets the step's index over the
+   * whole run, epoch · batches + batch, so a resumed run repeats its per-step schedules (for a stream of
+   * unknown length: `batchesPerEpoch` if given, else the steps taken in this call).
+   */
+  private step<T extends TidyResult>(load: BatchLoader, read: (taskLosses: Tensor, reg: Tensor | null, objective: Tensor, rows: number) => T, batches: number): T {
     const { optimizer, setup } = this;
+    const perEpoch = Number.isFinite(batches) ? batches : (this.opts.batchesPerEpoch ?? NaN);
+    const globalStep = Number.isFinite(perEpoch) ? this.epoch * perEpoch + this.batchIndex : this.stepsTaken;
+    for (const m of this.model.modules()) m.onStep(globalStep);
     const out = tidy(() => {
       optimizer.zeroGrad();
       const batch = load();
-      const { outputs, regularization } = this.model.forward(batch.x);
-      const losses = outputs.map((o, t) => taskLoss(setup.losses[t]!, o, batch.targets[t]!));
-      let objective: Tensor = losses.reduce<Tensor | null>((acc, l, t) => {
-        const term = mul(l, setup.weights[t]!);
-        return acc ? add(acc, term) : term;
-      }, null)!;
+      const forward = this.model.forward(batch.x);
+      const { regularization } = forward;
+      let objective: Tensor;
+      let taskLosses: Tensor;
+      if (canStackLosses(forward.stackedOutputs, batch.matrix, setup.losses)) {
+        // Stacked outputs (StackedMMoE): every task's squared error in one op.
+        taskLosses = stackedMseLosses(forward.stackedOutputs, batch.matrix!);
+        objective = sum(mul(taskLosses, this.taskWeightTensor()));
+      } else {
+        const losses = forward.outputs.map((o, t) => taskLoss(setup.losses[t]!, o, batch.targets[t]!));
+        objective = losses.reduce<Tensor | null>((acc, l, t) => {
+          const term = mul(l, setup.weights[t]!);
+          return acc ? add(acc, term) : term;
+        }, null)!;
+        taskLosses = concat(losses.map((l) => reshape(l, [1])), 0);
+      }
       if (regularization) objective = add(objective, regularization);
-      const result = read(losses, regularization, objective, batch.x.shape[0]!);
+      const result = read(taskLosses, regularization, objective, batch.x.shape[0]!);
       objective.backward();
       if (this.opts.clipGradValue !== undefined) clipGradValue(optimizer.params, this.opts.clipGradValue);
       if (this.opts.clipGradNorm !== undefined) clipGradNorm(optimizer.params, this.opts.clipGradNorm);
@@ -253,6 +275,13 @@ export class FitLoop {
     this.regSum += v.reg * v.rows;
     this.rowsSeen += v.rows;
     this.opts.onBatch?.({ epoch: this.epoch, batch: b, batches, loss: v.objective, taskLosses: v.tasks, rows: this.rowsSeen });
+  }
+
+  /** The task weights as a [T] tensor of the model's dtype (made inside the step's scope: it is small). */
+  private taskWeightTensor(): Tensor {
+    const w = allocArray(this.dtype, this.setup.weights.length);
+    w.set(this.setup.weights);
+    return fromTypedArray(w, [w.length]);
   }
 
   /** Batches trained so far in this epoch. */
