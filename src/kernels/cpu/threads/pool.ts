@@ -20,6 +20,12 @@ const BOOT_TIMEOUT_MS = 10_000;
 const MODULE_SHIFT = 10;
 /** The job word that loads a module: arguments (address, length) of its bytes in the memory, and its index. */
 const LOAD_JOB = -1;
+/**
+ * Polls of the control word before sleeping in Atomics.wait (~tens of µs). A futex sleep and wake
+ * costs more than a small kernel's slice on a virtual machine; kernels of a training step come back
+ * to back, so both sides poll first.
+ */
+const SPIN_POLLS = 20_000;
 
 /** A compiled module the workers instantiate, and the exports a job may name (by index). */
 export interface PoolModule {
@@ -51,7 +57,7 @@ try {
 Atomics.notify(ctrl, base);
 while (fns) {
   let s;
-  while ((s = Atomics.load(ctrl, base)) !== ${POSTED}) Atomics.wait(ctrl, base, s);
+  for (let n = 0; (s = Atomics.load(ctrl, base)) !== ${POSTED}; n++) if (n >= ${SPIN_POLLS}) Atomics.wait(ctrl, base, s);
   const a = ctrl.subarray(base + 2, base + ${SLOT});
   try {
     const job = ctrl[base + 1];
@@ -129,7 +135,7 @@ export class WasmWorkerPool {
   wait(slot: number): boolean {
     const base = slot * SLOT;
     let s: number;
-    while ((s = Atomics.load(this.ctrl, base)) === POSTED) Atomics.wait(this.ctrl, base, POSTED);
+    for (let n = 0; (s = Atomics.load(this.ctrl, base)) === POSTED; n++) if (n >= SPIN_POLLS) Atomics.wait(this.ctrl, base, POSTED);
     this.ctrl[base] = IDLE;
     return s === DONE;
   }
