@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { ensureDirectory } from '../node/ensure-dir.js';
 import { formatTable } from '../report/table.js';
 import { DEFAULTS, GATE_KINDS, resolveGateKind, validateModelConfig, type TrainConfig } from '../experiments/config.js';
+import { datasetTrainingDefault } from '../experiments/datasets.js';
 import { describeGate, selectBackend } from '../experiments/experiment.js';
 import { readSavedRun, runTraining } from '../experiments/train-run.js';
 import type { CsvDataConfig, CsvTaskType } from '../experiments/csv-data.js';
@@ -28,9 +29,10 @@ export function configFromOptions(opts: Record<string, unknown>): TrainConfig {
   // DSelect-k defaults to its static gate (the paper's task-only gate); the baselines to per-example gates.
   const perExample = opts['perExample'] === true || gate === 'noisy-top-k' || (gate !== 'dselect-k' && opts['static'] !== true);
   const csv = csvConfig(opts);
+  const dataset = csv ? 'csv' : String(opts['dataset'] ?? DEFAULTS.dataset);
   const config: TrainConfig = {
     data: {
-      dataset: csv ? 'csv' : String(opts['dataset'] ?? DEFAULTS.dataset),
+      dataset,
       tasks: optionNumber(opts, 'tasks'),
       trainSize: optionNumber(opts, 'trainSize'),
       valSize: optionNumber(opts, 'valSize'),
@@ -52,12 +54,12 @@ export function configFromOptions(opts: Record<string, unknown>): TrainConfig {
       balanceWeight: optionNumber(opts, 'balanceWeight') ?? DEFAULTS.balanceWeight,
       expertHidden: (opts['expertHidden'] as number[] | undefined) ?? [...DEFAULTS.expertHidden],
       expertOutput: optionNumber(opts, 'expertOutput') ?? DEFAULTS.expertOutput,
-      towerHidden: (opts['towerHidden'] as number[] | undefined) ?? [...DEFAULTS.towerHidden],
+      towerHidden: (opts['towerHidden'] as number[] | undefined) ?? [...(datasetTrainingDefault(dataset, 'towerHidden') ?? DEFAULTS.towerHidden)],
     },
     optim: {
       epochs: optionNumber(opts, 'epochs') ?? DEFAULTS.epochs,
       batchSize: optionNumber(opts, 'batchSize') ?? DEFAULTS.batchSize,
-      lr: optionNumber(opts, 'lr') ?? DEFAULTS.lr,
+      lr: optionNumber(opts, 'lr') ?? datasetTrainingDefault(dataset, 'lr') ?? DEFAULTS.lr,
       seed: optionNumber(opts, 'seed') ?? DEFAULTS.seed,
     },
   };

@@ -24,6 +24,13 @@ export interface DatasetEntry {
   /** Fixed task count, or null when `numTasks` is configurable. */
   fixedNumTasks: number | null;
   load(options: DatasetOptions): MultiTaskData | Promise<MultiTaskData>;
+  /** Training settings that replace the general defaults for this dataset when the user gives none. */
+  trainingDefaults?: Readonly<{ lr?: number; towerHidden?: readonly number[] }>;
+}
+
+/** The dataset's own default for a training setting, if it has one (unregistered names, e.g. 'csv', have none). */
+export function datasetTrainingDefault<K extends 'lr' | 'towerHidden'>(name: string, key: K): NonNullable<DatasetEntry['trainingDefaults']>[K] | undefined {
+  return datasets.get(name)?.trainingDefaults?.[key];
 }
 
 
