@@ -2,15 +2,19 @@
 // `npm run bench` (builds dist/ first): dselect-k against a naive loop and TensorFlow.js, side by
 // side in one process. Prints a table and writes bench/results.json.
 //
-//   node bench/run.js [--suite matmul,elementwise,math,softmax,moe] [--sizes 64,128] [--quick]
-//                     [--threads 1,2] [--no-tfjs] [--no-torch] [--python /usr/bin/python3] [--out bench/results.json]
+//   node bench/run.js [--suite matmul,elementwise,math,softmax,moe] [--sizes 64,128] [--quick | --smoke]
+//                     [--only logsumexp,cross-entropy] [--threads 1,2] [--no-tfjs] [--no-torch]
+//                     [--python /usr/bin/python3] [--out bench/results.json]
+//
+// --only keeps the workloads whose name contains one of the words (not the moe suite, which has its
+// own runner); --smoke checks every row and times it for a moment only (numbers meaningless).
 //
 // PyTorch CPU rows come from Debian's python3-torch run as a subprocess (bench/lib/torch.js); they are
 // skipped with a notice when torch is missing.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { machineNote, load1 } from './lib/machine.js';
-import { FULL, QUICK } from './lib/measure.js';
+import { FULL, QUICK, SMOKE } from './lib/measure.js';
 import { loadOurs } from './lib/ours.js';
 import { formatTable } from './lib/table.js';
 import { loadTfjs } from './lib/tfjs.js';
@@ -25,7 +29,8 @@ import { softmaxWorkloads } from './suites/softmax.js';
 /** Runs workloads one by one (check, then time); returns { rows }. */
 async function runWorkloads(workloads, ctx) {
   const rows = [];
-  for (const w of workloads) rows.push(...(await runWorkload(w, ctx)));
+  const wanted = (w) => !ctx.only || ctx.only.some((word) => w.name.toLowerCase().includes(word));
+  for (const w of workloads.filter(wanted)) rows.push(...(await runWorkload(w, ctx)));
   return { rows };
 }
 
@@ -39,20 +44,22 @@ const SUITES = {
 };
 
 function parseArgs(argv) {
-  const args = { suites: Object.keys(SUITES), sizes: DEFAULT_SIZES, quick: false, tfjs: true, torch: true, python: '/usr/bin/python3', threads: null, out: fileURLToPath(new URL('./results.json', import.meta.url)) };
+  const args = { suites: Object.keys(SUITES), sizes: DEFAULT_SIZES, quick: false, smoke: false, only: null, tfjs: true, torch: true, python: '/usr/bin/python3', threads: null, out: fileURLToPath(new URL('./results.json', import.meta.url)) };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i];
     if (flag === '--suite') args.suites = value().split(',');
     else if (flag === '--sizes') args.sizes = value().split(',').map(Number);
     else if (flag === '--quick') args.quick = true;
+    else if (flag === '--smoke') args.smoke = true;
+    else if (flag === '--only') args.only = value().toLowerCase().split(',');
     else if (flag === '--no-tfjs') args.tfjs = false;
     else if (flag === '--no-torch') args.torch = false;
     else if (flag === '--python') args.python = value();
     else if (flag === '--threads') args.threads = value().split(',').map(Number);
     else if (flag === '--out') args.out = value();
     else if (flag === '--help' || flag === '-h') {
-      console.log('node bench/run.js [--suite matmul,elementwise,math,softmax,moe] [--sizes 64,128] [--quick] [--threads 1,2] [--no-tfjs] [--no-torch] [--python path] [--out file]');
+      console.log('node bench/run.js [--suite matmul,elementwise,math,softmax,moe] [--sizes 64,128] [--quick | --smoke] [--only word,word] [--threads 1,2] [--no-tfjs] [--no-torch] [--python path] [--out file]');
       process.exit(0);
     } else throw new Error(`bench: unknown argument ${argv[i]}`);
   }
@@ -74,7 +81,7 @@ async function main() {
   const torch = args.torch ? loadTorch(log, args.python) : null;
   // Our thread counts: 1 and every core, unless --threads says otherwise.
   const threads = args.threads ?? (machine.cpus > 1 ? [1, machine.cpus] : [1]);
-  const ctx = { ours, tfjs, torch, threads, machine, log, measureOpts: args.quick ? QUICK : FULL };
+  const ctx = { ours, tfjs, torch, threads, machine, log, measureOpts: args.smoke ? SMOKE : args.quick ? QUICK : FULL, only: args.only };
   const rows = [];
   const extras = {};
   for (const suite of args.suites) {
@@ -98,7 +105,7 @@ async function main() {
 
   const result = {
     machine: { ...machine, loadAvg1End: load1() },
-    options: { suites: args.suites, sizes: args.sizes, quick: args.quick, measure: ctx.measureOpts },
+    options: { suites: args.suites, sizes: args.sizes, quick: args.quick, smoke: args.smoke, only: args.only, measure: ctx.measureOpts },
     matmul: ours.config.matmulInfo(),
     tfjs: tfjs ? { version: tfjs.version, backends: tfjs.available, wasm: tfjs.wasmFeatures } : null,
     pytorch: torch ? { version: torch.version, python: torch.python } : null,

@@ -40,6 +40,19 @@ def build(spec):
     if op == 'softmax':
         x = load(src['x'], (spec['rows'], spec['cols']))
         return lambda: torch.softmax(x, -1)
+    if op == 'logsumexp':
+        x = load(src['x'], (spec['rows'], spec['cols']))
+        return lambda: torch.logsumexp(x, -1)
+    if op == 'softmax_ce':
+        # Forward and backward: the gradient of the mean loss with respect to the logits.
+        z = load(src['x'], (spec['rows'], spec['cols'])).requires_grad_(True)
+        labels = torch.from_numpy(np.fromfile(src['labels'], dtype=np.int32)).long()
+
+        def step():
+            with torch.enable_grad():
+                loss = torch.nn.functional.cross_entropy(z, labels)
+                return torch.autograd.grad(loss, z)[0]
+        return step
     raise SystemExit(f'torch-ops.py: unknown op {op}')
 
 

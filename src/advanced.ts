@@ -37,6 +37,7 @@ export { adamStep, type AdamMoments, type AdamUpdateArgs } from './packs/adam-up
 export { normalCdf, normalCdfValue, normalPdfValue } from './packs/normal-cdf/index.js';
 export { scatterRows } from './packs/scatter-rows/index.js';
 export { layerNorm } from './packs/layer-norm/index.js';
+export { softmaxCrossEntropyRows } from './packs/softmax-cross-entropy/index.js';
 export { dselectKWeightsWithSelectors, selectorOrigin, selectorProducts, smoothStepDerivative, type SelectorOrigin } from './packs/dselect/index.js';
 
 // Layers' and gates' building blocks

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { BinaryOp, ReduceOp, UnaryOp } from '../src/advanced.js';
 import { logSoftmax, logsumexp, matmul, max, min, Rng, softmax, sum, tensor, type DType, type TypedArray } from '../src/index.js';
 import { CpuBackend } from '../src/kernels/cpu/backend.js';
+import { configureSimdKernels } from '../src/kernels/cpu/simd.js';
 import type { Storage } from '../src/tensor/storage.js';
 
 /** Every cpu kernel here is compared against an obviously-correct loop over multi-indices. */
@@ -361,6 +362,37 @@ describe('softmax kernels', () => {
     }
     const special = logsumexp(tensor([[-Infinity, -Infinity], [Infinity, 1], [0, -Infinity]], { dtype: 'float64' }), 1).toArray();
     expect(Array.from(special)).toEqual([-Infinity, Infinity, 0]);
+  });
+
+  /** `fn` with the SIMD elementwise/softmax kernels off: logsumexp takes the composed path. */
+  function withoutSimd<T>(fn: () => T): T {
+    configureSimdKernels({ simd: false });
+    try {
+      return fn();
+    } finally {
+      configureSimdKernels({ simd: true });
+    }
+  }
+
+  it('float32 logsumexp over trailing axes (the SIMD row kernel) matches the composed kernels, keepDims either way', () => {
+    // Bound as in test/simd-kernels-suite.ts: two float32 ulps of the result plus 2e-6.
+    const rng = new Rng(8);
+    const cases: [number[], number | number[]][] = [[[5, 37], -1], [[3, 4, 9], -1], [[3, 4, 9], [1, 2]], [[2, 3, 1], 1], [[6, 130], [0, 1]], [[40, 1], -1], [[2, 257], 1]];
+    for (const [shape, axis] of cases) {
+      const x = tensor(Float32Array.from({ length: sizeOf(shape) }, () => 20 * rng.normal()), { shape });
+      for (const keepDims of [false, true]) {
+        const fast = logsumexp(x, axis, keepDims);
+        const ref = withoutSimd(() => logsumexp(x, axis, keepDims));
+        expect(fast.shape, `[${shape}] axis ${axis}`).toEqual(ref.shape);
+        const [a, b] = [fast.toArray(), ref.toArray()];
+        for (let i = 0; i < b.length; i++) expect(Math.abs(a[i]! - b[i]!), `[${shape}] axis ${axis} keepDims ${keepDims} element ${i}`).toBeLessThanOrEqual(2e-6 + 2.5e-7 * Math.abs(b[i]!));
+      }
+    }
+    // The gradient is still softmax·g.
+    const x = tensor(Float32Array.from({ length: 3 * 37 }, () => 3 * rng.normal()), { shape: [3, 37], requiresGrad: true });
+    logsumexp(x, -1).sum().backward();
+    const p = softmax(x.detach(), -1).toArray();
+    Array.from(x.grad!.toArray()).forEach((v, i) => expect(Math.abs(v - p[i]!)).toBeLessThanOrEqual(1e-6));
   });
 });
 

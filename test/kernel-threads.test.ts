@@ -7,7 +7,8 @@ import { useWorkerThreads } from '../src/node/worker-threads.js';
 import { adamUpdateWasm } from '../src/packs/adam-update/wasm.js';
 import { biasActivationWasm, reluGradWasm } from '../src/packs/bias-activation/wasm.js';
 import { mixRowsGradWasm } from '../src/packs/expert-mixture/wasm.js';
-import { add, exp, logSoftmax, mul, relu, Rng, sigmoid, softmax, tanh, tensor, tidy, type Tensor } from '../src/index.js';
+import { softmaxCrossEntropyGradWasm, softmaxCrossEntropyWasm } from '../src/packs/softmax-cross-entropy/wasm.js';
+import { add, exp, logSoftmax, logsumexp, mul, relu, Rng, sigmoid, softmax, tanh, tensor, tidy, type Tensor } from '../src/index.js';
 
 /**
  * Elementwise ops, fused chains and softmax split across worker threads (element ranges and whole
@@ -49,6 +50,7 @@ describe('kernels on worker threads', () => {
     ['a bias row [rows, 64] + [64]', () => add(x.slice([0], [64 * 2000]).reshape([2000, 64]), y.slice([0], [64]))],
     ['softmax rows [·, 250]', () => softmax(x.slice([0], [250 * 500]).reshape([500, 250]), -1)],
     ['log-softmax rows [·, 64]', () => logSoftmax(x.slice([0], [64 * 2000]).reshape([2000, 64]), -1)],
+    ['logsumexp rows [·, 250]', () => logsumexp(x.slice([0], [250 * 500]).reshape([500, 250]), -1)],
     ['a fused chain', () => add(mul(relu(add(mul(x, 1.5), 0.5)), sigmoid(x)), tanh(mul(y, x)))],
   ];
   for (const [name, build] of cases) {
@@ -122,5 +124,17 @@ describe('op-pack kernels on worker threads', () => {
     const gfs = terms.map(() => new Float32Array(batch * d));
     expect(mixRowsGradWasm(q, experts, terms, gm, batch, d, gq, gfs)).toBe(true);
     return [gq, ...gfs];
+  });
+  const labels = Int32Array.from({ length: rows }, (_, r) => (r * 37) % cols);
+  same('softmax cross-entropy forward (rows)', () => {
+    const [loss, lse] = [new Float32Array(rows), new Float32Array(rows)];
+    expect(softmaxCrossEntropyWasm(yv, labels, rows, cols, loss, lse)).toBe(true);
+    return [loss, lse];
+  });
+  same('softmax cross-entropy backward (rows)', () => {
+    const [loss, lse, dx] = [new Float32Array(rows), new Float32Array(rows), new Float32Array(rows * cols)];
+    softmaxCrossEntropyWasm(yv, labels, rows, cols, loss, lse);
+    expect(softmaxCrossEntropyGradWasm(g.subarray(0, rows), yv, lse, labels, rows, cols, dx)).toBe(true);
+    return [dx];
   });
 });

@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { binaryKernel, planBroadcast, unaryKernel } from '../src/kernels/cpu/elementwise.js';
 import { configureHeap, heapFloat32, isHeapArray } from '../src/kernels/cpu/heap.js';
 import { softmaxInto } from '../src/kernels/cpu/reduce.js';
-import { binaryPlanSimd, configureSimdKernels, softmaxRowsSimd, unarySimd } from '../src/kernels/cpu/simd.js';
+import { binaryPlanSimd, configureSimdKernels, logsumexpRowsSimd, softmaxRowsSimd, unarySimd } from '../src/kernels/cpu/simd.js';
+import { CpuBackend } from '../src/kernels/cpu/backend.js';
+import { wrap } from '../src/kernels/cpu/host.js';
+import { logsumexpComposed } from '../src/kernels/logsumexp.js';
 import { BINARY_SIMD_OPS, UNARY_SIMD_OPS } from '../src/kernels/cpu/wasm/math-module.js';
 import type { BinaryOp, UnaryOp } from '../src/kernels/backend.js';
 
@@ -248,5 +251,79 @@ export function simdKernelSuite(heapMode: 'shared' | 'fixed' | 'off'): void {
         for (const i of [35, 37, 39, 41]) expect(out[i]).toBe(log ? -Infinity : 0);
       });
     }
+  });
+
+  describe('SIMD logsumexp rows', () => {
+    /**
+     * The row kernel against the composed kernels (max, shift, exp, sum, log, add: the reference twin,
+     * float32) and against the exact value (float64 from the same float32 inputs). Bound, both:
+     * |got − want| ≤ 2e-6 + 2.5e-7·|want| — two float32 ulps of the result (the final m + ln Σ is
+     * rounded in each) plus 2e-6 for ln Σ (float32 exp and log of ≤ 1 ulp, the sum in float32
+     * blocks of 64). Non-finite results must be identical.
+     */
+    const cpu = new CpuBackend();
+    const close = (got: number, want: number): boolean =>
+      Number.isNaN(want) ? Number.isNaN(got) : !Number.isFinite(want) ? got === want : Math.abs(got - want) <= 2e-6 + 2.5e-7 * Math.abs(want);
+    function exact(x: Float32Array, r: number, cols: number): number {
+      const row = Array.from(x.subarray(r * cols, (r + 1) * cols));
+      if (row.some(Number.isNaN)) return NaN;
+      const m = Math.max(...row);
+      if (!Number.isFinite(m)) return m;
+      return m + Math.log(row.reduce((p, v) => p + Math.exp(v - m), 0));
+    }
+    function check(rows: number, cols: number, x: Float32Array, where: string): void {
+      const composed = logsumexpComposed(cpu, wrap(x.slice()), [rows, cols], [1]).readSync();
+      for (const [src, out] of [
+        [x, new Float32Array(rows)],
+        [heapCopy(x), heapCopy(new Float32Array(rows).fill(42))],
+      ] as const) {
+        expect(logsumexpRowsSimd(src, out, rows, cols, true), `logsumexp ${where} [${rows},${cols}] runs on SIMD`).toBe(true);
+        for (let r = 0; r < rows; r++) {
+          const [got, want, twin] = [out[r]!, exact(x, r, cols), composed[r]!];
+          if (!close(got, want)) expect.fail(`logsumexp ${where} [${rows},${cols}] row ${r}: ${got} vs exact ${want}`);
+          if (!close(got, twin)) expect.fail(`logsumexp ${where} [${rows},${cols}] row ${r}: ${got} vs composed ${twin}`);
+        }
+      }
+    }
+
+    it('matches the composed kernels and the exact value for every row length 1–70 and long rows', () => {
+      for (const cols of [...Array.from({ length: 70 }, (_, i) => i + 1), 127, 1000, 4099]) {
+        const rows = cols > 100 ? 3 : 5;
+        check(rows, cols, Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.77) * 9), 'random');
+      }
+    });
+
+    it('is stable for ±1000 and gives −∞, +∞ and NaN rows as the composed kernels do', () => {
+      const rows: number[][] = [
+        [1000, 999, -1000, 0, 1000, 998.5, 997],
+        [-1000, -1001, -1002, -999.5, -1000, -1003, -1001],
+        [NaN, 1, 2, 3, 4, 5, 6],
+        [-Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity],
+        [Infinity, 1, 2, 3, 4, 5, 6],
+        [-Infinity, 0, -Infinity, 1, -Infinity, 2, -Infinity],
+        [0, -80, -86, -88, -90, -100, -200],
+        [3e38, -3e38, 0, 1, 2, 3, 4],
+        [-Infinity, -Infinity, NaN, -Infinity, -Infinity, -Infinity, -Infinity],
+        [Infinity, -Infinity, 1, Infinity, 0, 0, 0],
+        [Infinity, 1, 2, 3, 4, 5, NaN],
+        [3e38, 3e38, 3e38, 3e38, 3e38, 3e38, 3e38],
+      ];
+      check(rows.length, 7, Float32Array.from(rows.flat()), 'edge rows');
+      const out = new Float32Array(rows.length);
+      logsumexpRowsSimd(Float32Array.from(rows.flat()), out, rows.length, 7, true);
+      expect(Array.from(out.slice(2, 5))).toEqual([NaN, -Infinity, Infinity]);
+      expect(Array.from(out.slice(8, 11))).toEqual([NaN, Infinity, NaN]);
+      // One column: the value itself (non-finite ones too).
+      const single = Float32Array.from([3, -Infinity, Infinity, NaN, -1000]);
+      const one = new Float32Array(5);
+      expect(logsumexpRowsSimd(single, one, 5, 1, true)).toBe(true);
+      expect(Array.from(one)).toEqual([3, -Infinity, Infinity, NaN, -1000]);
+    });
+
+    it('leaves float64, mismatched lengths and tiny rows to the composed path', () => {
+      expect(logsumexpRowsSimd(new Float64Array(100), new Float64Array(1), 1, 100)).toBe(false);
+      expect(logsumexpRowsSimd(new Float32Array(100), new Float32Array(2), 1, 100)).toBe(false);
+      expect(logsumexpRowsSimd(new Float32Array(3), new Float32Array(1), 1, 3)).toBe(false);
+    });
   });
 }

@@ -4,6 +4,8 @@ import Benchmark from 'benchmark';
 /** Defaults for a full run; --quick shortens them (numbers get noisier). */
 export const FULL = { maxTime: 2, minSamples: 6 };
 export const QUICK = { maxTime: 0.6, minSamples: 4 };
+/** --smoke: every check, and timing for a moment only (a test that the rows run, not a measurement). */
+export const SMOKE = { maxTime: 0.01, minSamples: 1 };
 
 /**
  * Times `fn` (synchronous). Returns median/mean milliseconds per call, ops/s (1 / median), the

@@ -1,6 +1,7 @@
 // TensorFlow.js (dev dependency only) with its cpu and wasm backends, the wasm binaries taken from
 // the installed @tensorflow/tfjs-backend-wasm package (no network).
-import { fileURLToPath } from 'node:url';
+import { createRequire, register } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { packageVersion } from './machine.js';
 
 export async function loadTfjs(log) {
@@ -10,6 +11,7 @@ export async function loadTfjs(log) {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     const dir = fileURLToPath(new URL('../../node_modules/@tensorflow/tfjs-backend-wasm/dist/', import.meta.url));
     wasm.setWasmPaths(dir);
+    await registerGradients();
     const available = [];
     for (const name of ['cpu', 'wasm']) {
       if (await tf.setBackend(name)) available.push(name);
@@ -57,4 +59,16 @@ export function tfjsImpls(tfjs, build) {
       };
     },
   }));
+}
+
+/**
+ * TF.js's gradient functions (for the rows that time a backward pass, e.g. softmax cross-entropy):
+ * tfjs-core's bundles carry none, so its per-file ES module registrations are loaded, as
+ * bench/moe-workload.js does; they land in the registry TF.js keeps on globalThis.
+ */
+async function registerGradients() {
+  register('../tfjs-resolve-hook.js', import.meta.url);
+  const require = createRequire(import.meta.url);
+  const file = require.resolve('@tensorflow/tfjs-core/package.json').replace(/package\.json$/, 'dist/register_all_gradients.js');
+  await import(pathToFileURL(file).href);
 }

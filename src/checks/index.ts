@@ -6,6 +6,7 @@ import { expertMixtureGradcheckCases } from '../packs/expert-mixture/checks.js';
 import { layerNormGradcheckCases } from '../packs/layer-norm/checks.js';
 import { normalCdfGradcheckCases } from '../packs/normal-cdf/checks.js';
 import { scatterRowsGradcheckCases } from '../packs/scatter-rows/checks.js';
+import { softmaxCrossEntropyGradcheckCases } from '../packs/softmax-cross-entropy/checks.js';
 import { cnnGradcheckCases } from './cnn.js';
 import { engineGradcheckCases } from './engine/index.js';
 import { modelGradcheckCases } from './models.js';
@@ -29,6 +30,7 @@ export const PACK_GRADCHECK_CASES: Readonly<Record<string, readonly GradcheckCas
   'scatter-rows': scatterRowsGradcheckCases,
   'conv-pool-relu': convPoolReluGradcheckCases,
   'layer-norm': layerNormGradcheckCases,
+  'softmax-cross-entropy': softmaxCrossEntropyGradcheckCases,
 };
 
 /**

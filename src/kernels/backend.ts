@@ -115,6 +115,11 @@ export interface Backend {
 
   /** Reduces the (sorted) `axes` of `x`; the result holds the kept dims in order. */
   reduce(op: ReduceOp, x: Storage, shape: Shape, axes: readonly number[]): Storage;
+  /**
+   * log Σ exp over the (sorted) `axes`, max-shifted so ±1000 stays finite; the result holds the kept
+   * dims in order. A lane of −∞ gives −∞, a +∞ entry +∞, a NaN NaN (as `logsumexpComposed` does).
+   */
+  logsumexp(x: Storage, shape: Shape, axes: readonly number[]): Storage;
   /** Index of the max along `axis` (as float values), shape with `axis` removed. */
   argmax(x: Storage, shape: Shape, axis: number): Storage;
 

@@ -1,9 +1,7 @@
 import { mul, softplus, square, sub } from '../autograd/ops/elementwise.js';
 import { mean, sum } from '../autograd/ops/reduce.js';
 import { reshape } from '../autograd/ops/shape.js';
-import { logSoftmax } from '../autograd/ops/softmax.js';
-import { allocArray } from '../tensor/dtype.js';
-import { fromTypedArray } from '../tensor/creation.js';
+import { softmaxCrossEntropyRows } from '../packs/softmax-cross-entropy/index.js';
 import { formatShape, shapesEqual } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 
@@ -26,7 +24,8 @@ export function bceWithLogitsLoss(logits: Tensor, target: Tensor, reduction: Red
 
 /**
  * Cross-entropy of logits [B, C] against integer class labels (B of them, each in [0, C)); labels may
- * be an Int32Array, a number[] or a tensor of integral values.
+ * be an Int32Array, a number[] or a tensor of integral values. Per row logsumexp(x) − x[label], one
+ * fused kernel each way (the softmax-cross-entropy op pack), then the mean or sum.
  */
 export function softmaxCrossEntropy(logits: Tensor, labels: Int32Array | readonly number[] | Tensor, reduction: Reduction = 'mean'): Tensor {
   if (!(logits instanceof Tensor) || logits.ndim !== 2) {
@@ -34,10 +33,7 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Int32Array | readonl
   }
   const [batch, classes] = logits.shape as [number, number];
   const ids = checkLabels(labels, batch, classes);
-  const oneHot = allocArray(logits.dtype, batch * classes);
-  for (let i = 0; i < batch; i++) oneHot[i * classes + ids[i]!] = 1;
-  const picked = sum(mul(logSoftmax(logits, -1), fromTypedArray(oneHot, [batch, classes])), 1);
-  return mul(reduce(picked, reduction), -1);
+  return reduce(softmaxCrossEntropyRows(logits, ids), reduction);
 }
 
 function checkLabels(labels: Int32Array | readonly number[] | Tensor, batch: number, classes: number): ArrayLike<number> {

@@ -188,6 +188,10 @@ function reduceCases(): KernelCase[] {
         });
       }
     }
+    // The gpu's composed logsumexp against the cpu's row kernel (trailing axes) and composed path.
+    for (const axes of [[2], [1, 2], [0], [0, 1, 2]]) {
+      out.push({ group, name: `logsumexp over ${JSON.stringify(axes)}, logits ±${range}`, inputs: [s], run: (b, [a]) => b.logsumexp(a!, [4, 5, 6], axes), tol: () => ({ atol: 2e-5, rtol: 1e-5 }) });
+    }
   }
   return out;
 }

@@ -12,7 +12,8 @@ import { broadcastToInto, concatInto, gatherInto, oneHotInto, padInto, permuteIn
 import { matmulInto } from './matmul.js';
 import { matmulInfo } from './matmul-config.js';
 import { argmaxInto, reduceInto, softmaxInto } from './reduce.js';
-import { binaryPlanSimd, softmaxRowsSimd, unarySimd } from './simd.js';
+import { binaryPlanSimd, logsumexpRowsSimd, softmaxRowsSimd, unarySimd } from './simd.js';
+import { logsumexpComposed } from '../logsumexp.js';
 
 /** Host tensors at least this long move into the heap when a kernel first sees them (as pooled arrays do). */
 const HEAP_ADOPT_MIN = 64;
@@ -90,6 +91,20 @@ export class CpuBackend implements Backend {
     const out = alloc(x.dtype, outSize);
     reduceInto(op, dataOf(x), shape, axes, out);
     return wrapOutput(out);
+  }
+
+  logsumexp(x: Storage, shape: Shape, axes: readonly number[]): Storage {
+    // Float32 whose reduced elements are contiguous runs (every dim from the first reduced one on is
+    // reduced or 1: the last axis, the trailing ones, all of them): one SIMD row kernel.
+    const first = axes.length > 0 ? axes[0]! : shape.length;
+    const cols = axes.reduce((p, a) => p * shape[a]!, 1);
+    const trailing = shape.every((d, i) => i < first || d === 1 || axes.includes(i));
+    if (trailing && cols > 0 && x.dtype === 'float32') {
+      const out = allocOverwritten('float32', x.size / cols);
+      if (logsumexpRowsSimd(dataOf(x), out, out.length, cols)) return wrapOutput(out);
+      wrapOutput(out).dispose();
+    }
+    return logsumexpComposed(this, x, shape, axes);
   }
 
   argmax(x: Storage, shape: Shape, axis: number): Storage {

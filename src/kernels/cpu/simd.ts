@@ -6,7 +6,7 @@ import { runParts, threadsFor } from './threads/kernel-threads.js';
 import { wasmApi } from './wasm/assembler.js';
 import { WasmKernelModule, type KernelInstance } from './wasm/kernel-module.js';
 import { BINARY_SIMD_OPS, elementwiseFunctions, UNARY_SIMD_OPS } from './wasm/math-module.js';
-import { softmaxRows } from './wasm/softmax-module.js';
+import { logsumexpRows, softmaxRows } from './wasm/softmax-module.js';
 
 /**
  * Runs the float32 elementwise and softmax kernels of wasm/ on the kernel space: heap operands in
@@ -18,8 +18,8 @@ import { softmaxRows } from './wasm/softmax-module.js';
  * JS kernels only for exp, log, tanh, sigmoid and softplus (and softmax, which uses exp), within
  * the errors tabled in test/simd-math.test.ts.
  */
-const EXPORTS = [...UNARY_SIMD_OPS.map((op) => `un_${op}`), ...BINARY_SIMD_OPS.map((op) => `bin_${op}`), 'softmax_rows', 'log_softmax_rows'];
-const module = new WasmKernelModule(EXPORTS, () => [...elementwiseFunctions(), softmaxRows(false), softmaxRows(true)], false);
+const EXPORTS = [...UNARY_SIMD_OPS.map((op) => `un_${op}`), ...BINARY_SIMD_OPS.map((op) => `bin_${op}`), 'softmax_rows', 'log_softmax_rows', 'logsumexp_rows'];
+const module = new WasmKernelModule(EXPORTS, () => [...elementwiseFunctions(), softmaxRows(false), softmaxRows(true), logsumexpRows()], false);
 
 let enabled = true;
 
@@ -172,6 +172,22 @@ export function softmaxRowsSimd(x: TypedArray, out: TypedArray, rows: number, co
   if (!call.ok) return call.abandon(), false;
   const name = log ? 'log_softmax_rows' : 'softmax_rows';
   splitRun(k, name, rows, Math.ceil(PARALLEL_MIN_ELEMENTS / cols), 1, (s, n) => [px + 4 * cols * s, po + 4 * cols * s, n, cols]);
+  call.finish();
+  return true;
+}
+
+/**
+ * log Σ exp of each contiguous row of `cols` values into out[r] (max-shifted; a row of −∞ gives −∞,
+ * +∞ in a row +∞, NaN in a row NaN, as the composed kernels do); false when it does not apply.
+ */
+export function logsumexpRowsSimd(x: TypedArray, out: TypedArray, rows: number, cols: number, anySize = false): boolean {
+  if (!(x instanceof Float32Array && out instanceof Float32Array) || out.length !== rows || x.length !== rows * cols) return false;
+  const k = ready(x.length, anySize);
+  if (!k) return false;
+  const call = new KernelCall(kernelSpace()!);
+  const [px, po] = [call.input(x), call.output(out)];
+  if (!call.ok) return call.abandon(), false;
+  splitRun(k, 'logsumexp_rows', rows, Math.ceil(PARALLEL_MIN_ELEMENTS / Math.max(1, cols)), 1, (s, n) => [px + 4 * cols * s, po + 4 * s, n, cols]);
   call.finish();
   return true;
 }

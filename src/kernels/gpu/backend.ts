@@ -1,5 +1,6 @@
 import type { Backend, BackendInfo, BinaryOp, Conv2dGeometry, MatmulArgs, PoolGeometry, ReduceOp, UnaryOp } from '../backend.js';
 import { CpuBackend } from '../cpu/backend.js';
+import { logsumexpComposed } from '../logsumexp.js';
 import { noticeOnce, type BackendOptions } from '../registry.js';
 import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { sizeOf, type Shape } from '../../tensor/shape.js';
@@ -187,6 +188,12 @@ export class GpuBackend implements Backend {
         }
       },
     );
+  }
+
+  logsumexp(x: Storage, shape: Shape, axes: readonly number[]): Storage {
+    // The composed kernels (each on the device); float64 goes to the cpu backend whole.
+    if (x.dtype === 'float64') return this.float64('', () => this.cpu.logsumexp(this.host(x), shape, axes));
+    return logsumexpComposed(this, x, shape, axes);
   }
 
   argmax(x: Storage, shape: Shape, axis: number): Storage {

@@ -43,6 +43,8 @@ export class SimdBuilder extends FunctionBuilder {
   f32ReinterpretI32(): this { return this.op(0xbe); }
   f32Mul(): this { return this.op(0x94); }
 
+  // memory
+  i32Load(offset = 0): this { return this.op(0x28, 2, ...uleb(offset)); }
   // v128 memory and constants
   v128Load32Zero(offset = 0): this { return this.simd(0x5c, 2, ...uleb(offset)); }
   v128Load32Lane(lane: number, offset = 0): this { return this.simd(0x56, 2, ...uleb(offset), lane); }
