@@ -50,9 +50,9 @@ describe('Ctrl-C and SIGTERM during train', () => {
   it('SIGINT mid-epoch: a checkpoint at the batch boundary, exit 130, and --resume ends bit for bit where an uninterrupted run ends', async () => {
     const straight = join(cli.work, 'sig-straight');
     const stopped = join(cli.work, 'sig-stopped');
-    expect(runCli(cli, ['train', ...TINY, '--gate', 'noisy-topk', '--epochs', '3', '--out', straight, '-q']).status).toBe(0);
+    expect(runCli(cli, ['train', ...TINY, '--gate', 'noisy-top-k', '--epochs', '3', '--out', straight, '-q']).status).toBe(0);
 
-    const run = startCli(cli, ['train', ...TINY, '--gate', 'noisy-topk', '--epochs', '3', '--out', stopped], SLOW);
+    const run = startCli(cli, ['train', ...TINY, '--gate', 'noisy-top-k', '--epochs', '3', '--out', stopped], SLOW);
     await run.waitFor(/^epoch 1\/3 /m);
     await sleep(150);
     run.child.kill('SIGINT');
@@ -107,7 +107,7 @@ describe('Ctrl-C and SIGTERM during train', () => {
 });
 
 describe('Ctrl-C during compare', () => {
-  const COMPARE = [...TINY, '--gates', 'topk,softmax', '--seeds', '1', '--epochs', '2'];
+  const COMPARE = [...TINY, '--gates', 'top-k-per-example,softmax-per-example', '--seeds', '1', '--epochs', '2'];
   const snapshot = (dir: string) => Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
 
   it('leaves the previous report exactly as it was, and a finished run replaces it as a whole', async () => {
@@ -122,7 +122,7 @@ describe('Ctrl-C during compare', () => {
     run.child.kill('SIGINT');
     const r = await run.finished;
     expect(r.status, r.stderr).toBe(130);
-    expect(r.stderr).toMatch(/compare: interrupted during topk s0 \(run 1 of 2\), epoch \d, batch \d+; no report written, .*reports\/compare is as it was/);
+    expect(r.stderr).toMatch(/compare: interrupted during top-k-per-example s0 \(run 1 of 2\), epoch \d, batch \d+; no report written, .*reports\/compare is as it was/);
     expect(snapshot(dir)).toEqual(before);
     expect(readdirSync(dirname(dir))).toEqual(['compare']);
 
