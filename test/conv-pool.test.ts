@@ -4,6 +4,7 @@ import { convPoolReluBackwardInto, convPoolReluInto } from '../src/packs/conv-po
 import { convPoolReluBackwardWasm, convPoolReluWasm, convWasmAvailable, shutdownConvWorkers, type ConvForwardMethod } from '../src/packs/conv-pool-relu/wasm.js';
 import { configureMatmul } from '../src/kernels/cpu/matmul-config.js';
 import { useWorkerThreads } from '../src/node/worker-threads.js';
+import { heapFloat32 } from '../src/kernels/cpu/heap.js';
 import { add, conv2d, conv2dPoolRelu, maxPool2d, mul, relu, reshape, Rng, sum, tensor, type Tensor } from '../src/index.js';
 
 /**
@@ -228,6 +229,38 @@ describe.runIf(convWasmAvailable())('conv → max-pool 2 → bias → ReLU: SIMD
       expect(out.every((v) => v === 7)).toBe(true);
     }
   });
+
+  // Tensors live in the heap, where the kernels read and write them in place (the arrays above are
+  // ordinary ones, which they copy): same results bit for bit, and nothing written outside the outputs.
+  const heapCases: readonly Case[] = [...CASES, { ...CASES[1]!, name: 'expert conv2, 8 images (Winograd lanes in place)', n: 8 }, { ...CASES[2]!, name: '3×3 padding 1, 4 images', n: 4 }];
+  for (const [i, k] of heapCases.entries()) {
+    it(`gives the same results with its operands in the heap: ${k.name}`, () => {
+      const l = layer(k, 'normal', 600 + i);
+      const onHeap = (a: Float32Array): Float32Array => {
+        const h = heapFloat32(a.length);
+        if (!h) throw new Error('no heap');
+        h.set(a);
+        return h;
+      };
+      const guarded = (n: number): { a: Float32Array; guard: Float32Array } => ({ a: onHeap(new Float32Array(n).fill(3)), guard: onHeap(new Float32Array(64).fill(7)) });
+      const methods: ConvForwardMethod[] = k.kh === k.kw && (k.kh === 3 || k.kh === 5) ? ['direct', 'winograd'] : ['direct'];
+      for (const method of methods) {
+        const plain = forwardBoth(l, method).wasm;
+        const [values, codes] = [guarded(l.outputs), guarded(l.outputs)];
+        expect(convPoolReluWasm(onHeap(l.x), onHeap(l.w), onHeap(l.b), l.geo, values.a, codes.a, method)).not.toBe(false);
+        expect(values.a).toEqual(plain[0]);
+        expect(codes.a).toEqual(plain[1]);
+        for (const { guard } of [values, codes]) expect(guard.every((v) => v === 7)).toBe(true);
+      }
+      const { js } = forwardBoth(l);
+      const plain = backwardBoth(l, ...js).wasm;
+      const grads = { x: guarded(l.x.length), weight: guarded(l.w.length), bias: guarded(l.b.length) };
+      const out = { x: grads.x.a, weight: grads.weight.a, bias: grads.bias.a };
+      expect(convPoolReluBackwardWasm(onHeap(l.g), onHeap(js[0]), onHeap(js[1]), onHeap(l.x), onHeap(l.w), l.geo, out)).not.toBe(false);
+      expect(out).toEqual(plain);
+      for (const { guard } of Object.values(grads)) expect(guard.every((v) => v === 7)).toBe(true);
+    });
+  }
 
   describe('on two threads (worker_threads over a shared memory)', () => {
     afterAll(() => {
