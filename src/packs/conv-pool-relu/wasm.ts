@@ -1,6 +1,7 @@
 import type { ConvPoolGeometry } from './kernels.js';
 import { convKernels, convThreads, runSplit, type ConvExport } from '../../kernels/cpu/conv-wasm-runtime.js';
 import { KernelCall } from '../../kernels/cpu/kernel-call.js';
+import { runParts } from '../../kernels/cpu/threads/kernel-threads.js';
 import { kernelSpace, usableInPlace } from '../../kernels/cpu/kernel-space.js';
 import { BPARAM, BPARAM_WORDS, FIXED_REGION_VECTORS } from '../../kernels/cpu/wasm/conv-backward.js';
 import { PARAM, PARAM_WORDS, TILE_FILTERS, UNROLLED_KERNEL_WIDTHS } from '../../kernels/cpu/wasm/conv-module.js';
@@ -85,6 +86,14 @@ function prepareInput(call: KernelCall, k: KernelInstance<ConvExport>, x: Float3
   const start = at + 4 * (p.pad * p.wr + p.pad);
   k.fns.copy_planes(src, 4 * p.h * p.w, 4 * p.w, start, 4 * p.hp * p.wr, 4 * p.wr, p.n * p.c, p.h, 4 * p.w);
   return at;
+}
+
+/** Runs export `name` over [0, count) in `parts` ranges (range 0 on this thread), with the arguments argsOf(start, end). */
+function runRanges(k: KernelInstance<ConvExport>, name: ConvExport, count: number, parts: number, argsOf: (start: number, end: number) => number[]): void {
+  const fn = k.fns[name];
+  const jobs = Array.from({ length: parts }, (_, t) => argsOf(Math.round((t * count) / parts), Math.round(((t + 1) * count) / parts)));
+  if (parts <= 1) fn(...jobs[0]!);
+  else runParts(k.poolIndex, k.exportIndex[name], jobs, (args) => fn(...args));
 }
 
 /** Byte offsets of the taps (c, kh, kw) from a conv position's input origin, plane/row strides in bytes. */
@@ -254,8 +263,11 @@ function winogradForward(k: KernelInstance<ConvExport>, p: Plan, spec: WinogradS
     f32.set(x, staging / 4);
     f32.fill(0, staging / 4 + x.length, staging / 4 + groups * 4 * p.c * p.h * p.w);
   }
-  f32.fill(0, lanes / 4, (lanes + groups * p.c * planeBytes) / 4);
-  k.fns.to_lanes(staging, lanes, groups, p.c, p.h, p.w, p.pad, p.hp, p.wr);
+  // Without padding to_lanes writes every element; with it, the border stays zero.
+  if (p.pad > 0) f32.fill(0, lanes / 4, (lanes + groups * p.c * planeBytes) / 4);
+  // The layout changes are memory-bound passes over the whole layer: split over the threads too.
+  const imageBytes = 4 * p.c * p.h * p.w;
+  runRanges(k, 'to_lanes', groups, parts, (g0, g1) => [staging + 4 * g0 * imageBytes, lanes + g0 * p.c * planeBytes, g1 - g0, p.c, p.h, p.w, p.pad, p.hp, p.wr]);
   // Filter transforms, group by group (each group's filters are contiguous in the weight); the padded filters' U stays zero.
   f32.fill(0, u / 4, u / 4 + p.groups * uFloats);
   for (let g = 0; g < p.groups; g++) k.fns[`wino_filters_r${spec.r}` as ConvExport](weights + 4 * g * p.fg * p.k, u + 4 * g * uFloats, p.fg, p.cg, filtersPad);
@@ -290,8 +302,9 @@ function winogradForward(k: KernelInstance<ConvExport>, p: Plan, spec: WinogradS
     });
     runSplit(k, name, groups, parts, (t) => blocks[t]!, () => undefined);
   }
-  k.fns.from_lanes(valuesAt, valuesOut, groups, p.f * tiles);
-  k.fns.from_lanes(codesAt, codesOut, groups, p.f * tiles);
+  for (const [from, to] of [[valuesAt, valuesOut], [codesAt, codesOut]] as const) {
+    runRanges(k, 'from_lanes', groups, parts, (g0, g1) => [from + g0 * outBytes, to + 4 * g0 * 4 * p.f * tiles, g1 - g0, p.f * tiles]);
+  }
   if (!whole) {
     const v = call.views.f32;
     values.set(v.subarray(valuesOut / 4, valuesOut / 4 + values.length));
@@ -341,8 +354,9 @@ export function convPoolReluBackwardWasm(
   const gAt = readable(call, g);
   const yAt = readable(call, values);
   const cAt = readable(call, codes);
-  // The kernel takes g, values and codes as [N][filters][Q]: a group's share is gathered into these.
-  const [gG, yG, cG] = grouped ? [0, 1, 2].map(() => scratch(call, 4 * p.n * p.fg * q)) : [gAt, yAt, cAt];
+  // The kernel takes g, values and codes as [N][filters][Q]: each group's share is gathered, group-major
+  // ([G][N][fg][Q]), before the first group runs, so that the groups' runs follow each other at once.
+  const [gG, yG, cG] = grouped ? [0, 1, 2].map(() => scratch(call, 4 * p.n * p.f * q)) : [gAt, yAt, cAt];
   const wsh = needX ? scratch(call, 4 * p.fg * p.cg * 4 * rs) : 0;
   const weights = needX ? readable(call, weight) : 0;
   const dw = out.weight ? scratch(call, 4 * weight.length) : 0;
@@ -369,13 +383,14 @@ export function convPoolReluBackwardWasm(
   const fixed = (FIXED_REGION_VECTORS as readonly number[]).includes(rs / 4);
   const name: ConvExport = fixed ? (`cpr_bwd_r${rs / 4}` as ConvExport) : 'cpr_bwd';
   if (out.weight) f32.fill(0, dw / 4, dw / 4 + weight.length);
+  if (grouped) {
+    for (const [from, to] of [[gAt, gG!], [yAt, yG!], [cAt, cG!]] as const) {
+      for (let gi = 0; gi < p.groups; gi++) k.fns.copy_planes(from + 4 * gi * p.fg * q, 4 * p.f * q, 0, to + 4 * gi * p.n * p.fg * q, 4 * p.fg * q, 0, p.n, 1, 4 * p.fg * q);
+    }
+  }
   // One group after another, back to back (the workers stay awake between them).
   for (let gi = 0; gi < p.groups; gi++) {
-    if (grouped) {
-      for (const [from, to] of [[gAt, gG!], [yAt, yG!], [cAt, cG!]] as const) {
-        k.fns.copy_planes(from + 4 * gi * p.fg * q, 4 * p.f * q, 0, to, 4 * p.fg * q, 0, p.n, 1, 4 * p.fg * q);
-      }
-    }
+    const share = grouped ? 4 * gi * p.n * p.fg * q : 0;
     if (needX) {
       // Wsh[c][f][d]: filter (f, c) of the group placed at offset (dy, dx) of a region, zeros around it.
       f32.fill(0, wsh / 4, wsh / 4 + p.fg * p.cg * 4 * rs);
@@ -397,9 +412,9 @@ export function convPoolReluBackwardWasm(
       i32[P + BPARAM.pooledW] = p.pooledW;
       i32[P + BPARAM.windows] = q;
       i32[P + BPARAM.filters] = p.fg;
-      i32[P + BPARAM.g] = gG!;
-      i32[P + BPARAM.y] = yG!;
-      i32[P + BPARAM.codes] = cG!;
+      i32[P + BPARAM.g] = gG! + share;
+      i32[P + BPARAM.y] = yG! + share;
+      i32[P + BPARAM.codes] = cG! + share;
       i32[P + BPARAM.table] = s.table;
       i32[P + BPARAM.needW] = needW ? 1 : 0;
       i32[P + BPARAM.dwsh] = s.dwsh;
