@@ -1,6 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { add, buildMMoE, CnnExpert, mul, rand, Rng, sum, tensor, type DType, type Tensor } from '../src/index.js';
-import { forwardExpertsTogether } from '../src/nn/cnn-expert.js';
+import { expertsTogetherPay, forwardExpertsTogether } from '../src/nn/cnn-expert.js';
+import { configureMatmul } from '../src/kernels/cpu/matmul-config.js';
+import { useWorkerThreads } from '../src/node/worker-threads.js';
+import { shutdownKernelThreads } from '../src/kernels/cpu/threads/kernel-threads.js';
 import { mixExperts } from '../src/moe/expert-mixture.js';
 
 /**
@@ -71,7 +74,18 @@ describe('CNN experts run together (forwardExpertsTogether)', () => {
     expect(forwardExpertsTogether([a!, b!], x)).toHaveLength(2);
   });
 
+  afterEach(() => configureMatmul({ threads: 1 }));
+  afterAll(() => shutdownKernelThreads());
+
+  it('mixtures run experts together where it pays: the cpu backend with more than one thread', () => {
+    configureMatmul({ threads: 1 });
+    expect(expertsTogetherPay()).toBe(false);
+    useWorkerThreads({ threads: 2 });
+    expect(expertsTogetherPay()).toBe(true);
+  });
+
   it('the mixture runs together only the experts needed on every row; sparse evaluation is unchanged', () => {
+    useWorkerThreads({ threads: 2 }); // where mixtures batch
     const list = experts(4, 'float64');
     const x = rand([4, 1, 36, 36], { dtype: 'float64', rng: new Rng(5) });
     let alone = 0;
@@ -93,7 +107,8 @@ describe('CNN experts run together (forwardExpertsTogether)', () => {
     m.forEach((v, i) => expect(v).toBeCloseTo(expected[0]![i]! + expected[1]![i]! + expected[2]![i]!, 12));
   });
 
-  it('buildMMoE with CNN experts trains through it (same first-step loss as the experts one by one)', () => {
+  it('buildMMoE with CNN experts trains through it (same outputs as the experts one by one)', () => {
+    useWorkerThreads({ threads: 2 });
     const model = () =>
       buildMMoE({ inputDim: 36 * 36, numTasks: 2, numExperts: 3, gate: { type: 'softmax', perExample: true }, expertOutputDim: 50, taskOutputDims: 10, expertFactory: (_i, rng) => new CnnExpert({ rng, dtype: 'float64' }), seed: 4, dtype: 'float64' });
     const x = rand([3, 1, 36, 36], { dtype: 'float64', rng: new Rng(8) });

@@ -2,7 +2,7 @@ import { add, mul } from '../autograd/ops/elementwise.js';
 import { mixRows } from '../packs/expert-mixture/op.js';
 import { gather, reshape, slice } from '../autograd/ops/shape.js';
 import type { Layer } from '../nn/module.js';
-import { forwardExpertsTogether } from '../nn/cnn-expert.js';
+import { expertsTogetherPay, forwardExpertsTogether } from '../nn/cnn-expert.js';
 import { backend } from '../kernels/registry.js';
 import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -29,10 +29,11 @@ export function mixExperts(x: Tensor, experts: readonly Layer[], gateWeights: re
   const usage = sparse && backend().readsSync !== false ? expertUsage(gateWeights.map((w) => w.storage.readSync()), batch, n) : null;
   // rows[e] = where some gate needs expert e (null: every row; empty: skipped).
   const rows = Array.from({ length: n }, (_, e) => (usage ? usage.rows(e) : null));
-  // Experts needed on every row run together where they can (CNN experts of one architecture: one
-  // conv per layer for all of them); the others, and those needed on some rows only, one by one.
+  // Experts needed on every row run together where they can and it pays (CNN experts of one
+  // architecture, two threads: one conv per layer for all of them); the others, and those needed on
+  // some rows only, one by one.
   const everyRow = rows.flatMap((r, e) => (r === null ? [e] : []));
-  const together = forwardExpertsTogether(everyRow.map((e) => experts[e]!), x);
+  const together = expertsTogetherPay() ? forwardExpertsTogether(everyRow.map((e) => experts[e]!), x) : null;
   const evaluated: EvaluatedExpert[] = [];
   for (let e = 0; e < n; e++) {
     const r = rows[e]!;
