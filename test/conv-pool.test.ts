@@ -4,7 +4,8 @@ import { convPoolReluBackwardInto, convPoolReluInto } from '../src/packs/conv-po
 import { convPoolReluBackwardWasm, convPoolReluWasm, convWasmAvailable, shutdownConvWorkers, type ConvForwardMethod } from '../src/packs/conv-pool-relu/wasm.js';
 import { configureMatmul } from '../src/kernels/cpu/matmul-config.js';
 import { useWorkerThreads } from '../src/node/worker-threads.js';
-import { add, conv2d, conv2dPoolRelu, maxPool2d, mul, relu, reshape, Rng, sum, tensor, type Tensor } from '../src/index.js';
+import { heapFloat32 } from '../src/kernels/cpu/heap.js';
+import { add, concat, conv2d, conv2dPoolRelu, maxPool2d, mul, relu, reshape, Rng, slice, sum, tensor, type Tensor } from '../src/index.js';
 
 /**
  * The fused conv → max-pool → bias → ReLU layer: its WebAssembly SIMD kernels against the JS
@@ -29,6 +30,8 @@ interface Case {
   kh: number;
   kw: number;
   pad: number;
+  /** Grouped conv (default 1): weight [f, c/groups, kh, kw]. */
+  groups?: number;
 }
 
 // The CNN expert's two layers, then odd shapes: padding, non-square, 1×1 / 2×6 / 3×3 / 9-wide kernels
@@ -43,6 +46,11 @@ const CASES: readonly Case[] = [
   { name: '2×6 kernel, padding 2', n: 1, c: 3, h: 10, w: 12, f: 3, kh: 2, kw: 6, pad: 2 },
   { name: '3×9 kernel (3 vectors per row), 1 filter', n: 2, c: 2, h: 14, w: 20, f: 1, kh: 3, kw: 9, pad: 0 },
   { name: '2×13 kernel (4 vectors per row), padding 1', n: 1, c: 5, h: 6, w: 17, f: 6, kh: 2, kw: 13, pad: 1 },
+  // Grouped: the batched CNN experts' second layer (4 experts of 10 → 20), and odd groups (padding, a
+  // filter tile that straddles nothing, the compacting path with padded filter tiles per group).
+  { name: 'grouped: 4 experts of 10→20, 5×5, 16×16', n: 3, c: 40, h: 16, w: 16, f: 80, kh: 5, kw: 5, pad: 0, groups: 4 },
+  { name: 'grouped: 3 groups of 2→3, 3×3, padding 1, 9×11', n: 2, c: 6, h: 9, w: 11, f: 9, kh: 3, kw: 3, pad: 1, groups: 3 },
+  { name: 'grouped: 2 groups of 5→7, 5×5, odd pooled width', n: 5, c: 10, h: 12, w: 15, f: 14, kh: 5, kw: 5, pad: 0, groups: 2 },
 ];
 
 function geometry(k: Case, pool = 2, stride = 1): ConvPoolGeometry {
@@ -59,6 +67,7 @@ function geometry(k: Case, pool = 2, stride = 1): ConvPoolGeometry {
     pool,
     pooledH: Math.floor(outH / pool),
     pooledW: Math.floor(outW / pool),
+    groups: k.groups ?? 1,
   };
 }
 
@@ -85,7 +94,7 @@ function layer(k: Case, data: 'dyadic' | 'normal', seed: number): Layer {
   const geo = geometry(k);
   const outputs = k.n * k.f * geo.pooledH * geo.pooledW;
   const make = (n: number, range: number, scale: number): Float32Array => (data === 'dyadic' ? dyadic(rng, n, range, scale) : normal(rng, n));
-  return { x: make(k.n * k.c * k.h * k.w, 3, 1), w: make(k.f * k.c * k.kh * k.kw, 4, 1 / 8), b: make(k.f, 4, 1 / 4), g: make(outputs, 4, 1 / 8), geo, outputs };
+  return { x: make(k.n * k.c * k.h * k.w, 3, 1), w: make((k.f * k.c * k.kh * k.kw) / (k.groups ?? 1), 4, 1 / 8), b: make(k.f, 4, 1 / 4), g: make(outputs, 4, 1 / 8), geo, outputs };
 }
 
 /** Threads the last SIMD call ran on. */
@@ -130,8 +139,11 @@ function convOutputs(l: Layer): number[][] {
           const window: number[] = [];
           for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
             let s = l.b[fi]!;
-            for (let ch = 0; ch < c; ch++) {
-              for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) s += l.w[((fi * c + ch) * kh + y) * kw + x]! * at(img, ch, 2 * qh + dy + y - pad, 2 * qw + dx + x - pad);
+            // Filter fi sees its group's channels only.
+            const cg = c / (l.geo.groups ?? 1);
+            const first = Math.floor(fi / (f / (l.geo.groups ?? 1))) * cg;
+            for (let ch = 0; ch < cg; ch++) {
+              for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) s += l.w[((fi * cg + ch) * kh + y) * kw + x]! * at(img, first + ch, 2 * qh + dy + y - pad, 2 * qw + dx + x - pad);
             }
             window.push(s);
           }
@@ -229,6 +241,38 @@ describe.runIf(convWasmAvailable())('conv → max-pool 2 → bias → ReLU: SIMD
     }
   });
 
+  // Tensors live in the heap, where the kernels read and write them in place (the arrays above are
+  // ordinary ones, which they copy): same results bit for bit, and nothing written outside the outputs.
+  const heapCases: readonly Case[] = [...CASES, { ...CASES[1]!, name: 'expert conv2, 8 images (Winograd lanes in place)', n: 8 }, { ...CASES[2]!, name: '3×3 padding 1, 4 images', n: 4 }];
+  for (const [i, k] of heapCases.entries()) {
+    it(`gives the same results with its operands in the heap: ${k.name}`, () => {
+      const l = layer(k, 'normal', 600 + i);
+      const onHeap = (a: Float32Array): Float32Array => {
+        const h = heapFloat32(a.length);
+        if (!h) throw new Error('no heap');
+        h.set(a);
+        return h;
+      };
+      const guarded = (n: number): { a: Float32Array; guard: Float32Array } => ({ a: onHeap(new Float32Array(n).fill(3)), guard: onHeap(new Float32Array(64).fill(7)) });
+      const methods: ConvForwardMethod[] = k.kh === k.kw && (k.kh === 3 || k.kh === 5) ? ['direct', 'winograd'] : ['direct'];
+      for (const method of methods) {
+        const plain = forwardBoth(l, method).wasm;
+        const [values, codes] = [guarded(l.outputs), guarded(l.outputs)];
+        expect(convPoolReluWasm(onHeap(l.x), onHeap(l.w), onHeap(l.b), l.geo, values.a, codes.a, method)).not.toBe(false);
+        expect(values.a).toEqual(plain[0]);
+        expect(codes.a).toEqual(plain[1]);
+        for (const { guard } of [values, codes]) expect(guard.every((v) => v === 7)).toBe(true);
+      }
+      const { js } = forwardBoth(l);
+      const plain = backwardBoth(l, ...js).wasm;
+      const grads = { x: guarded(l.x.length), weight: guarded(l.w.length), bias: guarded(l.b.length) };
+      const out = { x: grads.x.a, weight: grads.weight.a, bias: grads.bias.a };
+      expect(convPoolReluBackwardWasm(onHeap(l.g), onHeap(js[0]), onHeap(js[1]), onHeap(l.x), onHeap(l.w), l.geo, out)).not.toBe(false);
+      expect(out).toEqual(plain);
+      for (const { guard } of Object.values(grads)) expect(guard.every((v) => v === 7)).toBe(true);
+    });
+  }
+
   describe('on two threads (worker_threads over a shared memory)', () => {
     afterAll(() => {
       configureMatmul({ threads: 1 });
@@ -251,6 +295,20 @@ describe.runIf(convWasmAvailable())('conv → max-pool 2 → bias → ReLU: SIMD
       const twoGrads = backwardBoth(l, ...one.js);
       expect(threadsRan).toBe(2);
       expect(twoGrads.wasm).toEqual(oneGrads.wasm);
+    });
+
+    it('splits grouped layers too (each group over both threads), bit for bit', () => {
+      const grouped = CASES.find((k) => k.groups === 4)!;
+      const l = layer({ ...grouped, n: 9 }, 'dyadic', 304);
+      configureMatmul({ threads: 1 });
+      const one = forwardBoth(l, 'winograd');
+      const oneGrads = backwardBoth(l, ...one.js);
+      expect(threadsRan).toBe(1);
+      useWorkerThreads({ threads: 2 });
+      expect(forwardBoth(l, 'winograd').wasm).toEqual(one.wasm);
+      expect(threadsRan).toBe(2);
+      expect(backwardBoth(l, ...one.js).wasm).toEqual(oneGrads.wasm);
+      expect(threadsRan).toBe(2);
     });
   });
 });
@@ -287,6 +345,33 @@ describe('conv2dPoolRelu (the op) against relu(maxPool2d(conv2d(x, w)) + b)', ()
       expect(grads(conv2dPoolRelu(x, w, b, s))).toEqual(grads(unfused(x, w, b, s.stride, s.padding, s.pool)));
     });
   }
+
+  it('grouped: equals one op per group on that group\'s channels, values and gradients, exactly (float32 SIMD and float64 JS)', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const rng = new Rng(410);
+      const make = (shape: number[], range: number, scale: number): Tensor => {
+        const t = tensor(Array.from(dyadic(rng, shape.reduce((p, d) => p * d, 1), range, scale)), { shape, dtype });
+        t.requiresGrad = true;
+        return t;
+      };
+      // 3 groups of 10 → 20 channels, 5×5 (the batched CNN experts' second layer, Winograd in float32).
+      const [x, w, b] = [make([5, 30, 16, 16], 3, 1), make([60, 10, 5, 5], 4, 1 / 8), make([60], 4, 1 / 4)];
+      const grouped = conv2dPoolRelu(x, w, b, { groups: 3 });
+      const parts = [0, 1, 2].map((g) => conv2dPoolRelu(slice(x, [0, 10 * g, 0, 0], [5, 10, 16, 16]), slice(w, [20 * g, 0, 0, 0], [20, 10, 5, 5]), slice(b, [20 * g], [20])));
+      const separate = concat(parts, 1);
+      expect(grouped.toArray()).toEqual(separate.toArray());
+      const g = tensor(Array.from(dyadic(rng, grouped.size, 4, 1 / 8)), { shape: grouped.shape, dtype });
+      const grads = (y: Tensor): number[][] => {
+        for (const t of [x, w, b]) t.zeroGrad();
+        sum(mul(y, g)).backward();
+        return [x, w, b].map((t) => Array.from(t.grad!.toArray()));
+      };
+      expect(grads(conv2dPoolRelu(x, w, b, { groups: 3 }))).toEqual(grads(concat([0, 1, 2].map((gi) => conv2dPoolRelu(slice(x, [0, 10 * gi, 0, 0], [5, 10, 16, 16]), slice(w, [20 * gi, 0, 0, 0], [20, 10, 5, 5]), slice(b, [20 * gi], [20]))), 1)));
+    }
+    const x = tensor(new Array(2 * 6 * 8 * 8).fill(1), { shape: [2, 6, 8, 8] });
+    expect(() => conv2dPoolRelu(x, tensor(new Array(4 * 2 * 9).fill(1), { shape: [4, 2, 3, 3] }), null, { groups: 4 })).toThrow(/conv2dPoolRelu: 4 groups must divide the input's 6 channels and the weight's 4 filters/);
+    expect(() => conv2dPoolRelu(x, tensor(new Array(4 * 2 * 9).fill(1), { shape: [4, 2, 3, 3] }), null, { groups: 2 })).toThrow(/conv2dPoolRelu: input has 6 channels but weight expects 4 \(2 per group × 2 groups\)/);
+  });
 
   it('works without a bias and names the op and shapes in its errors', () => {
     const x = tensor(Array.from({ length: 2 * 1 * 6 * 6 }, (_, i) => (i % 7) - 3), { shape: [2, 1, 6, 6] });

@@ -1,6 +1,8 @@
 import type { GradcheckCase } from '../autograd/gradcheck.js';
 import { add, mul } from '../autograd/ops/elementwise.js';
-import { CnnExpert } from '../nn/cnn-expert.js';
+import { CnnExpert, forwardExpertsTogether } from '../nn/cnn-expert.js';
+import { ModuleList } from '../nn/module-list.js';
+import { concat } from '../autograd/ops/shape.js';
 import { Linear } from '../nn/linear.js';
 import { softmaxCrossEntropy } from '../nn/losses.js';
 import type { Module } from '../nn/module.js';
@@ -120,6 +122,11 @@ export const cnnGradcheckCases: readonly GradcheckCase[] = [
   moduleCase('CnnExpert (10×10, conv3×2 → pool → conv3×3 → pool → dense 4 → dense 3)', () => {
     const expert = randomizeBiases(tinyExpert(new Rng(61)), 64);
     return { module: expert, data: images([3, 1, 10, 10], 62), run: (x) => project(expert.forward(x!), 63) };
+  }),
+  moduleCase('three CnnExperts run together (forwardExpertsTogether: one conv, a grouped conv, batched dense layers)', () => {
+    const rng = new Rng(65);
+    const experts = randomizeBiases(new ModuleList([tinyExpert(rng), tinyExpert(rng), tinyExpert(rng)]), 66);
+    return { module: experts, data: images([3, 1, 10, 10], 67), run: (x) => project(concat(forwardExpertsTogether(experts.items, x!)!, 1), 68) };
   }),
   mmoeCase('softmax', 71),
   mmoeCase('dselect-k', 72),

@@ -2,6 +2,7 @@ import { add, mul } from '../autograd/ops/elementwise.js';
 import { mixRows } from '../packs/expert-mixture/op.js';
 import { gather, reshape, slice } from '../autograd/ops/shape.js';
 import type { Layer } from '../nn/module.js';
+import { expertsTogetherPay, forwardExpertsTogether } from '../nn/cnn-expert.js';
 import { backend } from '../kernels/registry.js';
 import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -26,15 +27,22 @@ export function mixExperts(x: Tensor, experts: readonly Layer[], gateWeights: re
     }
   }
   const usage = sparse && backend().readsSync !== false ? expertUsage(gateWeights.map((w) => w.storage.readSync()), batch, n) : null;
+  // rows[e] = where some gate needs expert e (null: every row; empty: skipped).
+  const rows = Array.from({ length: n }, (_, e) => (usage ? usage.rows(e) : null));
+  // Experts needed on every row run together where they can and it pays (CNN experts of one
+  // architecture, two threads: one conv per layer for all of them); the others, and those needed on
+  // some rows only, one by one.
+  const everyRow = rows.flatMap((r, e) => (r === null ? [e] : []));
+  const together = expertsTogetherPay() ? forwardExpertsTogether(everyRow.map((e) => experts[e]!), x) : null;
   const evaluated: EvaluatedExpert[] = [];
   for (let e = 0; e < n; e++) {
-    // rows = where some gate needs expert e (null: every row).
-    const rows = usage ? usage.rows(e) : null;
-    if (rows !== null && rows.length === 0) continue;
+    const r = rows[e]!;
+    if (r !== null && r.length === 0) continue;
+    const joint = together && r === null ? together[everyRow.indexOf(e)]! : null;
     evaluated.push({
       index: e,
-      output: experts[e]!.forward(rows ? gather(x, rows, 0) : x),
-      rows,
+      output: joint ?? experts[e]!.forward(r ? gather(x, r, 0) : x),
+      rows: r,
       tasks: gateWeights.map((_, t) => (usage ? usage.usedBy(t, e) : true)),
     });
   }

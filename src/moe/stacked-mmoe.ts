@@ -4,6 +4,7 @@ import { expand, gather, reshape, slice, stack, transpose, unsqueeze } from '../
 import { noGrad } from '../autograd/engine.js';
 import { glorotUniform, heUniform, initContext, zerosInit } from '../nn/init.js';
 import { MLP } from '../nn/mlp.js';
+import { expertsTogetherPay, forwardExpertsTogether } from '../nn/cnn-expert.js';
 import { Module, type Layer, type StateDict } from '../nn/module.js';
 import { ModuleList } from '../nn/module-list.js';
 import { assertPositiveInteger } from '../nn/validate.js';
@@ -148,8 +149,10 @@ export class StackedMMoE extends Module {
       // Every gate gives every expert exactly 0 (DSelect-k selectors on unreachable codes): a zero mixture.
       mixed = zeros([T, batch, d], { dtype: q.dtype });
     } else {
-      const outputs = used.map((e) => {
-        const out = this.experts.at(e).forward(x);
+      // CNN experts of one architecture run together where it pays (one conv per layer for all of them).
+      const together = expertsTogetherPay() ? forwardExpertsTogether(used.map((e) => this.experts.at(e)), x) : null;
+      const outputs = used.map((e, i) => {
+        const out = together ? together[i]! : this.experts.at(e).forward(x);
         if (out.ndim !== 2 || out.shape[0] !== batch || out.shape[1] !== d) {
           throw new Error(`StackedMMoE: expert ${e} returned ${formatShape(out.shape)}, expected [batch = ${batch}, expertOutputDim = ${d}]`);
         }

@@ -1,4 +1,9 @@
-import { reshape } from '../autograd/ops/shape.js';
+import { add, relu } from '../autograd/ops/elementwise.js';
+import { matmul } from '../autograd/ops/matmul.js';
+import { concat, permute, reshape, slice, stack } from '../autograd/ops/shape.js';
+import { conv2dPoolRelu } from '../packs/conv-pool-relu/op.js';
+import { matmulSettings } from '../kernels/cpu/matmul-config.js';
+import { backend } from '../kernels/registry.js';
 import type { DType } from '../tensor/dtype.js';
 import type { Rng } from '../tensor/random.js';
 import { formatShape } from '../tensor/shape.js';
@@ -45,7 +50,7 @@ export class CnnExpert extends Module {
   readonly flatFeatures: number;
   readonly convs: ModuleList<Conv2d>;
   readonly dense: ModuleList<Linear>;
-  private readonly pool: MaxPool2d;
+  readonly pool: MaxPool2d;
 
   constructor(opts: CnnExpertOptions = {}) {
     super();
@@ -84,16 +89,77 @@ export class CnnExpert extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const [c, h, w] = this.inputShape;
     const batch = x.shape[0] ?? 0;
-    let images: Tensor;
-    if (x.ndim === 4 && x.shape[1] === c && x.shape[2] === h && x.shape[3] === w) images = x;
-    else if (x.ndim === 2 && x.shape[1] === c * h * w) images = reshape(x, [batch, c, h, w]);
-    else throw new Error(`CnnExpert: input ${formatShape(x.shape)} does not match the expert's images [N, ${c}, ${h}, ${w}] (or rows [N, ${c * h * w}])`);
-    let hidden = images;
+    let hidden = this.images(x);
     for (const conv of this.convs) hidden = convPoolRelu(conv, this.pool, hidden);
     hidden = reshape(hidden, [batch, this.flatFeatures]);
     for (const layer of this.dense) hidden = layer.forwardActivated(hidden, 'relu');
     return hidden;
   }
+
+  /** x as images [N, C, H, W] (rows [N, C·H·W] reshaped). */
+  images(x: Tensor): Tensor {
+    const [c, h, w] = this.inputShape;
+    const batch = x.shape[0] ?? 0;
+    if (x.ndim === 4 && x.shape[1] === c && x.shape[2] === h && x.shape[3] === w) return x;
+    if (x.ndim === 2 && x.shape[1] === c * h * w) return reshape(x, [batch, c, h, w]);
+    throw new Error(`CnnExpert: input ${formatShape(x.shape)} does not match the expert's images [N, ${c}, ${h}, ${w}] (or rows [N, ${c * h * w}])`);
+  }
+
+  /** What two experts must share to run together (forwardExpertsTogether): layer shapes, options, dtype. */
+  architecture(): string {
+    const convs = this.convs.items.map((c) => [c.inChannels, c.outChannels, c.kernelH, c.kernelW, c.stride, c.padding, c.hasBias]);
+    const dense = this.dense.items.map((l) => [l.inDim, l.outDim, l.hasBias]);
+    return JSON.stringify([this.inputShape, this.pool.kernel, this.pool.stride, convs, dense, this.convs.at(0).weight.dtype]);
+  }
+}
+
+/**
+ * Whether mixtures run their CNN experts together here (forwardExpertsTogether). Measured on the CNN
+ * MMoE training step (8 experts, batch 64, 2-core Xeon): on one thread it does not pay (65.0 vs 64.3 ms
+ * median, 60 interleaved steps each: stacking the weights, the permute and the slices cost what the fewer
+ * calls save, the kernels' work being the same); with two threads it does (one hand-off to the worker
+ * per layer instead of one per expert: 81 vs 85 ms with another process busy on the second core). On
+ * other backends the grouped conv runs as one call per group, so there it never pays.
+ */
+export function expertsTogetherPay(): boolean {
+  return backend().name === 'cpu' && matmulSettings().threads > 1;
+}
+
+/**
+ * Experts of one architecture on the same input, as a few ops instead of a few per expert: the first
+ * conv block as ONE conv with every expert's filters (the input read once), each later block as one
+ * grouped conv (group e = expert e), the dense layers as batched matmuls over the experts. The
+ * parameters stay in each expert (stacked for the call, so their gradients land where they are), and
+ * the values and gradients are those of calling each expert's forward: every filter, group and batch
+ * item runs the same kernel on the same numbers (test/cnn-batched.test.ts). Returns each expert's
+ * output [N, d], or null when the experts cannot run together (fewer than two, not all CnnExperts of one
+ * architecture, or a pool whose windows overlap).
+ */
+export function forwardExpertsTogether(experts: readonly unknown[], x: Tensor): Tensor[] | null {
+  if (experts.length < 2 || !experts.every((e): e is CnnExpert => e instanceof CnnExpert)) return null;
+  const first = experts[0]!;
+  if (first.pool.stride !== first.pool.kernel) return null;
+  const kind = first.architecture();
+  if (experts.some((e) => e.architecture() !== kind)) return null;
+  const E = experts.length;
+  const batch = x.shape[0] ?? 0;
+  const pool = first.pool.kernel;
+  let hidden = first.images(x);
+  first.convs.items.forEach((conv, i) => {
+    const layer = experts.map((e) => e.convs.at(i));
+    const weight = concat(layer.map((c) => c.weight), 0);
+    const bias = conv.hasBias ? concat(layer.map((c) => c.bias!), 0) : null;
+    hidden = conv2dPoolRelu(hidden, weight, bias, { stride: conv.stride, padding: conv.padding, pool, groups: i === 0 ? 1 : E });
+  });
+  // [N, E·F, PH, PW] → [E, N, features]: expert e's features are contiguous per row.
+  hidden = permute(reshape(hidden, [batch, E, first.flatFeatures]), [1, 0, 2]);
+  first.dense.items.forEach((layer, i) => {
+    const weights = stack(experts.map((e) => e.dense.at(i).weight), 0); // [E, out, in]
+    hidden = matmul(hidden, weights, { transB: true });
+    if (layer.hasBias) hidden = add(hidden, reshape(stack(experts.map((e) => e.dense.at(i).bias!), 0), [E, 1, layer.outDim]));
+    hidden = relu(hidden);
+  });
+  const d = first.outputDim;
+  return experts.map((_, e) => reshape(slice(hidden, [e, 0, 0], [1, batch, d]), [batch, d]));
 }

@@ -1,26 +1,28 @@
 import { matmulSettings } from './matmul-config.js';
-import { WasmWorkerPool } from './threads/pool.js';
-import { workerSpawner } from './threads/spawner.js';
+import { runParts, shutdownKernelThreads, threadsFor } from './threads/kernel-threads.js';
 import { wasmApi, type WasmMemory } from './wasm/assembler.js';
-import { buildConvModule, CONV_EXPORTS } from './wasm/conv-module.js';
+import { buildConvModule, CONV_EXPORTS, convModuleFunctions } from './wasm/conv-module.js';
+import { WasmKernelModule, type KernelInstance } from './wasm/kernel-module.js';
 
 /**
- * The conv kernels' WebAssembly module instance: its memory (shared when SharedArrayBuffer exists, so
- * worker threads can run slices of a layer on it), the views, the bump layout of one call's buffers,
- * and the worker pool.
+ * The conv module (wasm/conv-module.ts) twice:
+ *  - on the kernel space (`convKernels`), where the fused conv → pool → bias → ReLU kernels of the
+ *    conv-pool-relu pack read and write heap tensors in place and split a layer over the kernel
+ *    threads (threads/kernel-threads.ts: the pool every other kernel uses);
+ *  - on a private memory (`convWasm`), for the generic image kernels of conv-layout-wasm.ts (im2col,
+ *    col2im, max-pool), which copy their operands in and run on one thread.
  */
 type Fn = (...args: number[]) => void;
 export type ConvExport = (typeof CONV_EXPORTS)[number];
 
+/** The conv module on the kernel space (not switched by configureFusedKernels: it has always run). */
+export const convKernels = new WasmKernelModule<ConvExport>(CONV_EXPORTS, convModuleFunctions, false);
+
 export interface ConvWasm {
-  module: object;
   memory: WasmMemory;
-  shared: boolean;
   fns: Record<ConvExport, Fn>;
   f32: Float32Array;
   i32: Int32Array;
-  pool: WasmWorkerPool | null;
-  poolFailed: boolean;
 }
 
 const PAGE = 65536;
@@ -36,22 +38,19 @@ let state: ConvWasm | null | undefined;
 
 function instantiate(): ConvWasm | null {
   if (!wasmApi) return null;
-  for (const shared of [true, false]) {
-    try {
-      const bytes = buildConvModule({ shared, maximumPages: MAX_PAGES });
-      if (!wasmApi.validate(bytes)) return null; // no SIMD in this engine
-      const memory = new wasmApi.Memory({ initial: 16, maximum: MAX_PAGES, shared });
-      const module = new wasmApi.Module(bytes);
-      const ex = new wasmApi.Instance(module, { env: { mem: memory } }).exports;
-      const fns = Object.fromEntries(CONV_EXPORTS.map((name) => [name, ex[name] as Fn])) as ConvWasm['fns'];
-      return { module, memory, shared, fns, f32: new Float32Array(memory.buffer), i32: new Int32Array(memory.buffer), pool: null, poolFailed: false };
-    } catch {
-      // shared memory needs SharedArrayBuffer (cross-origin isolation in browsers): try plain
-    }
+  try {
+    const bytes = buildConvModule({ shared: false, maximumPages: MAX_PAGES });
+    if (!wasmApi.validate(bytes)) return null; // no SIMD in this engine
+    const memory = new wasmApi.Memory({ initial: 16, maximum: MAX_PAGES });
+    const ex = new wasmApi.Instance(new wasmApi.Module(bytes), { env: { mem: memory } }).exports;
+    const fns = Object.fromEntries(CONV_EXPORTS.map((name) => [name, ex[name] as Fn])) as ConvWasm['fns'];
+    return { memory, fns, f32: new Float32Array(memory.buffer), i32: new Int32Array(memory.buffer) };
+  } catch {
+    return null;
   }
-  return null;
 }
 
+/** The private instance (generic image kernels). */
 export function convWasm(): ConvWasm | null {
   if (state === undefined) state = instantiate();
   return state;
@@ -59,16 +58,18 @@ export function convWasm(): ConvWasm | null {
 
 /** Whether the SIMD conv kernels run here. */
 export function convWasmAvailable(): boolean {
-  return convWasm() !== null;
+  return convKernels.available();
 }
 
-/** Stops the conv kernels' worker threads (re-created on the next parallel layer). */
+/**
+ * Stops the worker threads the conv kernels run on. They are the kernel threads now (one pool for
+ * every kernel), so this stops those; they start again on the next call that splits.
+ */
 export function shutdownConvWorkers(): void {
-  state?.pool?.terminate();
-  if (state) state.pool = null;
+  shutdownKernelThreads();
 }
 
-/** Grows the memory to `bytes` and renews the views; false when that is over the limit. */
+/** Grows the private memory to `bytes` and renews the views; false when that is over the limit. */
 export function reserve(w: ConvWasm, bytes: number): boolean {
   if (bytes > MAX_PAGES * PAGE) return false;
   const have = w.memory.buffer.byteLength;
@@ -80,7 +81,7 @@ export function reserve(w: ConvWasm, bytes: number): boolean {
   return true;
 }
 
-/** Bump allocation of one call's buffers (16-byte aligned byte offsets). */
+/** Bump allocation of one call's buffers in the private memory (16-byte aligned byte offsets). */
 export class Layout {
   private next = 0;
   take(bytes: number): number {
@@ -93,32 +94,27 @@ export class Layout {
   }
 }
 
-export function threadsFor(w: ConvWasm, macs: number, images: number): number {
+/** Threads (1 + workers) for a layer of `macs` multiply-adds split by `images` images (or image groups). */
+export function convThreads(k: KernelInstance<ConvExport>, macs: number, images: number): number {
   const want = Math.min(matmulSettings().threads, images);
-  if (want <= 1 || macs < CONV_PARALLEL_MIN_MACS || !w.shared || w.poolFailed) return 1;
-  if (!w.pool || w.pool.size < want - 1) {
-    w.pool?.terminate();
-    w.pool = WasmWorkerPool.create([{ module: w.module, exportNames: CONV_EXPORTS }], w.memory, want - 1);
-    if (!w.pool && workerSpawner()) w.poolFailed = true;
-  }
-  return w.pool ? want : 1;
+  if (want <= 1 || macs < CONV_PARALLEL_MIN_MACS) return 1;
+  return threadsFor(macs, CONV_PARALLEL_MIN_MACS / 2, k.poolIndex, want);
 }
 
 /**
  * Runs `name` over images [0, n) split in `parts` ranges: range t with params block paramsOf(t),
  * range 0 on this thread. A range whose worker failed is redone here after `redo(t)` resets it.
  */
-export function runSplit(w: ConvWasm, name: ConvExport, n: number, parts: number, paramsOf: (t: number) => number, redo: (t: number) => void): void {
-  const bounds = Array.from({ length: parts + 1 }, (_, t) => Math.round((t * n) / parts));
-  const fn = CONV_EXPORTS.indexOf(name);
-  for (let t = 1; t < parts; t++) w.pool!.post(t - 1, 0, fn, [paramsOf(t), bounds[t]!, bounds[t + 1]!]);
-  w.fns[name](paramsOf(0), bounds[0]!, bounds[1]!);
-  for (let t = 1; t < parts; t++) {
-    if (!w.pool!.wait(t - 1)) {
-      redo(t);
-      w.fns[name](paramsOf(t), bounds[t]!, bounds[t + 1]!);
-      w.poolFailed = true;
-    }
+export function runSplit(k: KernelInstance<ConvExport>, name: ConvExport, n: number, parts: number, paramsOf: (t: number) => number, redo: (t: number) => void): void {
+  const fn = k.fns[name];
+  const jobs = Array.from({ length: parts }, (_, t) => [paramsOf(t), Math.round((t * n) / parts), Math.round(((t + 1) * n) / parts)]);
+  if (parts <= 1) {
+    fn(...jobs[0]!);
+    return;
   }
-  if (w.poolFailed) shutdownConvWorkers();
+  runParts(k.poolIndex, k.exportIndex[name], jobs, (args) => {
+    const t = jobs.indexOf(args as number[]);
+    if (t > 0) redo(t); // part t's worker failed: it may have half-written its scratch
+    fn(...args);
+  });
 }

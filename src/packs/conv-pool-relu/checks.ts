@@ -20,4 +20,14 @@ export const convPoolReluGradcheckCases: readonly GradcheckCase[] = [
     fn: (x: Tensor, w: Tensor, b: Tensor) => conv2dPoolRelu(x, w, b, { stride: 2, pool: 3 }),
     inputs: sampled(323, normal([2, 2, 13, 14]), normal([3, 2, 3, 3]), normal([3])),
   },
+  {
+    name: 'conv2dPoolRelu grouped (2 groups of 2→3), 3×3, pool 2, with bias',
+    fn: (x: Tensor, w: Tensor, b: Tensor) => conv2dPoolRelu(x, w, b, { groups: 2 }),
+    inputs: sampled(324, normal([2, 4, 7, 8]), normal([6, 2, 3, 3]), normal([6])),
+  },
+  {
+    name: 'conv2dPoolRelu grouped (3 groups of 1→2), 2×2, padding 1, no bias',
+    fn: (x: Tensor, w: Tensor) => conv2dPoolRelu(x, w, null, { groups: 3, padding: 1 }),
+    inputs: sampled(325, normal([1, 3, 5, 6]), normal([6, 1, 2, 2])),
+  },
 ];

@@ -10,17 +10,20 @@ import { gemm } from '../../kernels/cpu/matmul.js';
  * and the backward routes each window's gradient to its maximum only.
  */
 
-/** One image's geometry, for the per-image im2col / col2im. */
+/** One image's (one group's channels') geometry, for the per-image im2col / col2im. */
 function imageGeometry(geo: ConvPoolGeometry): ConvPoolGeometry {
   const [, c, h, w] = geo.inputShape as [number, number, number, number];
-  return { ...geo, inputShape: [1, c, h, w] };
+  return { ...geo, inputShape: [1, c / (geo.groups ?? 1), h, w] };
 }
 
 export function convPoolReluInto(x: TypedArray, weight: TypedArray, bias: TypedArray | null, geo: ConvPoolGeometry, values: TypedArray, codes: TypedArray): void {
   const [n, c, h, w] = geo.inputShape as [number, number, number, number];
   const { kernelH, kernelW, outH, outW, pool, pooledH, pooledW } = geo;
-  const k = c * kernelH * kernelW;
+  const groups = geo.groups ?? 1;
+  const cg = c / groups;
+  const k = cg * kernelH * kernelW;
   const f = weight.length / k;
+  const fg = f / groups;
   const positions = outH * outW;
   const dtype = dtypeOfArray(x);
   const cols = allocArray(dtype, k * positions);
@@ -28,8 +31,12 @@ export function convPoolReluInto(x: TypedArray, weight: TypedArray, bias: TypedA
   const one = imageGeometry(geo);
   let o = 0;
   for (let img = 0; img < n; img++) {
-    im2colInto(x.subarray(img * c * h * w, (img + 1) * c * h * w), one, cols);
-    gemm(f, positions, k, weight, 0, false, cols, 0, false, conv, 0);
+    // Group g: its channels (contiguous in the image) against its filters (contiguous in the weight).
+    for (let g = 0; g < groups; g++) {
+      const start = (img * c + g * cg) * h * w;
+      im2colInto(x.subarray(start, start + cg * h * w), one, cols);
+      gemm(fg, positions, k, weight, g * fg * k, false, cols, 0, false, conv, g * fg * positions);
+    }
     for (let fi = 0; fi < f; fi++) {
       const plane = fi * positions;
       const b = bias ? bias[fi]! : 0;
@@ -67,14 +74,17 @@ export interface ConvPoolGradArrays {
 export function convPoolReluBackwardInto(g: TypedArray, values: TypedArray, codes: TypedArray, x: TypedArray, weight: TypedArray, geo: ConvPoolGeometry, out: ConvPoolGradArrays): void {
   const [n, c, h, w] = geo.inputShape as [number, number, number, number];
   const { kernelH, kernelW, outH, outW, pool, pooledH, pooledW } = geo;
-  const k = c * kernelH * kernelW;
+  const groups = geo.groups ?? 1;
+  const cg = c / groups;
+  const k = cg * kernelH * kernelW;
   const f = weight.length / k;
+  const fg = f / groups;
   const positions = outH * outW;
   const windows = pooledH * pooledW;
   const dtype = dtypeOfArray(x);
   const gconv = allocArray(dtype, f * positions);
   const cols = allocArray(dtype, k * positions);
-  const dwImage = out.weight ? allocArray(dtype, f * k) : null;
+  const dwImage = out.weight ? allocArray(dtype, fg * k) : null;
   const one = imageGeometry(geo);
   out.weight?.fill(0);
   out.bias?.fill(0);
@@ -93,15 +103,19 @@ export function convPoolReluBackwardInto(g: TypedArray, values: TypedArray, code
         }
       }
     }
-    const image = x.subarray(img * c * h * w, (img + 1) * c * h * w);
-    if (out.weight) {
-      im2colInto(image, one, cols);
-      gemm(f, k, positions, gconv, 0, false, cols, 0, true, dwImage!, 0);
-      for (let i = 0; i < f * k; i++) out.weight[i]! += dwImage![i]!;
-    }
-    if (out.x) {
-      gemm(k, positions, f, weight, 0, true, gconv, 0, false, cols, 0);
-      col2imInto(cols, one, out.x.subarray(img * c * h * w, (img + 1) * c * h * w));
+    for (let gi = 0; gi < groups; gi++) {
+      const start = (img * c + gi * cg) * h * w;
+      const image = x.subarray(start, start + cg * h * w);
+      if (out.weight) {
+        im2colInto(image, one, cols);
+        gemm(fg, k, positions, gconv, gi * fg * positions, false, cols, 0, true, dwImage!, 0);
+        const at = gi * fg * k;
+        for (let i = 0; i < fg * k; i++) out.weight[at + i]! += dwImage![i]!;
+      }
+      if (out.x) {
+        gemm(k, positions, fg, weight, gi * fg * k, true, gconv, gi * fg * positions, false, cols, 0);
+        col2imInto(cols, one, out.x.subarray(start, start + cg * h * w));
+      }
     }
   }
 }

@@ -5,6 +5,7 @@ import { convPoolReluBackwardWasm, convPoolReluWasm, type ConvPoolGradOut } from
 
 /** The cpu kernels: WebAssembly SIMD for float32 where it applies (wasm.ts), else the JS reference. */
 export const cpuConvPoolRelu: ConvPoolReluKernels = {
+  grouped: true,
   forward(x, weight, bias, geo) {
     const size = pooledSize(x, weight, geo);
     const values = allocOverwritten(x.dtype, size);

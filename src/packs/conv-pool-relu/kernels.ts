@@ -10,6 +10,11 @@ export interface ConvPoolGeometry extends Conv2dGeometry {
   /** ⌊outH / pool⌋, ⌊outW / pool⌋. */
   pooledH: number;
   pooledW: number;
+  /**
+   * Grouped convolution (default 1): channels and filters split into `groups` equal blocks, filter
+   * block g seeing only channel block g; the weight is [F, C/groups, kH, kW].
+   */
+  groups?: number;
 }
 
 /** Which gradients convPoolReluBackward computes. */
@@ -26,14 +31,16 @@ export interface ConvPoolGrads {
 }
 
 export interface ConvPoolReluKernels {
+  /** Whether these kernels take geo.groups > 1 (else the op runs one call per group). */
+  readonly grouped?: boolean;
   /** relu(maxPool(conv(x, weight)) + bias): the pooled values and, per output, which input position won its window (`codes`, kept for the backward). */
   forward(x: Storage, weight: Storage, bias: Storage | null, geo: ConvPoolGeometry): { values: Storage; codes: Storage };
   /** The gradients for upstream g (shape of values), from the forward's values and codes. */
   backward(g: Storage, values: Storage, codes: Storage, x: Storage, weight: Storage, geo: ConvPoolGeometry, needs: ConvPoolNeeds): ConvPoolGrads;
 }
 
-export function filtersOf(weight: Storage, geo: Conv2dGeometry): number {
-  return weight.size / (geo.inputShape[1]! * geo.kernelH * geo.kernelW);
+export function filtersOf(weight: Storage, geo: ConvPoolGeometry): number {
+  return weight.size / ((geo.inputShape[1]! / (geo.groups ?? 1)) * geo.kernelH * geo.kernelW);
 }
 
 export function pooledSize(x: Storage, weight: Storage, geo: ConvPoolGeometry): number {
@@ -43,6 +50,7 @@ export function pooledSize(x: Storage, weight: Storage, geo: ConvPoolGeometry): 
 /** The generic version: the JS reference on data read back from the backend, the results uploaded to it. */
 function generic(b: Backend): ConvPoolReluKernels {
   return {
+    grouped: true,
     forward(x, weight, bias, geo) {
       const size = pooledSize(x, weight, geo);
       const [values, codes] = [allocArray(x.dtype, size), allocArray(x.dtype, size)];

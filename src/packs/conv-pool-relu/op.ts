@@ -3,6 +3,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { recordOp } from '../../autograd/engine.js';
 import { convPoolReluKernels, type ConvPoolGeometry } from './kernels.js';
 import { assertSameDType, assertTensor, storageOf } from '../../autograd/ops/util.js';
+import { concat, slice } from '../../autograd/ops/shape.js';
 
 /** The op names recorded here (its OpPack.ops). */
 export const CONV_POOL_OPS = ['conv2dPoolRelu'] as const;
@@ -12,6 +13,12 @@ export interface Conv2dPoolReluOptions {
   padding?: number;
   /** Max-pool window and stride (non-overlapping windows), default 2. */
   pool?: number;
+  /**
+   * Grouped convolution (default 1): channels and filters in `groups` equal blocks, filter block g
+   * seeing channel block g only; weight [F, C/groups, kH, kW]. Several small convs over one input
+   * (the CNN experts of a mixture) run as one op this way.
+   */
+  groups?: number;
 }
 
 /**
@@ -29,14 +36,16 @@ export function conv2dPoolRelu(x: Tensor, weight: Tensor, bias: Tensor | null, o
   const stride = opts.stride ?? 1;
   const padding = opts.padding ?? 0;
   const pool = opts.pool ?? 2;
+  const groups = opts.groups ?? 1;
   const shapes = `input ${formatShape(x.shape)}, weight ${formatShape(weight.shape)}`;
   if (x.ndim !== 4 || weight.ndim !== 4) throw new Error(`${op}: expected input [N,C,H,W] and weight [F,C,kH,kW], got ${shapes}`);
   const [n, c, h, w] = x.shape as [number, number, number, number];
   const [f, wc, kh, kw] = weight.shape as [number, number, number, number];
-  if (wc !== c) throw new Error(`${op}: input has ${c} channels but weight expects ${wc}: ${shapes}`);
-  for (const [name, v, min] of [['stride', stride, 1], ['padding', padding, 0], ['pool', pool, 1]] as const) {
+  for (const [name, v, min] of [['stride', stride, 1], ['padding', padding, 0], ['pool', pool, 1], ['groups', groups, 1]] as const) {
     if (!Number.isInteger(v) || v < min) throw new Error(`${op}: ${name} must be an integer ≥ ${min}, got ${v}`);
   }
+  if (groups > 1 && (c % groups !== 0 || f % groups !== 0)) throw new Error(`${op}: ${groups} groups must divide the input's ${c} channels and the weight's ${f} filters: ${shapes}`);
+  if (wc * groups !== c) throw new Error(`${op}: input has ${c} channels but weight expects ${wc * groups}${groups > 1 ? ` (${wc} per group × ${groups} groups)` : ''}: ${shapes}`);
   const outH = Math.floor((h + 2 * padding - kh) / stride) + 1;
   const outW = Math.floor((w + 2 * padding - kw) / stride) + 1;
   if (kh > h + 2 * padding || kw > w + 2 * padding || outH < pool || outW < pool) {
@@ -58,8 +67,19 @@ export function conv2dPoolRelu(x: Tensor, weight: Tensor, bias: Tensor | null, o
     pool,
     pooledH: Math.floor(outH / pool),
     pooledW: Math.floor(outW / pool),
+    groups,
   };
-  const { values, codes } = convPoolReluKernels.current().forward(storageOf(x), storageOf(weight), bias && storageOf(bias), geo);
+  const kernels = convPoolReluKernels.current();
+  if (groups > 1 && !kernels.grouped) {
+    // Kernels without groups (a GPU kernel): one call per group on that group's channels.
+    const [cg, fg] = [c / groups, f / groups];
+    const one = { stride, padding, pool };
+    const parts = Array.from({ length: groups }, (_, g) =>
+      conv2dPoolRelu(slice(x, [0, g * cg, 0, 0], [n, cg, h, w]), slice(weight, [g * fg, 0, 0, 0], [fg, wc, kh, kw]), bias && slice(bias, [g * fg], [fg]), one),
+    );
+    return concat(parts, 1);
+  }
+  const { values, codes } = kernels.forward(storageOf(x), storageOf(weight), bias && storageOf(bias), geo);
   const outShape = [n, f, geo.pooledH, geo.pooledW];
   // Tensors (not bare storages) so that tidy/dispose release them with the rest of the graph.
   const where = new Tensor(codes, outShape);

@@ -187,6 +187,11 @@ function copyPlanes(): Builder {
 
 /** The module: exports CONV_EXPORTS (plus unexported helpers). */
 export function buildConvModule(memory: MemoryImport): Uint8Array {
+  return assembleModule(convModuleFunctions(), memory);
+}
+
+/** The module's functions, in order (CONV_EXPORTS in export order). */
+export function convModuleFunctions(): Builder[] {
   const fns: Builder[] = [forward(null), ...UNROLLED_KERNEL_WIDTHS.map((kw) => forward(kw))];
   const passes: PassIndex = { dw: [], dx: [] };
   for (let w = 1; w <= MAX_CHUNK; w++) {
@@ -197,5 +202,5 @@ export function buildConvModule(memory: MemoryImport): Uint8Array {
   }
   fns.push(convPoolBackward(passes, null), ...FIXED_REGION_VECTORS.map((v) => convPoolBackward(passes, v)), shiftFilters(), gatherFilterGrads(), copyPlanes(), winogradForward(WINOGRAD[3]), winogradForward(WINOGRAD[5]), winogradFilters(WINOGRAD[3]), winogradFilters(WINOGRAD[5]), toLanes(), fromLanes());
   fns.push(imageColumns(false), imageColumns(true), maxPool(), maxPoolBackward());
-  return assembleModule(fns, memory);
+  return fns;
 }
