@@ -15,10 +15,11 @@ import { mutateBytes, mutateJson, pick, type Mutated } from './mutate.js';
 import { READER_FUZZERS } from './reader-fuzz.js';
 
 /**
- * The loader fuzzer: seeded mutations of valid IDX (plain and gzipped), weights (manifest + binary)
- * and checkpoint files, each fed to the loader. Every mutation must end in the loader's named error
- * (IdxFormatError, WeightsFormatError, CheckpointError) or in a load whose result is consistent —
- * never another exception, and never a file read outside the folder the loader was given (file
+ * The loader fuzzer: seeded mutations of valid IDX (plain and gzipped), weights (manifest + binary),
+ * checkpoint, safetensors and CSV files (the last two in reader-fuzz.ts), each fed to the loader. Every
+ * mutation must end in the loader's named error (IdxFormatError, WeightsFormatError, CheckpointError,
+ * SafetensorsFormatError, CsvFormatError) or in a load whose result is consistent — never another
+ * exception, and never a file read outside the folder (or file) the loader was given (file
  * system calls are watched while a loader runs). Hangs and runaway memory show up as the caller's
  * timeout and in `peakArrayBuffers`.
  */
