@@ -2,7 +2,7 @@
 /**
  * The loader fuzzer at full length (the test suite runs 5,000 mutations per format):
  *
- *   node scripts/fuzz-loaders.mjs [--mutations N] [--seed S] [--format idx|idx-gz|weights|checkpoint]... [--first I]
+ *   node scripts/fuzz-loaders.mjs [--mutations N] [--seed S] [--format idx|idx-gz|weights|checkpoint|safetensors|csv]... [--first I]
  *
  * Defaults: 100,000 mutations per format, seed 1. The TypeScript harness (test/fuzz/) is bundled with
  * esbuild (a dev dependency) and run here against the sources. Prints, per format, what the mutations

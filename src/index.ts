@@ -48,7 +48,7 @@ export { Dropout, type DropoutOptions } from './nn/dropout.js';
 export { LayerNorm, type LayerNormOptions } from './nn/layer-norm.js';
 export { Embedding, type EmbeddingIndices, type EmbeddingOptions } from './nn/embedding.js';
 export { summary, type SummaryOptions } from './nn/summary.js';
-export { decodeSafetensors, encodeSafetensors } from './nn/safetensors.js';
+export { decodeSafetensors, encodeSafetensors, SafetensorsFormatError } from './nn/safetensors.js';
 export { CNN_EXPERT_DEFAULTS, CnnExpert, type CnnExpertOptions } from './nn/cnn-expert.js';
 export { activation, activationNames, type ActivationName } from './nn/activation.js';
 export { Activation } from './nn/activation-layer.js';

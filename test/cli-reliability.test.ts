@@ -8,7 +8,7 @@ import { compileCli, deadPid, runCli, startCli, type CliBuild, type Finished } f
 /**
  * The command line under real signals and real concurrent processes: Ctrl-C / SIGTERM stop at a batch
  * boundary with a checkpoint that resumes exactly (train) or leave the previous report as it was
- * (compare), a second Ctrl-C exits at once, one run per output folder, and the command-line defects
+ * (compare, balance, damex), a second Ctrl-C exits at once, one run per output folder, and the command-line defects
  * of issue 11 (4, 12, 13, 15, 18, 19).
  */
 let cli: CliBuild;
@@ -140,6 +140,91 @@ describe('Ctrl-C during compare', () => {
     writeFileSync(join(dir, 'thesis.tex'), 'precious');
     expectUsageError(runCli(cli, ['compare', ...COMPARE, '--out', dir]), /--out .*not-a-report is not empty and holds no previous compare report/);
     expect(readFileSync(join(dir, 'thesis.tex'), 'utf8')).toBe('precious');
+  });
+});
+
+describe('Ctrl-C and locks during balance and damex', () => {
+  // CNN runs on real Fashion-MNIST (and MNIST digits for damex), kept tiny: 32-image batches.
+  const BALANCE = ['balance', '--experts', '2', '--test-size', '16', '--batch-size', '32', '--epochs', '1'];
+  const DAMEX = ['damex', '--test-size', '8', '--batch-size', '32', '--epochs', '1'];
+  const snapshot = (dir: string) => Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+
+  it('balance: SIGINT leaves the previous report exactly as it was (exit 130); a finished run replaces it as a whole', async () => {
+    const dir = join(cli.work, 'reports-balance', 'balance');
+    expect(runCli(cli, [...BALANCE, '--train-size', '64', '--balance', 'none', '--out', dir, '-q']).status).toBe(0);
+    writeFileSync(join(dir, 'routing-from-an-older-run.svg'), '<svg/>');
+    const before = snapshot(dir);
+
+    // 10 batches per constraint, each at least 50 ms: the signal lands in the first run
+    const run = startCli(cli, [...BALANCE, '--train-size', '320', '--balance', 'none,soft', '--out', dir], { DSELECT_K_TEST_BATCH_DELAY_MS: '50' });
+    await run.waitFor(/^dselect-k balance: /m);
+    await sleep(200);
+    run.child.kill('SIGINT');
+    const r = await run.finished;
+    expect(r.status, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/SIGINT received: stopping at the next batch boundary; the report in .*reports-balance\/balance will stay as it was \(press Ctrl-C again to abort at once\)/);
+    expect(r.stderr).toMatch(/balance: interrupted during none \(run 1 of 2\), epoch 1, batch \d+; no report written, .*reports-balance\/balance is as it was/);
+    expect(r.stdout).not.toMatch(/^report: /m);
+    expect(snapshot(dir)).toEqual(before);
+    // no staging folder and no lock left beside it
+    expect(readdirSync(dirname(dir))).toEqual(['balance']);
+
+    expect(runCli(cli, [...BALANCE, '--train-size', '64', '--balance', 'soft', '--out', dir, '-q']).status).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['results.json', 'routing-soft.svg', 'utilization.svg']);
+    expect(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')).settings.balance).toEqual(['soft']);
+    expect(readdirSync(dirname(dir))).toEqual(['balance']);
+  });
+
+  it('balance refuses to replace a folder that is not a balance report', () => {
+    const dir = join(cli.work, 'not-a-balance-report');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'results.json'), JSON.stringify({ tool: 'dselect-k compare' }));
+    expectUsageError(runCli(cli, [...BALANCE, '--train-size', '64', '--out', dir]), /--out .*not-a-balance-report is not empty and holds no previous balance report/);
+    expect(readdirSync(dir)).toEqual(['results.json']);
+  });
+
+  it('damex: a second run on the same --out is refused while the first runs; SIGTERM then stops the first (143), writing nothing', async () => {
+    const dir = join(cli.work, 'damex-locked');
+    const first = startCli(cli, [...DAMEX, '--train-size', '160', '--out', dir], { DSELECT_K_TEST_BATCH_DELAY_MS: '50' });
+    await first.waitFor(/^dselect-k damex: /m);
+    expect(existsSync(lockOf(dir))).toBe(true);
+    const second = runCli(cli, [...DAMEX, '--train-size', '16', '--out', dir, '-q']);
+    expectUsageError(second, new RegExp(`--out: .*damex-locked is in use by pid ${first.child.pid} on ${hostname()} \\(dselect-k damex .*\\); wait for it to finish or choose another output folder`));
+    first.child.kill('SIGTERM');
+    const r = await first.finished;
+    expect(r.status, r.stderr).toBe(143);
+    expect(r.stderr).toMatch(/SIGTERM received: stopping at the next batch boundary/);
+    expect(r.stderr).toMatch(/damex: interrupted during (damex \(run 1|top1-balanced \(run 2) of 2\), epoch 1, batch \d+; no report written/);
+    expect(existsSync(dir)).toBe(false);
+    expect(existsSync(lockOf(dir))).toBe(false);
+  });
+
+  it('damex: a second Ctrl-C aborts at once, the lock removed', async () => {
+    const dir = join(cli.work, 'damex-twice');
+    const run = startCli(cli, [...DAMEX, '--train-size', '64', '--out', dir], { DSELECT_K_TEST_BATCH_DELAY_MS: '1000' });
+    await run.waitFor(/^dselect-k damex: /m);
+    // Both arrive while a (1 s) batch runs: the first asks to stop at its end, the second exits.
+    await sleep(100);
+    run.child.kill('SIGINT');
+    await sleep(50);
+    run.child.kill('SIGINT');
+    const r = await run.finished;
+    expect(r.status, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/SIGINT received: stopping at the next batch boundary.*\n.*SIGINT received again: aborting now/);
+    expect(r.stderr).not.toContain('interrupted during');
+    expect(existsSync(dir)).toBe(false);
+    expect(existsSync(lockOf(dir))).toBe(false);
+  });
+
+  it('balance takes over the stale lock of a process that is gone, with a notice', () => {
+    const dir = join(cli.work, 'balance-stale');
+    const pid = deadPid();
+    writeFileSync(lockOf(dir), JSON.stringify({ pid, host: hostname(), command: 'dselect-k balance (killed)', started: '2020-01-01T00:00:00.000Z' }));
+    const r = runCli(cli, [...BALANCE, '--train-size', '32', '--balance', 'none', '--out', dir, '-q']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`dselect-k: taking over the stale lock of ${dir}: pid ${pid} on ${hostname()} (dselect-k balance (killed), since 2020-01-01T00:00:00.000Z) is no longer running`);
+    expect(existsSync(lockOf(dir))).toBe(false);
+    expect(readdirSync(dir).sort()).toEqual(['results.json', 'routing-none.svg', 'utilization.svg']);
   });
 });
 

@@ -50,11 +50,11 @@ describe('ConvMoENet: a CNN with a MoE layer of conv experts', () => {
     );
   });
 
-  it('with the hard constraint at capacity factor 1, every training batch is split exactly evenly', () => {
+  it('with the hard constraint at capacity factor 1, every training batch is split exactly evenly', async () => {
     const source = barImages('bars', 128, 3);
     const data = loadImageClassification({ dataset: 'fashion-mnist', trainSize: 128, testSize: 32, seed: 0, sources: { fashionTrain: source, fashionTest: barImages('bars-test', 32, 4) } });
     const net = new ConvMoENet({ numClasses: 10, numExperts: 4, k: 1, balance: 'hard', capacityFactor: 1, seed: 2, ...tinyNet });
-    const trace = fitWithUsage(net, { x: data.train.x, y: classificationTargets(data.train.labels) }, { epochs: 1, batchSize: 32, losses: 'ce', lr: 1e-2 }, 4);
+    const trace = await fitWithUsage(net, { x: data.train.x, y: classificationTargets(data.train.labels) }, { epochs: 1, batchSize: 32, losses: 'ce', lr: 1e-2 }, 4);
     expect(trace.timeline).toHaveLength(16); // 4 windows × 4 experts
     for (const p of trace.timeline) expect(p.share).toBe(0.25);
     expect(trace.dropped).toBe(0);
@@ -86,7 +86,7 @@ describe('dselect-k balance experiment (small bar images, fixed seed)', () => {
   };
 
   it('the soft constraint evens out expert use, the hard one splits training batches exactly, and every model learns', async () => {
-    const results = runBalanceExperiment(data, settings);
+    const results = await runBalanceExperiment(data, settings);
     expect(results.runs.map((r) => r.balance)).toEqual(['none', 'soft', 'hard']);
     const [none, soft, hard] = results.runs as [BalanceRun, BalanceRun, BalanceRun];
     // Without a constraint this seed's router favours some experts (test CV² 1.26); the CV² aux loss pulls
@@ -117,8 +117,8 @@ describe('dselect-k balance experiment (small bar images, fixed seed)', () => {
     }
   });
 
-  it('the same checks fail on a broken soft constraint (aux loss weighted 0) and on an untrained model', () => {
-    const broken = runBalanceExperiment(data, { ...settings, balance: ['soft'], balanceWeight: 0 }).runs[0]!;
+  it('the same checks fail on a broken soft constraint (aux loss weighted 0) and on an untrained model', async () => {
+    const broken = (await runBalanceExperiment(data, { ...settings, balance: ['soft'], balanceWeight: 0 })).runs[0]!;
     expect(broken.trainCv2LastEpoch).toBeGreaterThan(0.05);
     expect(cv2(broken.testShares)).toBeGreaterThan(0.5);
     const untrained = new ConvMoENet({ numClasses: 10, numExperts: 4, k: 1, balance: 'soft', seed: 0 });

@@ -77,15 +77,15 @@ describe('DAMEX', () => {
 
   // Measured for router weight 0.3 and seeds 0–2: DAMEX own-expert share ≥ 0.92 and NMI ≥ 0.79, top-1 +
   // balancing NMI ≤ 0.01; with the router loss off, min own-expert share ≤ 0.22 and NMI ≤ 0.05.
-  const comparison = (routerWeight: number): DamexResults => {
+  const comparison = (routerWeight: number): Promise<DamexResults> => {
     const data = loadImageClassification({ dataset: 'fashion+mnist', trainSize: 128, testSize: 50, seed: 3, sources: sources() });
     return runDamexExperiment(data, { experts: 2, routerWeight, balanceWeight: 0.1, importance: 'probabilities', epochs: 3, batchSize: 32, lr: 1e-2, seed: 0, checkpointsPerEpoch: 2 });
   };
   /** The minimum over datasets of the share routed to the dataset's own expert. */
   const ownExpert = (run: DamexRun): number => Math.min(...run.separation.ownExpertFraction!.map((v) => v!));
 
-  it('DAMEX routes each dataset to its own expert and separates datasets far better than top-1 + balancing', () => {
-    const r = comparison(0.3);
+  it('DAMEX routes each dataset to its own expert and separates datasets far better than top-1 + balancing', async () => {
+    const r = await comparison(0.3);
     expect(r.runs.map((run) => run.variant)).toEqual(['damex', 'top1-balanced']);
     const [damex, top1] = r.runs as [DamexRun, DamexRun];
     expect(ownExpert(damex)).toBeGreaterThanOrEqual(0.85);
@@ -102,8 +102,8 @@ describe('DAMEX', () => {
     expect(damexTable(r)).toMatch(/fashion-mnist acc/);
   });
 
-  it('the same checks fail when the router loss is switched off (DAMEX broken to plain top-1)', () => {
-    const [broken] = comparison(0).runs as [DamexRun, DamexRun];
+  it('the same checks fail when the router loss is switched off (DAMEX broken to plain top-1)', async () => {
+    const [broken] = (await comparison(0)).runs as [DamexRun, DamexRun];
     expect(ownExpert(broken)).toBeLessThan(0.85);
     expect(broken.separation.normalizedMutualInformation).toBeLessThan(0.7);
   });

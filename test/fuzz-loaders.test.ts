@@ -6,7 +6,7 @@ import { FUZZ_FORMATS, fuzzFormat } from './fuzz/loader-fuzz.js';
 
 /**
  * 5,000 seeded mutations of each loader's input (IDX plain, IDX gzipped, weights manifest + binary,
- * checkpoint): each ends in the loader's named error or a consistent load, never another exception
+ * checkpoint, safetensors, numeric CSV): each ends in the loader's named error or a consistent load, never another exception
  * nor a read outside the folder it was given. More mutations: `node scripts/fuzz-loaders.mjs`.
  */
 const MUTATIONS = 5000;

@@ -26,9 +26,11 @@ import { DSelectKGate } from '../src/moe/dselect-gate.js';
 import { summarizeGateWeights } from '../src/moe/gate-diagnostics.js';
 import { CheckpointError, loadCheckpoint, readCheckpoint, saveCheckpoint } from '../src/node/checkpoint.js';
 import { IdxFormatError, decodeIdx, encodeIdx } from '../src/node/data/idx.js';
+import { CsvFormatError, readNumericCsv } from '../src/node/data/csv.js';
+import { loadCsvData } from '../src/experiments/csv-data.js';
 import { ensureDirectory } from '../src/node/ensure-dir.js';
 import { readWeights, saveWeights } from '../src/node/weights-file.js';
-import { decodeSafetensors } from '../src/nn/safetensors.js';
+import { decodeSafetensors, SafetensorsFormatError } from '../src/nn/safetensors.js';
 import { WeightsFormatError } from '../src/nn/weights-format.js';
 import { replaceDirectory } from '../src/node/replace-dir.js';
 import { acquireRunLock, RunLockError } from '../src/node/run-lock.js';
@@ -323,5 +325,47 @@ describe('issue 11 defects', () => {
     expect(d.nonFiniteWeights).toBe(8);
     expect(d.selectedExperts).toEqual([]);
     expect(d.unusedExperts).toEqual([]);
+  });
+});
+
+describe('defects the safetensors and CSV fuzzers found', () => {
+  const csv = (name: string, text: string): string => {
+    const path = join(root, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it('safetensors: a dim that is no safe integer ([0, 1e300] holds no bytes) is a named error, not a tensor of shape [0, 1e300]', () => {
+    const header = new TextEncoder().encode(JSON.stringify({ empty: { dtype: 'F32', shape: [0, 1e300], data_offsets: [0, 0] } }));
+    const file = new Uint8Array(8 + header.length);
+    new DataView(file.buffer).setBigUint64(0, BigInt(header.length), true);
+    file.set(header, 8);
+    expect(() => decodeSafetensors(file, 'e.safetensors')).toThrow(SafetensorsFormatError);
+    expect(() => decodeSafetensors(file, 'e.safetensors')).toThrow("e.safetensors: not a valid safetensors file: tensor 'empty' has an invalid shape [0,1e+300]");
+    expect(() => decodeSafetensors(new Uint8Array(3), 'short')).toThrow(SafetensorsFormatError);
+  });
+
+  it('CSV: an error names the line the row is on when blank lines come before it (the reader and --data targets)', () => {
+    const path = csv('blank-lines.csv', 'a,y\n\n1,0\n\n\n2,x\n');
+    expect(() => readNumericCsv(path)).toThrow(CsvFormatError);
+    expect(() => readNumericCsv(path)).toThrow(`${path}: line 6, column 'y': "x" is not a finite decimal number (every cell must be one)`);
+    const targets = csv('blank-targets.csv', 'a,y\n1,0\n\n2,1\n\n3,7\n');
+    expect(Array.from(readNumericCsv(targets).lines)).toEqual([2, 4, 6]);
+    expect(() => loadCsvData({ path: targets, targets: ['y'], taskTypes: ['bce'], features: null }, { valSize: 1, testSize: 1, trainSize: null, seed: 0 })).toThrow("blank-targets.csv: line 6, target 'y' (bce) is 7");
+  });
+
+  it('CSV: LF and CRLF line ends mixed in one file read as the rows they are', () => {
+    const t = readNumericCsv(csv('mixed.csv', 'a,b\r\n1,2\n3,4\r\n5,6\n'));
+    expect(t.rows).toBe(3);
+    expect(Array.from(t.values)).toEqual([1, 2, 3, 4, 5, 6]);
+    const one = readNumericCsv(csv('mixed-one-column.csv', 'a\r\n1\n2\r\n'));
+    expect(Array.from(one.values)).toEqual([1, 2]);
+  });
+
+  it('CSV: hex, binary and octal spellings are refused, not read as 16, 5 and 15', () => {
+    for (const cell of ['0x10', '0b101', '0o17']) {
+      expect(() => readNumericCsv(csv('radix.csv', `a,b\n1,${cell}\n`))).toThrow(`line 2, column 'b': "${cell}" is not a finite decimal number`);
+    }
+    expect(Array.from(readNumericCsv(csv('decimal.csv', 'a,b,c\n+1.5,.5,-2e-3\n1.,"7", 8 \n')).values)).toEqual([1.5, 0.5, -0.002, 1, 7, 8]);
   });
 });

@@ -1,12 +1,10 @@
-import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { PLOTS_UNAVAILABLE } from '../report/plots.js';
 import { balanceModes, importanceSources, type BalanceMode, type ImportanceSource } from '../moe/balanced-gate.js';
-import { balanceTable, runBalanceExperiment, writeBalanceReport, type BalanceResults, type BalanceSettings } from '../experiments/balance.js';
-import { IMAGE_DATASETS, loadImageClassification, type ImageClassificationData, type ImageDatasetName } from '../experiments/moe-layer-training.js';
+import { BALANCE_TOOL, balanceTable, runBalanceExperiment, writeBalanceReport, type BalanceSettings } from '../experiments/balance.js';
+import { IMAGE_DATASETS, loadImageClassification, type ImageDatasetName } from '../experiments/moe-layer-training.js';
 import { UserError } from '../experiments/user-error.js';
 import { addImageTrainingOptions, defaultOutDir, integerArg, listArg, numberArg } from './options.js';
-import { createProgress, progressEnabled } from './progress.js';
+import { runReportCommand } from './report-run.js';
 
 /** `dselect-k balance`: a CNN with a MoE layer of conv experts, trained with each balancing constraint. */
 
@@ -35,7 +33,6 @@ export function addBalanceCommand(program: Command, print: (line: string) => voi
 }
 
 export async function runBalanceCommand(opts: Record<string, unknown>, print: (line: string) => void): Promise<number> {
-  const quiet = opts['quiet'] === true;
   const settings: BalanceSettings = {
     experts: Number(opts['experts']),
     k: Number(opts['k']),
@@ -51,30 +48,20 @@ export async function runBalanceCommand(opts: Record<string, unknown>, print: (l
     checkpointsPerEpoch: 8,
   };
   if (settings.k > settings.experts) throw new UserError(`--k ${settings.k} exceeds --experts ${settings.experts}`);
-  let data: ImageClassificationData;
-  try {
-    data = loadImageClassification({
-      dataset: String(opts['dataset']) as ImageDatasetName,
-      trainSize: Number(opts['trainSize']),
-      testSize: Number(opts['testSize']),
-      seed: settings.seed,
-      ...(typeof opts['dataDir'] === 'string' ? { dataDir: opts['dataDir'] } : {}),
-    });
-  } catch (e) {
-    throw new UserError((e as Error).message);
-  }
-  if (!quiet) print(`dselect-k balance: ${data.name}, ${data.train.size}/${data.test.size} train/test images; ${settings.experts} conv experts, top-${settings.k}; constraints: ${settings.balance.join(', ')}`);
-  const progress = createProgress(progressEnabled(quiet));
-  progress.start(1000, 'balance');
-  let results: BalanceResults;
-  try {
-    results = runBalanceExperiment(data, settings, (label, fraction, loss) => progress.update(Math.round(1000 * fraction), { label, loss }));
-  } finally {
-    progress.stop();
-  }
-  print(balanceTable(results));
-  const files = await writeBalanceReport(resolve(String(opts['out'])), results);
-  print(`report: ${files.length} files in ${resolve(String(opts['out']))} (results.json, utilization.svg, routing-*.svg)`);
-  if (!files.some((f) => f.endsWith('.svg'))) print(PLOTS_UNAVAILABLE);
-  return 0;
+  return runReportCommand(opts, print, {
+    command: 'balance',
+    tool: BALANCE_TOOL,
+    load: () =>
+      loadImageClassification({
+        dataset: String(opts['dataset']) as ImageDatasetName,
+        trainSize: Number(opts['trainSize']),
+        testSize: Number(opts['testSize']),
+        seed: settings.seed,
+        ...(typeof opts['dataDir'] === 'string' ? { dataDir: opts['dataDir'] } : {}),
+      }),
+    describe: (data) => `dselect-k balance: ${data.name}, ${data.train.size}/${data.test.size} train/test images; ${settings.experts} conv experts, top-${settings.k}; constraints: ${settings.balance.join(', ')}`,
+    train: (data, onBatch, signal) => runBalanceExperiment(data, settings, onBatch, signal),
+    table: balanceTable,
+    write: writeBalanceReport,
+  });
 }

@@ -3,7 +3,7 @@ import { DEPRECATED_VARIANT_IDS, runCompare, VARIANT_IDS } from '../experiments/
 import { selectBackend } from '../experiments/experiment.js';
 import { PLOTS_UNAVAILABLE } from '../report/plots.js';
 import { renderText } from '../report/render.js';
-import { mean } from '../report/results.js';
+import { COMPARE_TOOL, mean } from '../report/results.js';
 import { isReplaceableReportFolder, writeReport } from '../report/write.js';
 import { RunInterrupted } from '../experiments/interrupted.js';
 import { UserError } from '../experiments/user-error.js';
@@ -20,7 +20,7 @@ export async function runCompareCommand(opts: Record<string, unknown>, print: (l
   const backend = String(opts['backend'] ?? 'cpu');
   selectBackend(backend);
   const outDir = resolve(String(opts['out']));
-  if (!isReplaceableReportFolder(outDir)) {
+  if (!isReplaceableReportFolder(outDir, COMPARE_TOOL)) {
     throw new UserError(`--out ${outDir} is not empty and holds no previous compare report; the report replaces the folder as a whole, so choose a new or empty folder`);
   }
   const progress = createProgress(progressEnabled(quiet));

@@ -1,12 +1,9 @@
-import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { PLOTS_UNAVAILABLE } from '../report/plots.js';
 import { importanceSources, type ImportanceSource } from '../moe/balanced-gate.js';
-import { damexTable, runDamexExperiment, writeDamexReport, type DamexResults, type DamexSettings } from '../experiments/damex.js';
-import { loadImageClassification, type ImageClassificationData } from '../experiments/moe-layer-training.js';
-import { UserError } from '../experiments/user-error.js';
+import { DAMEX_TOOL, damexTable, runDamexExperiment, writeDamexReport, type DamexSettings } from '../experiments/damex.js';
+import { loadImageClassification } from '../experiments/moe-layer-training.js';
 import { addImageTrainingOptions, defaultOutDir, integerArg, numberArg } from './options.js';
-import { createProgress, progressEnabled } from './progress.js';
+import { runReportCommand } from './report-run.js';
 
 /** `dselect-k damex`: one MoE trained on Fashion-MNIST + MNIST, dataset-aware routing vs top-1 + balancing. */
 
@@ -27,7 +24,6 @@ export function addDamexCommand(program: Command, print: (line: string) => void)
 }
 
 export async function runDamexCommand(opts: Record<string, unknown>, print: (line: string) => void): Promise<number> {
-  const quiet = opts['quiet'] === true;
   const settings: DamexSettings = {
     experts: Number(opts['experts']),
     routerWeight: Number(opts['routerWeight']),
@@ -39,30 +35,20 @@ export async function runDamexCommand(opts: Record<string, unknown>, print: (lin
     seed: Number(opts['seed']),
     checkpointsPerEpoch: 8,
   };
-  let data: ImageClassificationData;
-  try {
-    data = loadImageClassification({
-      dataset: 'fashion+mnist',
-      trainSize: Number(opts['trainSize']),
-      testSize: Number(opts['testSize']),
-      seed: settings.seed,
-      ...(typeof opts['dataDir'] === 'string' ? { dataDir: opts['dataDir'] } : {}),
-    });
-  } catch (e) {
-    throw new UserError((e as Error).message);
-  }
-  if (!quiet) print(`dselect-k damex: ${data.datasets.join(' + ')}, ${data.train.size}/${data.test.size} train/test images; ${settings.experts} conv experts, top-1; router weight ${settings.routerWeight}`);
-  const progress = createProgress(progressEnabled(quiet));
-  progress.start(1000, 'damex');
-  let results: DamexResults;
-  try {
-    results = runDamexExperiment(data, settings, (label, fraction, loss) => progress.update(Math.round(1000 * fraction), { label, loss }));
-  } finally {
-    progress.stop();
-  }
-  print(damexTable(results));
-  const files = await writeDamexReport(resolve(String(opts['out'])), results);
-  print(`report: ${files.length} files in ${resolve(String(opts['out']))} (results.json, utilization.svg, routing-*.svg)`);
-  if (!files.some((f) => f.endsWith('.svg'))) print(PLOTS_UNAVAILABLE);
-  return 0;
+  return runReportCommand(opts, print, {
+    command: 'damex',
+    tool: DAMEX_TOOL,
+    load: () =>
+      loadImageClassification({
+        dataset: 'fashion+mnist',
+        trainSize: Number(opts['trainSize']),
+        testSize: Number(opts['testSize']),
+        seed: settings.seed,
+        ...(typeof opts['dataDir'] === 'string' ? { dataDir: opts['dataDir'] } : {}),
+      }),
+    describe: (data) => `dselect-k damex: ${data.datasets.join(' + ')}, ${data.train.size}/${data.test.size} train/test images; ${settings.experts} conv experts, top-1; router weight ${settings.routerWeight}`,
+    train: (data, onBatch, signal) => runDamexExperiment(data, settings, onBatch, signal),
+    table: damexTable,
+    write: writeDamexReport,
+  });
 }

@@ -3,7 +3,8 @@ import type { BalanceMode, ImportanceSource } from '../moe/balanced-gate.js';
 import { renderSvg } from '../report/plots.js';
 import { formatTable } from '../report/table.js';
 import { routingShares, routingTableSpec, utilizationSpec, type UtilizationPoint } from '../report/utilization-plot.js';
-import { reportFolder } from '../report/write.js';
+import { reportFolder, stageReport } from '../report/write.js';
+import { RunInterrupted } from './interrupted.js';
 import { classAccuracy, classificationTargets, fitWithUsage, sharesCv2, type ImageClassificationData } from './moe-layer-training.js';
 
 /** `dselect-k balance`: a CNN with a MoE layer of conv experts, trained with each balancing constraint. */
@@ -42,8 +43,10 @@ export interface BalanceRun {
   trainSeconds: number;
 }
 
+export const BALANCE_TOOL = 'dselect-k balance';
+
 export interface BalanceResults {
-  tool: 'dselect-k balance';
+  tool: typeof BALANCE_TOOL;
   dataset: string;
   sizes: { train: number; test: number };
   settings: BalanceSettings;
@@ -51,10 +54,19 @@ export interface BalanceResults {
   runs: BalanceRun[];
 }
 
-export function runBalanceExperiment(data: ImageClassificationData, s: BalanceSettings, onBatch?: (label: string, fraction: number, loss: number) => void): BalanceResults {
+/**
+ * Trains one ConvMoENet per balancing mode. Once `signal` is aborted it stops at the next batch
+ * boundary and rejects with RunInterrupted (nothing of the run is returned).
+ */
+export async function runBalanceExperiment(
+  data: ImageClassificationData,
+  s: BalanceSettings,
+  onBatch?: (label: string, fraction: number, loss: number) => void,
+  signal?: AbortSignal,
+): Promise<BalanceResults> {
   const runs: BalanceRun[] = [];
   const numClasses = data.classNames.length;
-  s.balance.forEach((balance, runIndex) => {
+  for (const [runIndex, balance] of s.balance.entries()) {
     const soft = balance === 'soft' || balance === 'both';
     const model = new ConvMoENet({
       numClasses,
@@ -68,7 +80,7 @@ export function runBalanceExperiment(data: ImageClassificationData, s: BalanceSe
       seed: s.seed,
     });
     const started = performance.now();
-    const trace = fitWithUsage(
+    const trace = await fitWithUsage(
       model,
       { x: data.train.x, y: classificationTargets(data.train.labels) },
       {
@@ -78,10 +90,13 @@ export function runBalanceExperiment(data: ImageClassificationData, s: BalanceSe
         losses: 'ce',
         seed: s.seed,
         onBatch: (b) => onBatch?.(balance, (runIndex + (b.epoch + (b.batch + 1) / b.batches) / s.epochs) / s.balance.length, b.loss),
+        ...(signal ? { signal } : {}),
       },
       s.checkpointsPerEpoch,
       balance,
     );
+    const stopped = trace.result.interrupted;
+    if (stopped) throw new RunInterrupted(`balance: interrupted during ${balance} (run ${runIndex + 1} of ${s.balance.length}), epoch ${stopped.epoch + 1}, batch ${stopped.batch}`);
     const trainSeconds = (performance.now() - started) / 1000;
     const route = model.routeOf(data.test.x);
     const testShares = routingShares(new Int32Array(data.test.size), route, 1, s.experts)[0]!;
@@ -99,8 +114,8 @@ export function runBalanceExperiment(data: ImageClassificationData, s: BalanceSe
       timeline: trace.timeline,
       trainSeconds,
     });
-  });
-  return { tool: 'dselect-k balance', dataset: data.name, sizes: { train: data.train.size, test: data.test.size }, settings: s, classNames: data.classNames, runs };
+  }
+  return { tool: BALANCE_TOOL, dataset: data.name, sizes: { train: data.train.size, test: data.test.size }, settings: s, classNames: data.classNames, runs };
 }
 
 function mean(v: readonly number[]): number {
@@ -124,9 +139,19 @@ export function balanceTable(r: BalanceResults): string {
   );
 }
 
-/** results.json, utilisation.svg and one routing-table SVG per balancing mode. */
+/**
+ * results.json, utilisation.svg and one routing-table SVG per balancing mode, as the new folder `dir`
+ * (staged, then swapped in whole: a failure leaves the previous report intact).
+ */
 export async function writeBalanceReport(dir: string, r: BalanceResults): Promise<string[]> {
-  const { put, written: files } = reportFolder(dir);
+  return stageReport(dir, async (staging) => {
+    const { put, written } = reportFolder(staging);
+    await fillBalanceReport(put, r);
+    return written;
+  });
+}
+
+async function fillBalanceReport(put: (name: string, text: string | null) => void, r: BalanceResults): Promise<void> {
   put('results.json', JSON.stringify(r, null, 2) + '\n');
   const points = r.runs.flatMap((run) => run.timeline);
   put('utilization.svg', await renderSvg(utilizationSpec(points, r.settings.experts, `Expert utilisation during training — ${r.dataset}, ${r.settings.experts} experts, top-${r.settings.k}`, 'balance: ')));
@@ -134,5 +159,4 @@ export async function writeBalanceReport(dir: string, r: BalanceResults): Promis
     const spec = routingTableSpec({ title: `Test routing by class — balance: ${run.balance} (${(100 * run.testAccuracy).toFixed(1)}% accuracy)`, rowLabels: r.classNames, shares: run.classShares });
     put(`routing-${run.balance}.svg`, await renderSvg(spec));
   }
-  return files;
 }

@@ -96,7 +96,7 @@ function taskSpec(table: NumericTable, name: string, column: number, type: CsvTa
   for (let r = 0; r < table.rows; r++) {
     const v = table.values[r * table.columns.length + column]!;
     const ok = type === 'bce' ? v === 0 || v === 1 : Number.isInteger(v) && v >= 0;
-    if (!ok) throw new Error(`${file}: line ${r + 2}, target '${name}' (${type}) is ${v}; ${type === 'bce' ? 'a bce target must be 0 or 1' : 'a ce target must be a class index 0, 1, 2, …'}`);
+    if (!ok) throw new Error(`${file}: line ${table.lines[r]}, target '${name}' (${type}) is ${v}; ${type === 'bce' ? 'a bce target must be 0 or 1' : 'a ce target must be a class index 0, 1, 2, …'}`);
     max = Math.max(max, v);
   }
   if (type === 'bce') return { name, kind: 'binary' };

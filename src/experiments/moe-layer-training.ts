@@ -4,7 +4,8 @@ import type { LabelledImages } from '../data/types.js';
 import { loadMnistDigits } from '../node/data/mnist.js';
 import type { ConvMoENet } from '../moe/conv-moe.js';
 import { evaluate } from '../moe/train/evaluate.js';
-import { fit, type FitOptions, type FitResult } from '../moe/train/fit.js';
+import type { FitResult } from '../moe/train/fit.js';
+import { fitAsync, type FitAsyncOptions } from '../moe/train/fit-async.js';
 import type { UtilizationPoint } from '../report/utilization-plot.js';
 import { fromTypedArray } from '../tensor/creation.js';
 import { Rng } from '../tensor/random.js';
@@ -132,8 +133,11 @@ export interface UsageTrace {
   dropped: number;
 }
 
-/** `fit` plus a record of the router's expert use during training, for the utilisation plot. */
-export function fitWithUsage(model: ConvMoENet, data: { x: Tensor; y: Tensor }, opts: FitOptions, checkpointsPerEpoch = 4, run?: string): UsageTrace {
+/**
+ * `fitAsync` plus a record of the router's expert use during training, for the utilisation plot. With
+ * `signal`, an abort stops it at the next batch boundary: `result.interrupted` then says where.
+ */
+export async function fitWithUsage(model: ConvMoENet, data: { x: Tensor; y: Tensor }, opts: Omit<FitAsyncOptions, 'onAbort'>, checkpointsPerEpoch = 4, run?: string): Promise<UsageTrace> {
   const gate = model.gate;
   const n = gate.numExperts;
   const timeline: UtilizationPoint[] = [];
@@ -148,8 +152,9 @@ export function fitWithUsage(model: ConvMoENet, data: { x: Tensor; y: Tensor }, 
     if (total === 0) return;
     for (let e = 0; e < n; e++) timeline.push({ epoch: epochPosition, expert: e, share: usage.counts[e]! / total, ...(run !== undefined ? { run } : {}) });
   };
-  const result = fit(model, data, {
+  const result = await fitAsync(model, data, {
     ...opts,
+    onAbort: 'return',
     onBatch: (b) => {
       opts.onBatch?.(b);
       const every = Math.max(1, Math.floor(b.batches / checkpointsPerEpoch));

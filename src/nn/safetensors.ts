@@ -15,6 +15,11 @@ import type { StateDict } from './module.js';
  */
 export const SAFETENSORS_DTYPES: Record<DType, string> = { float32: 'F32', float64: 'F64' };
 const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2 };
+/** A file that is not valid safetensors: the message names the file and what is wrong. */
+export class SafetensorsFormatError extends Error {
+  override readonly name = 'SafetensorsFormatError';
+}
+
 /** Header larger than this is refused (as the reference implementation does: 100 MB). */
 const MAX_HEADER_BYTES = 100_000_000;
 
@@ -60,7 +65,7 @@ export function encodeSafetensors(tensors: StateDict, metadata: Record<string, s
 /** Parses and checks a safetensors file; every problem names `source` and what is wrong. */
 export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): { tensors: StateDict; metadata: Record<string, string> } {
   const fail = (why: string): never => {
-    throw new Error(`${source}: not a valid safetensors file: ${why}`);
+    throw new SafetensorsFormatError(`${source}: not a valid safetensors file: ${why}`);
   };
   if (bytes.byteLength < 8) fail(`${bytes.byteLength} bytes is shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -93,9 +98,10 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): { 
     if (typeof e !== 'object' || e === null) fail(`tensor '${name}' is not an object`);
     const width = typeof e.dtype === 'string' ? BYTES[e.dtype] : undefined;
     if (width === undefined) fail(`tensor '${name}' has dtype ${JSON.stringify(e.dtype)} (readable: ${Object.keys(BYTES).join(', ')})`);
-    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) fail(`tensor '${name}' has an invalid shape ${JSON.stringify(e.shape)}`);
+    // Safe integers only: 1e300 is an integer to JavaScript, and [0, 1e300] holds no elements, so no size check would catch it.
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor '${name}' has an invalid shape ${JSON.stringify(e.shape)}`);
     const offsets = e.data_offsets;
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
       fail(`tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
     }
     const [begin, end] = offsets as [number, number];

@@ -9,7 +9,7 @@ export { loadWeights, readWeights, saveWeights, weightsPaths, type WeightsPaths 
 export { WeightsFormatError } from '../nn/weights-format.js';
 export { writeFileAtomic, writeTextAtomic, type AtomicWriteFaults } from './atomic-write.js';
 export { useWorkerThreads, type WorkerThreadOptions } from './worker-threads.js';
-export { readNumericCsv, type NumericTable } from './data/csv.js';
+export { CsvFormatError, readNumericCsv, type NumericTable } from './data/csv.js';
 export { decodeIdx, encodeIdx, IdxFormatError, readIdx, type IdxArray, type IdxReadOptions } from './data/idx.js';
 export { FASHION_MNIST_CLASSES, FASHION_MNIST_DEBIAN_DIR, FASHION_MNIST_DEBIAN_PACKAGE, loadFashionMnist, type FashionMnistOptions, type FashionMnistSplit } from './data/fashion-mnist.js';
 export { loadMnistDigits, type MnistDigitsOptions } from './data/mnist.js';

@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { ensureDirectory } from '../node/ensure-dir.js';
 import { replaceDirectory } from '../node/replace-dir.js';
 import { heatmapSpec, lossCurveSpec, PLOTS_UNAVAILABLE, renderSvg, type LossPoint } from './plots.js';
 import { renderMarkdown, type ReportFigures } from './render.js';
-import { COMPARE_TOOL, type CompareResults } from './results.js';
+import type { CompareResults } from './results.js';
 import { summarise } from './stats.js';
 
 /** Mean ± std over seeds of the per-epoch losses of every variant. */
@@ -52,12 +52,20 @@ export function reportFolder(dir: string): { put: (name: string, text: string | 
  * returns the files written.
  */
 export async function writeReport(dir: string, r: CompareResults): Promise<string[]> {
-  const target = resolve(dir);
-  const staged = await replaceDirectory(target, (staging) => writeReportFiles(staging, r));
-  return staged.names.map((name) => join(target, name));
+  return stageReport(dir, (staging) => writeReportFiles(staging, r));
 }
 
-async function writeReportFiles(dir: string, r: CompareResults): Promise<{ names: string[] }> {
+/**
+ * Builds a report as the new folder `dir`: `fill` writes it into a staging folder and returns the files
+ * written; only then does it replace `dir` as a whole (see replaceDirectory). Returns the files' final paths.
+ */
+export async function stageReport(dir: string, fill: (staging: string) => Promise<string[]>): Promise<string[]> {
+  const target = resolve(dir);
+  const names = await replaceDirectory(target, async (staging) => (await fill(staging)).map((path) => relative(staging, path)));
+  return names.map((name) => join(target, name));
+}
+
+async function writeReportFiles(dir: string, r: CompareResults): Promise<string[]> {
   const { put, written, skipped } = reportFolder(dir);
   put('results.json', JSON.stringify(r, null, 2) + '\n');
   const figures: ReportFigures = { lossCurves: 'loss-curves.svg', heatmaps: [], unavailable: null };
@@ -73,14 +81,15 @@ async function writeReportFiles(dir: string, r: CompareResults): Promise<{ names
   }
   if (skipped.length > 0) figures.unavailable = PLOTS_UNAVAILABLE;
   put('report.md', renderMarkdown(r, figures));
-  return { names: written.map((path) => path.slice(dir.length + 1)) };
+  return written;
 }
 
 /**
- * Whether `dir` may be replaced by a compare report: it does not exist, is empty, or holds a previous
- * compare report (its results.json says so). Anything else might be a user's files.
+ * Whether `dir` may be replaced by a report of `tool` (e.g. 'dselect-k compare'): it does not exist, is
+ * empty, or holds a previous report of that tool (its results.json says so). Anything else might be a
+ * user's files.
  */
-export function isReplaceableReportFolder(dir: string): boolean {
+export function isReplaceableReportFolder(dir: string, tool: string): boolean {
   let entries: string[];
   try {
     entries = readdirSync(dir);
@@ -90,7 +99,7 @@ export function isReplaceableReportFolder(dir: string): boolean {
   if (entries.length === 0) return true;
   try {
     const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { tool?: unknown } | null;
-    return results?.tool === COMPARE_TOOL;
+    return results?.tool === tool;
   } catch {
     return false;
   }

@@ -12,17 +12,20 @@ import { decodeIdx, encodeIdx, IdxFormatError, type IdxArray } from '../../src/n
 import { readWeights, saveWeights } from '../../src/node/weights-file.js';
 import { WeightsFormatError } from '../../src/nn/weights-format.js';
 import { mutateBytes, mutateJson, pick, type Mutated } from './mutate.js';
+import { READER_FUZZERS } from './reader-fuzz.js';
 
 /**
- * The loader fuzzer: seeded mutations of valid IDX (plain and gzipped), weights (manifest + binary)
- * and checkpoint files, each fed to the loader. Every mutation must end in the loader's named error
- * (IdxFormatError, WeightsFormatError, CheckpointError) or in a load whose result is consistent —
- * never another exception, and never a file read outside the folder the loader was given (file
+ * The loader fuzzer: seeded mutations of valid IDX (plain and gzipped), weights (manifest + binary),
+ * checkpoint, safetensors and CSV files (the last two in reader-fuzz.ts), each fed to the loader. Every
+ * mutation must end in the loader's named error (IdxFormatError, WeightsFormatError, CheckpointError,
+ * SafetensorsFormatError, CsvFormatError) or in a load whose result is consistent — never another
+ * exception, and never a file read outside the folder (or file) the loader was given (file
  * system calls are watched while a loader runs). Hangs and runaway memory show up as the caller's
  * timeout and in `peakArrayBuffers`.
  */
-export type FuzzFormat = 'idx' | 'idx-gz' | 'weights' | 'checkpoint';
-export const FUZZ_FORMATS: readonly FuzzFormat[] = ['idx', 'idx-gz', 'weights', 'checkpoint'];
+export type FuzzFormat = 'idx' | 'idx-gz' | 'weights' | 'checkpoint' | 'safetensors' | 'csv';
+// appended, not inserted: a format's position seeds its mutations
+export const FUZZ_FORMATS: readonly FuzzFormat[] = ['idx', 'idx-gz', 'weights', 'checkpoint', 'safetensors', 'csv'];
 
 export interface FuzzFailure {
   index: number;
@@ -129,6 +132,8 @@ const FUZZERS: Record<FuzzFormat, (work: string, secret: string) => Fuzzer> = {
   'idx-gz': (work) => idxFuzzer(work, true),
   weights: weightsFuzzer,
   checkpoint: checkpointFuzzer,
+  safetensors: READER_FUZZERS.safetensors,
+  csv: READER_FUZZERS.csv,
 };
 
 // ---------------------------------------------------------------------------------------------- IDX
