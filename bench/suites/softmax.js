@@ -9,6 +9,19 @@ export function softmaxWorkloads(ctx, shapes = [[1024, 1024], [4096, 64]]) {
   return [...shapes.map(([rows, cols]) => softmaxWorkload(ctx, rows, cols)), logsumexpWorkload(ctx, 1024, 1024), crossEntropyWorkload(ctx, 4096, 64)];
 }
 
+/** Stable softmax of each row of `x` in float64: the reference of the softmax and cross-entropy rows. */
+function softmaxRows64(x, rows, cols) {
+  const values = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    let max = -Infinity;
+    for (let c = 0; c < cols; c++) max = Math.max(max, x[r * cols + c]);
+    let sum = 0;
+    for (let c = 0; c < cols; c++) sum += values[r * cols + c] = Math.exp(x[r * cols + c] - max);
+    for (let c = 0; c < cols; c++) values[r * cols + c] /= sum;
+  }
+  return values;
+}
+
 function softmaxWorkload(ctx, rows, cols) {
   const { tfjs } = ctx;
   const x = uniformData(rows * cols, rows + cols).map((v) => 8 * v);
@@ -16,14 +29,7 @@ function softmaxWorkload(ctx, rows, cols) {
     suite: 'softmax',
     name: `softmax over rows [${rows},${cols}]`,
     reference() {
-      const values = new Float64Array(rows * cols);
-      for (let r = 0; r < rows; r++) {
-        let max = -Infinity;
-        for (let c = 0; c < cols; c++) max = Math.max(max, x[r * cols + c]);
-        let sum = 0;
-        for (let c = 0; c < cols; c++) sum += values[r * cols + c] = Math.exp(x[r * cols + c] - max);
-        for (let c = 0; c < cols; c++) values[r * cols + c] /= sum;
-      }
+      const values = softmaxRows64(x, rows, cols);
       return { values, tol: float32Tolerance(values, 1e-7, 1e-4) };
     },
     impls: [
@@ -84,13 +90,11 @@ function crossEntropyWorkload(ctx, rows, cols) {
     suite: 'softmax',
     name: `softmax cross-entropy forward+backward [${rows},${cols}]`,
     reference() {
-      const values = new Float64Array(rows * cols);
+      // the gradient of the mean loss: (softmax − one-hot) / rows
+      const values = softmaxRows64(x, rows, cols);
       for (let r = 0; r < rows; r++) {
-        let max = -Infinity;
-        for (let c = 0; c < cols; c++) max = Math.max(max, x[r * cols + c]);
-        let sum = 0;
-        for (let c = 0; c < cols; c++) sum += values[r * cols + c] = Math.exp(x[r * cols + c] - max);
-        for (let c = 0; c < cols; c++) values[r * cols + c] = (values[r * cols + c] / sum - (c === labels[r] ? 1 : 0)) / rows;
+        values[r * cols + labels[r]] -= 1;
+        for (let c = 0; c < cols; c++) values[r * cols + c] /= rows;
       }
       return { values, tol: float32Tolerance(values, 1e-9, 1e-4) };
     },

@@ -4,11 +4,9 @@ import { selectBackend } from '../experiments/experiment.js';
 import { PLOTS_UNAVAILABLE } from '../report/plots.js';
 import { renderText } from '../report/render.js';
 import { COMPARE_TOOL, mean } from '../report/results.js';
-import { isReplaceableReportFolder, writeReport } from '../report/write.js';
-import { RunInterrupted } from '../experiments/interrupted.js';
-import { UserError } from '../experiments/user-error.js';
+import { writeReport } from '../report/write.js';
 import { createProgress, progressEnabled } from './progress.js';
-import { guardRun } from './run-guard.js';
+import { guardReportRun } from './run-guard.js';
 import { configFromOptions, testBatchDelay } from './train.js';
 
 export { DEPRECATED_VARIANT_IDS, VARIANT_IDS };
@@ -20,17 +18,12 @@ export async function runCompareCommand(opts: Record<string, unknown>, print: (l
   const backend = String(opts['backend'] ?? 'cpu');
   selectBackend(backend);
   const outDir = resolve(String(opts['out']));
-  if (!isReplaceableReportFolder(outDir, COMPARE_TOOL)) {
-    throw new UserError(`--out ${outDir} is not empty and holds no previous compare report; the report replaces the folder as a whole, so choose a new or empty folder`);
-  }
   const progress = createProgress(progressEnabled(quiet));
   const lines = !quiet && !progressEnabled(quiet);
-  const guard = guardRun(outDir, ['dselect-k', 'compare', ...process.argv.slice(3)].join(' '), progress, `stopping at the next batch boundary; the report in ${outDir} will stay as it was`);
   const delay = testBatchDelay();
   let T = 1;
-  let results;
-  try {
-    results = await runCompare({
+  return guardReportRun('compare', COMPARE_TOOL, outDir, progress, async (guard) => {
+    const results = await runCompare({
       signal: guard.interrupt.signal,
       base,
       variants: opts['gates'] as string[],
@@ -66,13 +59,5 @@ export async function runCompareCommand(opts: Record<string, unknown>, print: (l
     print(`report: ${files.find((f) => f.endsWith('report.md'))} (+ results.json and ${files.filter((f) => f.endsWith('.svg')).length} SVG plots in ${outDir})`);
     if (!files.some((f) => f.endsWith('.svg'))) print(PLOTS_UNAVAILABLE);
     return 0;
-  } catch (e) {
-    if (!(e instanceof RunInterrupted)) throw e;
-    progress.stop();
-    process.stderr.write(`dselect-k: ${e.message}; no report written, ${outDir} is as it was\n`);
-    return guard.interrupt.exitCode();
-  } finally {
-    progress.stop();
-    guard.release();
-  }
+  });
 }

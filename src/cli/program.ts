@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { packageVersion } from '../report/provenance.js';
 import { Command, CommanderError, Option } from 'commander';
 import { datasetNames } from '../experiments/datasets.js';
 import { DEPRECATED_VARIANT_IDS, runCompareCommand, VARIANT_IDS } from './compare.js';
@@ -126,16 +126,6 @@ export function buildProgram(): Command {
   addExportCommand(program, print, packageVersion());
 
   return program;
-}
-
-function packageVersion(): string {
-  try {
-    // src/cli and dist/cli both sit two levels below the package root
-    const pkg = createRequire(import.meta.url)('../../package.json') as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
 }
 
 /** One line on stderr, no stack trace, for anything the user can fix; set DSELECT_K_DEBUG=1 for traces. */

@@ -1,10 +1,8 @@
 import { resolve } from 'node:path';
-import { RunInterrupted } from '../experiments/interrupted.js';
 import { UserError } from '../experiments/user-error.js';
 import { PLOTS_UNAVAILABLE } from '../report/plots.js';
-import { isReplaceableReportFolder } from '../report/write.js';
 import { createProgress, progressEnabled } from './progress.js';
-import { guardRun } from './run-guard.js';
+import { guardReportRun } from './run-guard.js';
 import { testBatchDelay } from './train.js';
 
 /** What `balance` and `damex` do between their option parsing and their report. */
@@ -28,13 +26,9 @@ export interface ReportRun<D, R> {
 export async function runReportCommand<D, R>(opts: Record<string, unknown>, print: (line: string) => void, run: ReportRun<D, R>): Promise<number> {
   const quiet = opts['quiet'] === true;
   const outDir = resolve(String(opts['out']));
-  if (!isReplaceableReportFolder(outDir, run.tool)) {
-    throw new UserError(`--out ${outDir} is not empty and holds no previous ${run.command} report; the report replaces the folder as a whole, so choose a new or empty folder`);
-  }
   const progress = createProgress(progressEnabled(quiet));
-  const guard = guardRun(outDir, ['dselect-k', run.command, ...process.argv.slice(3)].join(' '), progress, `stopping at the next batch boundary; the report in ${outDir} will stay as it was`);
   const delay = testBatchDelay();
-  try {
+  return guardReportRun(run.command, run.tool, outDir, progress, async (guard) => {
     let data: D;
     try {
       data = run.load();
@@ -58,13 +52,5 @@ export async function runReportCommand<D, R>(opts: Record<string, unknown>, prin
     print(`report: ${files.length} files in ${outDir} (results.json, utilization.svg, routing-*.svg)`);
     if (!files.some((f) => f.endsWith('.svg'))) print(PLOTS_UNAVAILABLE);
     return 0;
-  } catch (e) {
-    if (!(e instanceof RunInterrupted)) throw e;
-    progress.stop();
-    process.stderr.write(`dselect-k: ${e.message}; no report written, ${outDir} is as it was\n`);
-    return guard.interrupt.exitCode();
-  } finally {
-    progress.stop();
-    guard.release();
-  }
+  });
 }

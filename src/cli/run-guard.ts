@@ -1,5 +1,7 @@
 import { acquireRunLock, RunLockError } from '../node/run-lock.js';
+import { RunInterrupted } from '../experiments/interrupted.js';
 import { UserError } from '../experiments/user-error.js';
+import { isReplaceableReportFolder } from '../report/write.js';
 import { listenForInterrupt, type Interrupt } from './interrupt.js';
 import type { Progress } from './progress.js';
 
@@ -46,4 +48,27 @@ export function guardRun(outDir: string, command: string, progress: Progress, on
       held.release();
     },
   };
+}
+
+/**
+ * A command that writes a report folder (`compare`, `balance`, `damex`): refuses an --out that holds
+ * something else, runs `body` under the lock and Ctrl-C handlers, and turns an interruption into the
+ * message that the previous report was left as it was (exit 130 / 143).
+ */
+export async function guardReportRun(command: string, tool: string, outDir: string, progress: Progress, body: (guard: RunGuard) => Promise<number>): Promise<number> {
+  if (!isReplaceableReportFolder(outDir, tool)) {
+    throw new UserError(`--out ${outDir} is not empty and holds no previous ${command} report; the report replaces the folder as a whole, so choose a new or empty folder`);
+  }
+  const guard = guardRun(outDir, ['dselect-k', command, ...process.argv.slice(3)].join(' '), progress, `stopping at the next batch boundary; the report in ${outDir} will stay as it was`);
+  try {
+    return await body(guard);
+  } catch (e) {
+    if (!(e instanceof RunInterrupted)) throw e;
+    progress.stop();
+    process.stderr.write(`dselect-k: ${e.message}; no report written, ${outDir} is as it was\n`);
+    return guard.interrupt.exitCode();
+  } finally {
+    progress.stop();
+    guard.release();
+  }
 }

@@ -76,6 +76,46 @@ function assertCount(what: string, n: number): void {
   if (!Number.isInteger(n) || n < 0) throw new Error(`multi: ${what} must be a non-negative integer, got ${n}`);
 }
 
+function assertPool(source: LabelledImages, pool: Int32Array, name: string): void {
+  const sourceCount = source.shape[0];
+  for (const index of pool) {
+    if (!(index >= 0 && index < sourceCount)) throw new Error(`multi: ${name}: pool index ${index} outside the ${sourceCount} source images`);
+  }
+}
+
+/** The arrays of a set of `count` pairs, filled pair by pair from two source image indices. */
+function pairSet(source: LabelledImages, count: number, name: string, clip: boolean): { put(i: number, a: number, b: number): void; done(): MultiImageSet } {
+  const images = new Float32Array(count * CANVAS_PIXELS);
+  const labelsTopLeft = new Int32Array(count);
+  const labelsBottomRight = new Int32Array(count);
+  const sourceIndices = new Int32Array(count * 2);
+  return {
+    put(i, a, b) {
+      overlayPair(
+        source.images.subarray(a * SOURCE_PIXELS, (a + 1) * SOURCE_PIXELS),
+        source.images.subarray(b * SOURCE_PIXELS, (b + 1) * SOURCE_PIXELS),
+        images,
+        i * CANVAS_PIXELS,
+        clip,
+      );
+      labelsTopLeft[i] = source.labels[a]!;
+      labelsBottomRight[i] = source.labels[b]!;
+      sourceIndices[2 * i] = a;
+      sourceIndices[2 * i + 1] = b;
+    },
+    done: () => ({
+      name,
+      images,
+      shape: [count, 1, MULTI_CANVAS_SIDE, MULTI_CANVAS_SIDE],
+      labelsTopLeft,
+      labelsBottomRight,
+      sourceIndices,
+      sourceName: source.name,
+      numClasses: source.numClasses,
+    }),
+  };
+}
+
 /**
  * Builds `count` pairs whose two images both come from `pool` (indices into `source`). Top-left images
  * walk through freshly shuffled passes over the pool so each is used about equally; the bottom-right
@@ -84,16 +124,10 @@ function assertCount(what: string, n: number): void {
 export function buildMultiPairs(source: LabelledImages, pool: Int32Array, count: number, rng: Rng, name = source.name): MultiImageSet {
   assertSourceShape(source);
   assertCount(`${name}: pair count`, count);
-  const sourceCount = source.shape[0];
-  for (const index of pool) {
-    if (!(index >= 0 && index < sourceCount)) throw new Error(`multi: ${name}: pool index ${index} outside the ${sourceCount} source images`);
-  }
+  assertPool(source, pool, name);
   const poolSize = pool.length;
   if (count > 0 && poolSize < 2) throw new Error(`multi: ${name}: the pool has ${poolSize} source images; a pair needs at least 2`);
-  const images = new Float32Array(count * CANVAS_PIXELS);
-  const labelsTopLeft = new Int32Array(count);
-  const labelsBottomRight = new Int32Array(count);
-  const sourceIndices = new Int32Array(count * 2);
+  const pairs = pairSet(source, count, name, true);
   let order: Int32Array = new Int32Array(0);
   let cursor = 0;
   for (let i = 0; i < count; i++) {
@@ -104,29 +138,9 @@ export function buildMultiPairs(source: LabelledImages, pool: Int32Array, count:
     const first = order[cursor++]!;
     let second = rng.int(poolSize - 1);
     if (second >= first) second++;
-    const a = pool[first]!;
-    const b = pool[second]!;
-    overlayPair(
-      source.images.subarray(a * SOURCE_PIXELS, (a + 1) * SOURCE_PIXELS),
-      source.images.subarray(b * SOURCE_PIXELS, (b + 1) * SOURCE_PIXELS),
-      images,
-      i * CANVAS_PIXELS,
-    );
-    labelsTopLeft[i] = source.labels[a]!;
-    labelsBottomRight[i] = source.labels[b]!;
-    sourceIndices[2 * i] = a;
-    sourceIndices[2 * i + 1] = b;
+    pairs.put(i, pool[first]!, pool[second]!);
   }
-  return {
-    name,
-    images,
-    shape: [count, 1, MULTI_CANVAS_SIDE, MULTI_CANVAS_SIDE],
-    labelsTopLeft,
-    labelsBottomRight,
-    sourceIndices,
-    sourceName: source.name,
-    numClasses: source.numClasses,
-  };
+  return pairs.done();
 }
 
 /**
@@ -146,15 +160,8 @@ export function buildMultiPairsWithPartners(
   if (!Number.isInteger(partners) || partners < 1) throw new Error(`multi: ${name}: partners per image must be an integer ≥ 1, got ${partners}`);
   const poolSize = pool.length;
   if (poolSize < partners + 1) throw new Error(`multi: ${name}: the pool has ${poolSize} source images; ${partners} distinct partners per image need at least ${partners + 1}`);
-  const sourceCount = source.shape[0];
-  for (const index of pool) {
-    if (!(index >= 0 && index < sourceCount)) throw new Error(`multi: ${name}: pool index ${index} outside the ${sourceCount} source images`);
-  }
-  const count = poolSize * partners;
-  const images = new Float32Array(count * CANVAS_PIXELS);
-  const labelsTopLeft = new Int32Array(count);
-  const labelsBottomRight = new Int32Array(count);
-  const sourceIndices = new Int32Array(count * 2);
+  assertPool(source, pool, name);
+  const pairs = pairSet(source, poolSize * partners, name, options.clip ?? false);
   const chosen = new Int32Array(partners);
   let i = 0;
   for (let first = 0; first < poolSize; first++) {
@@ -165,23 +172,10 @@ export function buildMultiPairsWithPartners(
         if (second >= first) second++;
       } while (chosen.subarray(0, j).includes(second));
       chosen[j] = second;
-      const a = pool[first]!;
-      const b = pool[second]!;
-      overlayPair(
-        source.images.subarray(a * SOURCE_PIXELS, (a + 1) * SOURCE_PIXELS),
-        source.images.subarray(b * SOURCE_PIXELS, (b + 1) * SOURCE_PIXELS),
-        images,
-        i * CANVAS_PIXELS,
-        options.clip ?? false,
-      );
-      labelsTopLeft[i] = source.labels[a]!;
-      labelsBottomRight[i] = source.labels[b]!;
-      sourceIndices[2 * i] = a;
-      sourceIndices[2 * i + 1] = b;
-      i++;
+      pairs.put(i++, pool[first]!, pool[second]!);
     }
   }
-  return { name, images, shape: [count, 1, MULTI_CANVAS_SIDE, MULTI_CANVAS_SIDE], labelsTopLeft, labelsBottomRight, sourceIndices, sourceName: source.name, numClasses: source.numClasses };
+  return pairs.done();
 }
 
 /** Independent generators per purpose, so e.g. the test split does not change when trainPairs does. */

@@ -25,7 +25,8 @@ function git(args: string[], cwd: string): string | null {
   }
 }
 
-function packageVersion(): string {
+/** This package's version from its package.json, or 'unknown'. */
+export function packageVersion(): string {
   try {
     // src/report and dist/report both sit two levels below the package root
     const pkg = createRequire(import.meta.url)('../../package.json') as { version?: unknown };

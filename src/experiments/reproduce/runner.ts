@@ -21,15 +21,8 @@ import { describeSetting, sampleSettings, seedFromKey, type SearchDimension, typ
 export const LEDGER_FILE = 'ledger.jsonl';
 export const RUNS_FOLDER = 'runs';
 
-/** One run to do. */
-export interface RunSpec {
-  id: string;
-  cell: Cell;
-  phase: 'trial' | 'final';
-  index: number;
-  seed: number;
-  setting: Setting;
-}
+/** One run to do: what its ledger line will say about it before any result. */
+export type RunSpec = Pick<ResultRecord, 'id' | 'cell' | 'phase' | 'index' | 'seed' | 'setting'>;
 
 /** What a protocol's run function gets besides the spec. */
 export interface RunContext {
