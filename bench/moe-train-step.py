@@ -9,14 +9,14 @@
 # and the median / all step times in ms (wall) and the CPU time per step.
 import json
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from torch_train_step import report_training_step
 
 
 class MLP(nn.Module):
@@ -88,38 +88,7 @@ def main():
     def loss_of(model):
         return sum(F.mse_loss(out, y) for out, y in zip(model(x), targets))
 
-    def step(model, optimizer):
-        optimizer.zero_grad()
-        loss = loss_of(model)
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    model, optimizer = fresh()
-    first = step(model, optimizer)
-    with torch.no_grad():
-        second = loss_of(model).item()
-
-    model, optimizer = fresh()
-    for _ in range(5):
-        step(model, optimizer)
-    times = []
-    cpu0 = time.process_time()
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step(model, optimizer)
-        times.append((time.perf_counter() - t0) * 1000)
-    cpu_ms = (time.process_time() - cpu0) * 1000 / steps
-    print(json.dumps({
-        'torch': torch.__version__,
-        'threads': torch.get_num_threads(),
-        'firstLoss': first,
-        'lossAfterOneStep': second,
-        'medianMs': statistics.median(times),
-        'meanMs': statistics.mean(times),
-        'cpuMs': cpu_ms,
-        'timesMs': times,
-    }))
+    report_training_step(fresh, loss_of, steps, warmup=5)
 
 
 main()
